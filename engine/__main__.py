@@ -1,0 +1,127 @@
+"""Headless TuneDesk.
+
+    python -m engine train CONFIG.yaml [--set key=value ...] [--outputs DIR]
+    python -m engine resume RUN_ID [--checkpoint checkpoint-N] [--outputs DIR]
+    python -m engine runs [--outputs DIR]
+
+`train` and `resume` show a progress bar, exit 0 when the run completes, 1 with a one-line reason
+when it fails, and 130 when stopped with Ctrl-C (after saving a checkpoint to resume from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="TuneDesk headless training")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train from a YAML config")
+    train.add_argument("config")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    train.add_argument("--outputs", help="outputs folder (default: the config's output_dir)")
+    resume = sub.add_parser("resume", help="resume a stopped or interrupted run from its checkpoint")
+    resume.add_argument("run_id")
+    resume.add_argument("--checkpoint", help="checkpoint-N (default: the latest)")
+    resume.add_argument("--outputs", default="outputs")
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--outputs", default="outputs")
+    args = parser.parse_args(argv)
+
+    from engine.config import ConfigError, load_yaml, parse_overrides
+    from engine.errors import TuneDeskError
+
+    try:
+        if args.command == "runs":
+            return _list(args.outputs)
+        from engine.runs import RunManager
+
+        if args.command == "train":
+            config = load_yaml(args.config)
+            if args.set:
+                config = config.replace(**parse_overrides(args.set))
+            manager = RunManager(args.outputs or config.output_dir)
+            run_id = manager.submit(config)
+        else:
+            manager = RunManager(args.outputs)
+            run_id = manager.resume(args.run_id, args.checkpoint)
+    except (ConfigError, TuneDeskError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run = manager.run(run_id)
+    print(f"run {run_id}\ndirectory {run.path}", flush=True)
+    return _follow(manager, run_id)
+
+
+def _follow(manager: object, run_id: str) -> int:
+    from tqdm import tqdm
+
+    from engine.runs import RunManager
+
+    assert isinstance(manager, RunManager)
+    run = manager.run(run_id)
+    bar = tqdm(total=0, unit="step", dynamic_ncols=True)
+    interrupted = False
+    last_shown: tuple = ()
+    while True:
+        try:
+            status = run.status()
+            total = status.get("max_steps") or 0
+            if total and bar.total != total:
+                bar.reset(total=total)
+            loss = status.get("last_loss")
+            shown = (status.get("step", 0), status.get("state"), loss)
+            if shown != last_shown:  # redraw only on change: a log file gets one line per step
+                bar.n = shown[0]
+                bar.set_postfix_str(f"{shown[1]}" + (f" loss {loss:.4f}" if loss is not None else ""))
+                last_shown = shown
+            if status.get("state") not in ("pending", "running") and not manager.queued() \
+                    and manager.current_run_id() != run_id:
+                break
+            time.sleep(0.5)
+        except KeyboardInterrupt:
+            if interrupted:
+                bar.close()
+                print("\nleft without a checkpoint", file=sys.stderr)
+                return 130
+            interrupted = True
+            print("\nstopping: finishing this step and saving a checkpoint (Ctrl-C again to quit now)",
+                  file=sys.stderr)
+            try:
+                manager.stop(run_id)
+            except Exception:
+                pass
+    bar.close()
+    status = run.status()
+    state = status.get("state")
+    if state == "completed":
+        print(f"completed: final loss {status.get('final_loss')}; model in {run.final_path}")
+        return 0
+    if state == "stopped":
+        print(f"stopped at step {status.get('step')}; resume with: python -m engine resume {run_id}")
+        return 130
+    print(f"failed: {status.get('error')}\n{status.get('suggestion') or ''}\nlog: {run.log_path}", file=sys.stderr)
+    return 1
+
+
+def _list(outputs: str) -> int:
+    from engine.runs import RunManager
+
+    runs = RunManager(outputs).list_runs()
+    if not runs:
+        print(f"no runs in {outputs}/runs")
+        return 0
+    print(f"{'run id':<52} {'state':<10} {'step':>9} {'final loss':>10}  model")
+    for r in runs:
+        loss = f"{r['final_loss']:.4f}" if isinstance(r["final_loss"], (int, float)) else "-"
+        print(f"{r['run_id']:<52} {r['state'] or '?':<10} {r['step']:>4}/{r['max_steps']:<4} {loss:>10}  {r['model']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

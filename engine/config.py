@@ -1,0 +1,327 @@
+"""TrainConfig: the one typed description of a training run.
+
+The Train form, YAML presets, the CLI (`--set key=value`) and the API all read and write this
+dataclass. Every field carries its own label, help text (English and Chinese), group, choices and
+range, so the UI is generated from it and validation messages can name the field and its limits.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+CONFIG_VERSION = 1
+VERSION_KEY = "tunedesk_config"
+DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+GROUPS = ("model", "method", "train", "lora", "quant", "advanced")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message names every bad field and what it accepts."""
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    group: str
+    label: tuple[str, str]  # (English, 简体中文)
+    help: tuple[str, str]
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    # a minimum that the value must exceed rather than equal (learning rate > 0)
+    exclusive_min: bool = False
+    step: float | None = None
+
+
+def opt(default: Any, group: str, label: tuple[str, str], help: tuple[str, str], **kw: Any) -> Any:
+    return field(default=default, metadata={"info": FieldInfo(group, label, help, **kw)})
+
+
+@dataclass
+class TrainConfig:
+    # --- model & data -------------------------------------------------------------------------
+    model_name_or_path: str = opt(
+        DEFAULT_MODEL, "model", ("Model", "模型"),
+        ("Hugging Face / ModelScope id, local folder, or .gguf file. The default SmolLM2-135M-Instruct "
+         "ships with TuneDesk and works offline.",
+         "Hugging Face / ModelScope 模型 ID、本地目录或 .gguf 文件。默认的 SmolLM2-135M-Instruct 随 TuneDesk 安装，可离线使用。"))
+    model_source: str = opt(
+        "auto", "model", ("Model source", "模型来源"),
+        ("auto: local path, then the bundled model, then Hugging Face. Pick modelscope for the "
+         "ModelScope hub (faster in mainland China).",
+         "auto：依次尝试本地路径、内置模型、Hugging Face。国内网络建议选 modelscope。"),
+        choices=("auto", "hf", "modelscope", "local"))
+    gguf_file: str = opt(
+        "", "model", ("GGUF file", "GGUF 文件"),
+        ("File name of a .gguf inside the model folder or repo; it is dequantized on load.",
+         "模型目录或仓库中的 .gguf 文件名；加载时会反量化。"))
+    trust_remote_code: bool = opt(
+        False, "model", ("Trust remote code", "信任远程代码"),
+        ("Runs Python code shipped with the model (needed by some GLM-4 checkpoints). Only tick it "
+         "for models whose authors you trust: the code runs with your user's rights.",
+         "会执行模型仓库自带的 Python 代码（部分 GLM-4 权重需要）。仅对可信来源开启：这些代码以你的用户权限运行。"))
+    dataset: str = opt(
+        "", "model", ("Dataset", "数据集"),
+        ("A json/jsonl/csv/parquet/txt file, a folder with dataset_info.json, 'folder:name' for one "
+         "entry of it, or a Hugging Face / ModelScope dataset id.",
+         "json/jsonl/csv/parquet/txt 文件、含 dataset_info.json 的目录、'目录:名称' 指定其中一项，或 Hugging Face / ModelScope 数据集 ID。"))
+    dataset_format: str = opt(
+        "auto", "model", ("Dataset format", "数据格式"),
+        ("auto detects it from the columns.", "auto 会根据字段自动识别。"),
+        choices=("auto", "alpaca", "sharegpt", "openai", "pairwise", "text"))
+    val_size: float = opt(
+        0.0, "model", ("Validation split", "验证集比例"),
+        ("Fraction (<1) or number of rows (>=1) held out for evaluation; 0 = none.",
+         "留作验证的比例（<1）或条数（>=1）；0 表示不划分。"), minimum=0)
+    max_samples: int = opt(
+        0, "model", ("Max samples", "最大样本数"),
+        ("Use only the first N rows (0 = all). Handy for a quick trial.",
+         "只使用前 N 条（0 表示全部），便于快速试跑。"), minimum=0)
+    # --- method --------------------------------------------------------------------------------
+    method: str = opt(
+        "sft", "method", ("Stage", "训练阶段"),
+        ("sft: supervised chat fine-tuning; dpo: preference pairs; pt: continued pre-training on text.",
+         "sft：监督微调；dpo：偏好对齐；pt：在纯文本上继续预训练。"),
+        choices=("sft", "dpo", "pt"))
+    finetuning_type: str = opt(
+        "lora", "method", ("Fine-tuning type", "微调方式"),
+        ("lora trains small adapters; qlora does so on a 4/8-bit base (least memory); full updates "
+         "every weight (most memory).",
+         "lora 只训练小型适配器；qlora 在 4/8 bit 量化的底座上训练（最省显存）；full 更新全部权重（最耗显存）。"),
+        choices=("full", "lora", "qlora"))
+    quantization_bit: int = opt(
+        4, "quant", ("Quantization bits", "量化位数"),
+        ("QLoRA base precision: 4 (NF4, double quantization) or 8.",
+         "QLoRA 底座精度：4（NF4，双重量化）或 8。"), choices=(4, 8))
+    # --- core hyper-parameters ------------------------------------------------------------------
+    num_train_epochs: float = opt(
+        3.0, "train", ("Epochs", "训练轮数"), ("Passes over the data.", "遍历数据的次数。"), minimum=0,
+        exclusive_min=True)
+    max_steps: int = opt(
+        -1, "train", ("Max steps", "最大步数"),
+        ("Stop after this many optimizer steps; -1 = use epochs.", "训练到该步数即停止；-1 表示按轮数。"),
+        minimum=-1)
+    per_device_train_batch_size: int = opt(
+        2, "train", ("Batch size", "批大小"), ("Samples per step on each device.", "每个设备每步的样本数。"),
+        minimum=1, maximum=1024)
+    gradient_accumulation_steps: int = opt(
+        4, "train", ("Gradient accumulation", "梯度累积"),
+        ("Micro-batches summed per optimizer step: a bigger effective batch at no extra memory.",
+         "每次参数更新累积的批次数：不增加显存即可增大有效批大小。"), minimum=1, maximum=1024)
+    learning_rate: float = opt(
+        2e-4, "train", ("Learning rate", "学习率"),
+        ("Peak learning rate. LoRA: 1e-4–3e-4; full: 1e-5–5e-5; DPO: 5e-6–5e-5.",
+         "峰值学习率。LoRA：1e-4–3e-4；全参：1e-5–5e-5；DPO：5e-6–5e-5。"), minimum=0, exclusive_min=True,
+        maximum=1.0)
+    lr_scheduler_type: str = opt(
+        "cosine", "train", ("LR schedule", "学习率调度"), ("How the rate decays.", "学习率衰减方式。"),
+        choices=("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial"))
+    warmup_ratio: float = opt(
+        0.03, "train", ("Warm-up ratio", "预热比例"), ("Share of steps spent ramping up.", "学习率预热所占步数比例。"),
+        minimum=0, maximum=1)
+    max_seq_length: int = opt(
+        1024, "train", ("Max sequence length", "最大序列长度"),
+        ("Longer samples are truncated (and counted in the data report).", "超长样本会被截断（并计入数据报告）。"),
+        minimum=16, maximum=131072)
+    packing: bool = opt(
+        False, "train", ("Packing", "序列打包"),
+        ("Pack several short samples into one sequence (kept apart by attention); faster on short data.",
+         "把多个短样本拼成一条序列（注意力互不干扰），短数据训练更快。"))
+    train_on_prompt: bool = opt(
+        False, "train", ("Train on prompt", "训练提示词"),
+        ("Also compute loss on system/user tokens (normally only the assistant's answers count).",
+         "同时在 system/user 部分计算损失（默认只训练助手回复）。"))
+    # --- LoRA ----------------------------------------------------------------------------------
+    lora_r: int = opt(8, "lora", ("LoRA rank", "LoRA 秩"), ("Adapter rank r.", "适配器秩 r。"), minimum=1,
+                      maximum=1024)
+    lora_alpha: int = opt(16, "lora", ("LoRA alpha", "LoRA alpha"), ("Scale = alpha / r.", "缩放系数 = alpha / r。"),
+                          minimum=1, maximum=4096)
+    lora_dropout: float = opt(0.05, "lora", ("LoRA dropout", "LoRA dropout"), ("Dropout on the adapter input.",
+                              "适配器输入的 dropout。"), minimum=0, maximum=0.9)
+    lora_target: str = opt(
+        "all-linear", "lora", ("LoRA target modules", "LoRA 目标模块"),
+        ("all-linear, or comma-separated module names such as q_proj,v_proj.",
+         "all-linear，或用逗号分隔的模块名，如 q_proj,v_proj。"))
+    # --- advanced ------------------------------------------------------------------------------
+    weight_decay: float = opt(0.0, "advanced", ("Weight decay", "权重衰减"), ("AdamW weight decay.", "AdamW 权重衰减。"),
+                              minimum=0, maximum=1)
+    max_grad_norm: float = opt(1.0, "advanced", ("Max grad norm", "梯度裁剪"),
+                               ("Gradient clipping threshold; 0 = off.", "梯度裁剪阈值；0 表示关闭。"), minimum=0)
+    logging_steps: int = opt(1, "advanced", ("Logging steps", "日志间隔"), ("Log every N steps.", "每 N 步记录一次。"),
+                             minimum=1)
+    save_steps: int = opt(100, "advanced", ("Save steps", "保存间隔"), ("Checkpoint every N steps.", "每 N 步保存检查点。"),
+                          minimum=1)
+    eval_steps: int = opt(0, "advanced", ("Eval steps", "评估间隔"),
+                          ("Evaluate every N steps (needs a validation split); 0 = at save time.",
+                           "每 N 步评估一次（需要验证集）；0 表示与保存同步。"), minimum=0)
+    save_total_limit: int = opt(2, "advanced", ("Checkpoints kept", "保留检查点数"),
+                                ("Older checkpoints are deleted; 0 = keep all.", "更早的检查点会被删除；0 表示全部保留。"),
+                                minimum=0)
+    gradient_checkpointing: bool = opt(
+        False, "advanced", ("Gradient checkpointing", "梯度检查点"),
+        ("Recompute activations in the backward pass: much less memory, ~30% slower.",
+         "反向传播时重算激活：显著省显存，约慢 30%。"))
+    precision: str = opt(
+        "auto", "advanced", ("Precision", "精度"),
+        ("auto: bf16 on GPUs that support it, fp16 on older GPUs; on a CPU, bf16 only where it measures "
+         "faster than fp32.", "auto：支持的 GPU 用 bf16，老 GPU 用 fp16；CPU 上只有 bf16 实测更快时才用。"),
+        choices=("auto", "bf16", "fp16", "fp32"))
+    seed: int = opt(42, "advanced", ("Seed", "随机种子"), ("Makes runs repeatable.", "使训练可复现。"), minimum=0)
+    dpo_beta: float = opt(0.1, "advanced", ("DPO beta", "DPO beta"),
+                          ("How far the policy may drift from the reference model.", "策略偏离参考模型的程度。"),
+                          minimum=0, exclusive_min=True)
+    output_dir: str = opt("outputs", "advanced", ("Outputs folder", "输出目录"),
+                          ("Runs are saved in <outputs>/runs/<run id>/.", "训练结果保存在 <输出目录>/runs/<运行 ID>/。"))
+    run_name: str = opt("", "advanced", ("Run name", "运行名称"), ("Optional; part of the run id.", "可选；会成为运行 ID 的一部分。"))
+    cuda_visible_devices: str = opt(
+        "", "advanced", ("GPUs", "使用的 GPU"),
+        ("Comma-separated GPU indices, e.g. 0 or 0,1; empty = all.", "逗号分隔的 GPU 编号，如 0 或 0,1；留空表示全部。"))
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        version = data.pop(VERSION_KEY, CONFIG_VERSION)
+        if version != CONFIG_VERSION:
+            raise ConfigError(f"{VERSION_KEY}: this TuneDesk reads version {CONFIG_VERSION}, the file says {version!r}")
+        names = field_names()
+        errors = [unknown_key_message(key, names) for key in data if key not in names]
+        values: dict[str, Any] = {}
+        hints = get_type_hints(cls)
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            try:
+                values[f.name] = coerce(f.name, data[f.name], hints[f.name], f.metadata["info"])
+            except ConfigError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise ConfigError("\n".join(errors))
+        config = cls(**values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Cross-field rules, which single-field coercion cannot see."""
+        errors = []
+        if self.method == "dpo" and self.finetuning_type == "full":
+            errors.append("method: dpo with finetuning_type full needs a second full model copy as reference; "
+                          "use lora or qlora for DPO")
+        if self.max_steps == 0:
+            errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
+        if self.lora_target.strip() == "":
+            errors.append("lora_target: empty; use all-linear or names such as q_proj,v_proj")
+        if self.cuda_visible_devices and not all(p.strip().isdigit() for p in self.cuda_visible_devices.split(",")):
+            errors.append(f"cuda_visible_devices: {self.cuda_visible_devices!r} is not a list of GPU numbers like 0,1")
+        if errors:
+            raise ConfigError("\n".join(errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {VERSION_KEY: CONFIG_VERSION, **asdict(self)}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return TrainConfig.from_dict({**asdict(self), **changes})
+
+    @property
+    def uses_lora(self) -> bool:
+        return self.finetuning_type in ("lora", "qlora")
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
+
+
+def field_info(name: str) -> FieldInfo:
+    return next(f.metadata["info"] for f in fields(TrainConfig) if f.name == name)
+
+
+def field_default(name: str) -> Any:
+    f = next(f for f in fields(TrainConfig) if f.name == name)
+    return f.default if f.default is not MISSING else None
+
+
+def unknown_key_message(key: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    return f"{key}: unknown key{hint}"
+
+
+def coerce(name: str, value: Any, typ: Any, info: FieldInfo) -> Any:
+    """Turn a YAML/form/CLI value into the field's type, or raise naming the field and what it takes."""
+    out: Any
+    if typ is bool:
+        if isinstance(value, bool):
+            out = value
+        elif isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            out = value.strip().lower() in ("true", "yes", "on", "1")
+        else:
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    elif typ is int:
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isnan(number) or number != int(number):
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+        out = int(number)
+    elif typ is float:
+        try:
+            out = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            out = math.nan
+        if not math.isfinite(out):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+    else:
+        out = "" if value is None else str(value).strip()
+    if info.choices is not None and out not in info.choices:
+        allowed = ", ".join(str(c) for c in info.choices)
+        raise ConfigError(f"{name}: {value!r} is not one of: {allowed}")
+    if info.minimum is not None and (out <= info.minimum if info.exclusive_min else out < info.minimum):
+        bound = f"> {info.minimum:g}" if info.exclusive_min else f">= {info.minimum:g}"
+        raise ConfigError(f"{name}: must be {bound}, got {value!r}")
+    if info.maximum is not None and out > info.maximum:
+        raise ConfigError(f"{name}: must be <= {info.maximum:g}, got {value!r}")
+    return out
+
+
+def load_yaml_text(text: str, origin: str = "<text>") -> TrainConfig:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping of key: value lines, got {type(data).__name__}")
+    try:
+        return TrainConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}:\n{exc}") from exc
+
+
+def load_yaml(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    return load_yaml_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` strings from the CLI; values are read as YAML scalars so 1e-4 and true work."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r}: expected key=value, e.g. --set learning_rate=1e-4")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out

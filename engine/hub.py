@@ -1,0 +1,44 @@
+"""Hub access that fails within seconds when offline, instead of hanging on retries."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+from engine.errors import HubUnreachable
+
+PROBE_TIMEOUT_S = 3.0
+
+
+def hf_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def modelscope_endpoint() -> str:
+    return os.environ.get("MODELSCOPE_DOMAIN", "https://www.modelscope.cn")
+
+
+def ensure_reachable(hub: str) -> None:
+    """Raise HubUnreachable with advice unless the hub's host accepts a TCP connection quickly."""
+    url = hf_endpoint() if hub == "hf" else modelscope_endpoint()
+    if not url.startswith(("http://", "https://")):
+        url = "https://" + url
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if hub == "hf" and os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise HubUnreachable(_advice(hub, host, "HF_HUB_OFFLINE=1 is set"))
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+            return
+    except OSError as exc:
+        raise HubUnreachable(_advice(hub, host, str(exc) or type(exc).__name__)) from exc
+
+
+def _advice(hub: str, host: str, reason: str) -> str:
+    name = "Hugging Face" if hub == "hf" else "ModelScope"
+    other = ("set model_source: modelscope (or HF_ENDPOINT=https://hf-mirror.com) if huggingface.co is blocked"
+             if hub == "hf" else "set model_source: hf if ModelScope is blocked")
+    return (f"cannot reach {name} ({host}): {reason}. Check the network or proxy, {other}, "
+            f"or download the model elsewhere and point TuneDesk at the local folder.")

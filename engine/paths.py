@@ -1,0 +1,47 @@
+"""Confining typed file paths to allowed folders when the app is shared or password-protected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config import TrainConfig
+from engine.data.sources import project_path
+from engine.errors import TuneDeskError
+
+# fields whose value may be a path on this machine
+PATH_FIELDS = ("model_name_or_path", "dataset", "output_dir")
+
+
+class PathNotAllowed(TuneDeskError):
+    pass
+
+
+class PathGuard:
+    """No folders means no confinement (a local, single-user app)."""
+
+    def __init__(self, allowed: list[str | Path] | None = None):
+        self.allowed = [Path(p).expanduser().resolve() for p in (allowed or [])]
+
+    @property
+    def active(self) -> bool:
+        return bool(self.allowed)
+
+    def check_path(self, value: str, what: str) -> None:
+        if not self.active or not value:
+            return
+        text = value.strip()
+        folder, sep, _name = text.rpartition(":")  # "folder:entry" dataset specs
+        candidate = folder if sep and folder and project_path(folder).exists() else text
+        path = project_path(candidate)
+        looks_like_path = path.is_absolute() or candidate.startswith((".", "~")) or path.exists()
+        if not looks_like_path:
+            return  # a hub id such as Qwen/Qwen2.5-0.5B-Instruct
+        resolved = path.resolve()
+        if not any(resolved == root or root in resolved.parents for root in self.allowed):
+            roots = ", ".join(str(r) for r in self.allowed)
+            raise PathNotAllowed(f"{what}: {value} is outside the folders this shared app may read ({roots}). "
+                                 "Start TuneDesk with --allow-dir FOLDER to allow it.")
+
+    def check_config(self, config: TrainConfig) -> None:
+        for name in PATH_FIELDS:
+            self.check_path(getattr(config, name), name)

@@ -1,0 +1,158 @@
+"""One training run, top to bottom: data, model, trainer, train, save. Runs on the worker thread.
+
+Every outcome lands in the run directory: `completed` with final/, `stopped` with a checkpoint to
+resume from, or `failed` with a reason and suggestion in status.json and the traceback in train.log.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import queue
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from engine.rundir import RunDir
+
+LIBRARY_LOGGERS = ("transformers", "peft", "trl", "accelerate")
+
+
+class _RunLogHandler(logging.Handler):
+    """Library warnings from this run's thread go to its train.log."""
+
+    def __init__(self, run: RunDir):
+        super().__init__(logging.INFO)
+        self.run = run
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.run.log(f"{record.name}: {record.getMessage()}")
+
+
+def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from: str | None = None) -> str:
+    """Run to the end; returns the final state. Never raises: failures are recorded in the run dir."""
+    from engine.failures import explain
+
+    config = None
+    handler = _RunLogHandler(run)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).addHandler(handler)
+    run.write_status(state="running", started_at=time.time(), ended_at=None, error=None, suggestion=None,
+                     pid=os.getpid(), resumed_from=resume_from)
+    try:
+        config = run.config()
+        state = _train(run, config, stop, events, resume_from)
+    except BaseException as exc:  # the worker thread must survive anything a run does
+        reason, suggestion = explain(exc, config)
+        run.log("run failed:\n" + traceback.format_exc())
+        run.log(f"reason: {reason}\nsuggestion: {suggestion}")
+        run.write_status(state="failed", ended_at=time.time(), error=reason, suggestion=suggestion)
+        state = "failed"
+    finally:
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
+        _release_memory()
+    from engine.callbacks import publish
+
+    publish(events, {"run_id": run.run_id, "type": "state", "state": state, "time": time.time()})
+    return state
+
+
+def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue, resume_from: str | None
+           ) -> str:
+    from engine.callbacks import EventCallback
+    from engine.data.prepare import encode_samples, read_samples
+    from engine.models import apply_lora, load_model, load_tokenizer, pick_precision, resolve_model
+    from engine.trainers import build_trainer
+
+    if config.cuda_visible_devices:
+        _select_gpus(config.cuda_visible_devices, run)
+    run.log(f"run {run.run_id}: {config.method}/{config.finetuning_type} on {config.model_name_or_path}"
+            + (f", resuming from {resume_from}" if resume_from else ""))
+
+    # 1. data first: a dataset with no usable row fails before any model is loaded
+    normalized, report = read_samples(config)
+    precision = pick_precision(config)
+    resolved = resolve_model(config, log=run.log)
+    run.log(f"model: {resolved.path} ({resolved.source}); precision {precision}")
+    tok = load_tokenizer(resolved, config)
+    train, val = encode_samples(tok, normalized, report, config)
+    for line in report.lines():
+        run.log(line)
+    from engine.rundir import write_json_atomic
+
+    write_json_atomic(run.path / "data_report.json", report.to_dict())
+    if stop.is_set():
+        return _stopped(run, "stopped before training began")
+
+    # 2. model
+    started = time.time()
+    model = load_model(resolved, config, precision)
+    if config.uses_lora:
+        model = apply_lora(model, config)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    run.log(f"model loaded in {time.time() - started:.1f} s: {trainable:,} trainable of {total:,} parameters")
+
+    # 3. trainer
+    callback = EventCallback(run, events, stop, checkpoint_bytes=trainable * 4)
+    trainer = build_trainer(config, model, tok, train, val, run.path, precision, [callback])
+    if resume_from:
+        run.drop_metrics_after(int(Path(resume_from).name.split("-")[-1]))
+    if stop.is_set():
+        return _stopped(run, "stopped before training began")
+
+    # 4. train
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    final_loss = _last_loss(run)
+    if callback.stop_requested_at is not None:
+        return _stopped(run, f"stopped at step {callback.stop_requested_at}; checkpoint saved", final_loss)
+
+    # 5. save
+    trainer.save_model(str(run.final_path))
+    tok.save_pretrained(str(run.final_path))
+    run.log(f"completed: {result.global_step} steps, final loss {final_loss}, saved to {run.final_path}")
+    run.write_status(state="completed", ended_at=time.time(), final_loss=final_loss, progress=1.0,
+                     step=result.global_step)
+    return "completed"
+
+
+def _stopped(run: RunDir, message: str, final_loss: float | None = None) -> str:
+    run.log(message)
+    point = run.latest_checkpoint()
+    run.write_status(state="stopped", ended_at=time.time(), final_loss=final_loss,
+                     checkpoint=point.name if point else None)
+    return "stopped"
+
+
+def _last_loss(run: RunDir) -> float | None:
+    for event in reversed(run.metrics()):
+        if "loss" in event:
+            return event["loss"]
+    return None
+
+
+def _select_gpus(devices: str, run: RunDir) -> None:
+    import torch
+
+    if torch.cuda.is_initialized():
+        run.log(f"cuda_visible_devices={devices} ignored: CUDA is already initialised in this process; "
+                f"start TuneDesk with CUDA_VISIBLE_DEVICES={devices} instead")
+    else:
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices
+
+
+def _release_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

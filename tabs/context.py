@@ -1,0 +1,32 @@
+"""What every tab shares: the one process-wide engine, hardware monitor and path guard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.monitor import HardwareMonitor
+from engine.paths import PathGuard
+from engine.presets import PRESETS_DIR
+from engine.runs import RunManager
+from engine.service import Service
+
+SAMPLES_DIR = PRESETS_DIR.parent / "samples"
+
+
+@dataclass
+class AppContext:
+    manager: RunManager
+    service: Service
+    monitor: HardwareMonitor
+    lang: str = "en"
+    # (fn, inputs, outputs) to run when a page loads, so a refresh re-attaches to the live run
+    on_load: list[tuple[Any, list[Any], list[Any]]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, outputs: str | Path, lang: str = "en", confine: bool = False,
+               allow_dirs: list[str] | None = None) -> AppContext:
+        manager = RunManager(outputs)
+        allowed = [manager.outputs, SAMPLES_DIR, *(allow_dirs or [])] if confine else []
+        return cls(manager, Service(manager, PathGuard(allowed)), HardwareMonitor().start(), lang)

@@ -1,0 +1,293 @@
+"""The Train tab: form, presets, run controls, runs table and the live view.
+
+The live view belongs to no event: a gr.Timer polls the engine's shared state, so a refreshed page
+or a second browser shows the running job as it is. Per-browser state is only which run is shown
+and what was last drawn (to skip redrawing unchanged charts).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from engine.config import ConfigError, TrainConfig, load_yaml
+from engine.errors import TuneDeskError
+from engine.presets import load_preset, preset_description, preset_paths
+from engine.rundir import ACTIVE
+from tabs.charts import hardware_figure, loss_figure, training_figure
+from tabs.context import AppContext
+from tabs.i18n import t
+from tabs.train_form import TrainForm, command_preview
+from tabs.translate import Translator
+
+REFRESH_S = 1.5
+DEFAULT_PRESET = "cpu_demo_smollm2_lora"
+RUN_COLUMNS = ("col_run", "col_model", "col_method", "col_state", "col_progress", "col_loss", "col_started",
+               "col_duration")
+
+
+def _fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def runs_frame(runs: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    rows = []
+    for r in runs:
+        started = time.strftime("%m-%d %H:%M", time.localtime(r["started_at"])) if r["started_at"] else "–"
+        loss = r["final_loss"] if r["final_loss"] is not None else r["last_loss"]
+        rows.append([r["run_id"], Path(str(r["model"])).name, r["method"], r["state"],
+                     f"{r['step']}/{r['max_steps']} ({r['progress'] * 100:.0f}%)",
+                     f"{loss:.4f}" if isinstance(loss, (int, float)) else "–", started, _fmt_s(r["duration_s"])])
+    return pd.DataFrame(rows, columns=[t(c, lang) for c in RUN_COLUMNS])
+
+
+def progress_html(status: dict[str, Any], lang: str) -> str:
+    pct = 100 * float(status.get("progress") or 0)
+    state = status.get("state", "")
+    started = status.get("started_at")
+    elapsed = ((status.get("ended_at") or time.time()) - started) if started else None
+    text = t("progress", lang, step=status.get("step", 0), total=status.get("max_steps") or "?",
+             epoch=f"{status.get('epoch') or 0:.2f}", elapsed=_fmt_s(elapsed),
+             eta=_fmt_s(status.get("eta_s")) if state == "running" else "–", state=state)
+    color = {"failed": "#d62728", "stopped": "#ff7f0e", "completed": "#2ca02c"}.get(state, "#1f77b4")
+    return (f'<div id="run-progress" data-state="{state}" data-step="{status.get("step", 0)}">'
+            f'<div style="background:#eee;border-radius:6px;height:14px;overflow:hidden">'
+            f'<div style="width:{pct:.1f}%;background:{color};height:14px"></div></div>'
+            f'<div style="margin-top:4px;font-size:0.9em">{text}</div></div>')
+
+
+def alerts_markdown(status: dict[str, Any], lang: str) -> str:
+    lines = [f"⚠️ {a['message']}" for a in status.get("alerts", [])]
+    state = status.get("state")
+    if state == "failed":
+        title = t("alert_oom", lang) if "out of memory" in str(status.get("error")) else t("alert_failed", lang)
+        lines.insert(0, f"❌ **{title}:** {status.get('error')}  \n💡 {status.get('suggestion') or ''}")
+    elif state == "completed":
+        lines.insert(0, f"✅ **{t('alert_done', lang)}** — final loss {status.get('final_loss')}")
+    elif state == "stopped":
+        lines.insert(0, f"⏸️ {t('alert_stopped', lang)}")
+    return "\n\n".join(lines)
+
+
+def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
+    manager, service = ctx.manager, ctx.service
+    presets = preset_paths()
+    with gr.Row():
+        preset = gr.Dropdown(choices=list(presets), value=DEFAULT_PRESET if DEFAULT_PRESET in presets else None,
+                             label=t("preset", tr.lang), elem_id="preset", scale=3)
+        tr.label(preset, "preset")
+        load_btn = tr.add(gr.Button(t("load_preset", tr.lang), elem_id="load-preset", scale=1),
+                          lambda lang: {"value": t("load_preset", lang)})
+        upload = tr.label(gr.File(label=t("upload_yaml", tr.lang), file_types=[".yaml", ".yml"], scale=2,
+                                  height=90), "upload_yaml")
+        save_btn = tr.add(gr.Button(t("save_yaml", tr.lang), scale=1), lambda lang: {"value": t("save_yaml", lang)})
+        saved = gr.File(visible=False, interactive=False, scale=2)
+    preset_help = gr.Markdown(preset_description(presets[DEFAULT_PRESET]) if DEFAULT_PRESET in presets else "")
+    initial = load_preset(DEFAULT_PRESET) if DEFAULT_PRESET in presets else TrainConfig()
+    form = TrainForm(tr, initial)
+    with gr.Row():
+        start_btn = tr.add(gr.Button(t("start", tr.lang), variant="primary", elem_id="start"),
+                           lambda lang: {"value": t("start", lang)})
+        stop_btn = tr.add(gr.Button(t("stop", tr.lang), variant="stop", elem_id="stop"),
+                          lambda lang: {"value": t("stop", lang)})
+        checkpoint = tr.label(gr.Dropdown(choices=[], label=t("checkpoint", tr.lang), allow_custom_value=True),
+                              "checkpoint")
+        resume_btn = tr.add(gr.Button(t("resume", tr.lang), elem_id="resume"), lambda lang: {"value": t("resume", lang)})
+        delete_btn = tr.add(gr.Button(t("delete", tr.lang), elem_id="delete"), lambda lang: {"value": t("delete", lang)})
+        confirm_btn = tr.add(gr.Button(t("confirm_delete", tr.lang), variant="stop", visible=False,
+                                       elem_id="confirm-delete"), lambda lang: {"value": t("confirm_delete", lang)})
+    message = gr.Markdown(elem_id="action-message")
+    with gr.Accordion(t("preview", tr.lang), open=False) as preview_acc:
+        first_yaml, first_cmd = command_preview(initial)
+        yaml_view = gr.Code(first_yaml, language="yaml", interactive=False)
+        cmd_view = gr.Code(first_cmd, language="shell", interactive=False)
+    tr.label(preview_acc, "preview")
+
+    # --- live view ---
+    selected = tr.label(gr.Dropdown(choices=[], label=t("selected_run", tr.lang), elem_id="selected-run",
+                                    allow_custom_value=True), "selected_run")
+    progress = gr.HTML(elem_id="progress-box")
+    alerts = gr.Markdown(elem_id="alerts")
+    with gr.Row():
+        loss_plot = gr.Plot(elem_id="loss-plot")
+        train_plot = gr.Plot(elem_id="train-plot")
+    hw_plot = gr.Plot(elem_id="hw-plot")
+    log_box = tr.label(gr.Textbox(label=t("log", tr.lang), lines=12, max_lines=12, autoscroll=True,
+                                  elem_id="log-box"), "log")
+    runs_table = tr.label(gr.Dataframe(label=t("runs", tr.lang), interactive=False, elem_id="runs-table",
+                                       wrap=True), "runs")
+    with gr.Accordion(t("config_of_run", tr.lang), open=False) as run_cfg_acc:
+        run_config = gr.Code(language="yaml", interactive=False)
+    tr.label(run_cfg_acc, "config_of_run")
+    view = gr.State({"run": None, "sigs": {}, "state": None})
+    timer = gr.Timer(REFRESH_S)
+
+    # --- handlers ---
+    def guard(fn: Any) -> Any:
+        """Engine errors become Gradio errors with the same message; nothing on the form is lost."""
+        def wrapped(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except (ConfigError, TuneDeskError) as exc:
+                raise gr.Error(str(exc).replace("\n", "<br>"), duration=None) from exc
+        return wrapped
+
+    def apply_config(config: Any) -> list[Any]:
+        yaml_text, cmd = command_preview(config)
+        return [*form.values_of(config), yaml_text, cmd]
+
+    @guard
+    def on_load_preset(name: str) -> list[Any]:
+        if not name:
+            raise ConfigError("pick a preset first")
+        return [*apply_config(load_preset(name)), preset_description(presets[name])]
+
+    @guard
+    def on_upload(path: str | None) -> list[Any]:
+        if not path:
+            return [gr.skip()] * (len(form.inputs) + 3)
+        return [*apply_config(load_yaml(path)), f"`{Path(path).name}`"]
+
+    form_outputs = [*form.inputs, yaml_view, cmd_view]
+    load_btn.click(on_load_preset, preset, [*form_outputs, preset_help])
+    preset.change(on_load_preset, preset, [*form_outputs, preset_help])
+    upload.upload(on_upload, upload, [*form_outputs, preset_help])
+
+    @guard
+    def on_preview(*values: Any) -> list[Any]:
+        return list(command_preview(form.to_config(values)))
+
+    for widget in form.inputs:
+        widget.change(lambda *v: _quiet(on_preview, *v), form.inputs, [yaml_view, cmd_view], show_progress="hidden",
+                      queue=False)
+
+    @guard
+    def on_save(*values: Any) -> Any:
+        config = form.to_config(values)
+        folder = ctx.manager.outputs / "configs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{config.run_name or 'tunedesk'}-{time.strftime('%Y%m%d-%H%M%S')}.yaml"
+        path.write_text(config.to_yaml(), encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
+
+    save_btn.click(on_save, form.inputs, saved)
+
+    @guard
+    def on_start(lang: str, state: dict[str, Any], *values: Any) -> tuple[str, dict[str, Any]]:
+        run_id = service.start(form.to_config(values))
+        busy = manager.current_run_id() not in (None, run_id) or len(manager.queued()) > 1
+        return t("queued" if busy else "started", lang, run_id=run_id), {**state, "run": run_id, "sigs": {}}
+
+    start_btn.click(on_start, [lang_state, view, *form.inputs], [message, view])
+
+    @guard
+    def on_stop(lang: str, state: dict[str, Any]) -> str:
+        run_id = state.get("run") or manager.current_run_id()
+        if not run_id:
+            raise ConfigError("no run selected")
+        result = manager.stop(run_id)
+        return t("stopping", lang, run_id=run_id) if result == "stopping" else f"{run_id}: {result}"
+
+    stop_btn.click(on_stop, [lang_state, view], message)
+
+    @guard
+    def on_resume(lang: str, state: dict[str, Any], point: str | None) -> tuple[str, dict[str, Any]]:
+        if not state.get("run"):
+            raise ConfigError("select a run to resume in the runs table first")
+        run_id = manager.resume(state["run"], point or None)
+        return t("resumed", lang, run_id=run_id), {**state, "sigs": {}}
+
+    resume_btn.click(on_resume, [lang_state, view, checkpoint], [message, view])
+    delete_btn.click(lambda s: gr.update(visible=bool(s.get("run"))), view, confirm_btn)
+
+    @guard
+    def on_delete(lang: str, state: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+        run_id = state.get("run")
+        if not run_id:
+            raise ConfigError("no run selected")
+        manager.delete(run_id)
+        return t("deleted", lang, run_id=run_id), {**state, "run": None, "sigs": {}}, gr.update(visible=False)
+
+    confirm_btn.click(on_delete, [lang_state, view], [message, view, confirm_btn])
+
+    def on_select_row(state: dict[str, Any], evt: gr.SelectData) -> dict[str, Any]:
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        runs = manager.list_runs()
+        if 0 <= row < len(runs):
+            return {**state, "run": runs[row]["run_id"], "sigs": {}}
+        return state
+
+    runs_table.select(on_select_row, view, view)
+    selected.input(lambda state, run_id: {**state, "run": run_id, "sigs": {}}, [view, selected], view)
+
+    live_outputs = [view, selected, progress, alerts, loss_plot, train_plot, hw_plot, log_box, runs_table, checkpoint,
+                    run_config]
+    timer.tick(lambda lang, state: _refresh(ctx, lang, state), [lang_state, view], live_outputs,
+               show_progress="hidden")
+    lang_state.change(lambda lang, state: _refresh(ctx, lang, {**state, "sigs": {}}), [lang_state, view],
+                      live_outputs, show_progress="hidden")
+    ctx.on_load.append((lambda lang, state: _refresh(ctx, lang, {**state, "sigs": {}}), [lang_state, view],
+                        live_outputs))
+
+
+def _quiet(fn: Any, *values: Any) -> Any:
+    """Live preview while typing: a half-typed value keeps the last preview instead of raising."""
+    try:
+        return fn(*values)
+    except gr.Error:
+        return [gr.skip(), gr.skip()]
+
+
+def _changed(state: dict[str, Any], key: str, sig: Any) -> bool:
+    """True (and remembered) when what `key` shows differs from what this browser last drew."""
+    sigs = state.setdefault("sigs", {})
+    if sigs.get(key) == sig:
+        return False
+    sigs[key] = sig
+    return True
+
+
+def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
+    manager = ctx.manager
+    runs = manager.list_runs()
+    ids = [r["run_id"] for r in runs]
+    run_id = state.get("run")
+    if run_id not in ids:
+        run_id = manager.current_run_id() or (ids[0] if ids else None)
+    state = {**state, "run": run_id, "sigs": dict(state.get("sigs") or {})}
+    skip = gr.skip()
+    table = runs_frame(runs, lang) if _changed(state, "table", ([(r["run_id"], r["state"], r["step"]) for r in runs],
+                                                                 lang)) else skip
+    choices = gr.update(choices=ids, value=run_id) if _changed(state, "ids", (ids, run_id)) else skip
+    hw = hardware_figure(ctx.monitor.snapshot(), lang)
+    if run_id is None:
+        blank = _changed(state, "charts", (None, lang))
+        return [state, choices, t("no_run", lang), "", loss_figure([], lang) if blank else skip,
+                training_figure([], lang) if blank else skip, hw, "", table, skip, ""]
+    run = manager.run(run_id)
+    status = run.status()
+    metrics = manager.metrics(run_id)
+    charts = _changed(state, "charts", (run_id, len(metrics), lang))
+    log_size = run.log_path.stat().st_size if run.log_path.exists() else 0
+    log_text = run.log_tail(60) if _changed(state, "log", (run_id, log_size)) else skip
+    checkpoints = [p.name for p in run.checkpoints()]
+    points = gr.update(choices=checkpoints, value=checkpoints[-1] if checkpoints else None) \
+        if _changed(state, "checkpoints", (run_id, checkpoints)) else skip
+    config_text = run.config_path.read_text(encoding="utf-8") if _changed(state, "config", run_id) else skip
+    if state.get("state") == (run_id, "running") and status.get("state") not in ACTIVE:
+        if status.get("state") == "completed":
+            gr.Info(t("done", lang, run_id=run_id, loss=status.get("final_loss")))
+        elif status.get("state") == "failed":
+            gr.Warning(t("failed", lang, run_id=run_id, error=status.get("error")))
+    state["state"] = (run_id, status.get("state"))
+    return [state, choices, progress_html(status, lang), alerts_markdown(status, lang),
+            loss_figure(metrics, lang) if charts else skip, training_figure(metrics, lang) if charts else skip,
+            hw, log_text, table, points, config_text]
