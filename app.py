@@ -11,7 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import socket
 import sys
+import threading
+import webbrowser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -47,6 +51,44 @@ def read_auth(args: argparse.Namespace) -> list[tuple[str, str]]:
     return pairs
 
 
+STARTING_PAGE = ("<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=1><title>TuneDesk</title>"
+                 "<body style='font-family:sans-serif;margin:3em'><h2>TuneDesk is starting…</h2>"
+                 "<p>正在启动，页面会自动刷新。 This page refreshes by itself.</p>").encode()
+
+
+class _Starting(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(STARTING_PAGE)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def free_port(host: str, start: int = 7860) -> int:
+    for port in range(start, start + 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+                return port
+            except OSError:
+                continue
+    raise SystemExit(f"error: no free port in {start}-{start + 99} on {host}; pass --port")
+
+
+def serve_starting_page(host: str, port: int) -> ThreadingHTTPServer | None:
+    """Answer at once while gradio imports (about 5 s on 2 cores); the UI takes the port over after."""
+    try:
+        server = ThreadingHTTPServer((host, port), _Starting)
+    except OSError as exc:
+        raise SystemExit(f"error: cannot listen on {host}:{port}: {exc}") from exc
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     auth = read_auth(args)
@@ -55,16 +97,23 @@ def main(argv: list[str] | None = None) -> None:
         auth = [("tunedesk", password)]
         print(f"--share without --auth: log in as user 'tunedesk' with password {password}", flush=True)
     confine = bool(args.share or auth)
+    port = args.port or free_port(args.host)
+    starting = serve_starting_page(args.host, port)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}"
+    print(f"TuneDesk starting at {url}", flush=True)
+    if not args.no_browser:
+        webbrowser.open(url)
 
     from tabs import build_app
     from tabs.context import AppContext
 
     ctx = AppContext.create(args.outputs, lang=args.lang, confine=confine, allow_dirs=args.allow_dir)
     demo = build_app(ctx)
+    starting.shutdown()
+    starting.server_close()
     demo.queue(default_concurrency_limit=4).launch(
-        server_name=args.host, server_port=args.port, share=args.share, auth=auth or None,
-        inbrowser=not args.no_browser, allowed_paths=[str(ctx.manager.outputs)], show_error=True,
-        footer_links=["api"],
+        server_name=args.host, server_port=port, share=args.share, auth=auth or None, inbrowser=False,
+        allowed_paths=[str(ctx.manager.outputs)], show_error=True, footer_links=["api"],
     )
 
 

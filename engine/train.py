@@ -90,7 +90,10 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     if stop.is_set():
         return _stopped(run, "stopped before training began")
 
-    # 2. model
+    # 2. model (seeded first: LoRA's initial weights must be the same in every run with this seed)
+    from transformers import set_seed
+
+    set_seed(config.seed)
     started = time.time()
     model = load_model(resolved, config, precision)
     if config.uses_lora:

@@ -32,6 +32,7 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "max_grad_norm": config.max_grad_norm,
         "logging_steps": config.logging_steps,
         "logging_first_step": True,
+        "logging_nan_inf_filter": False,  # a NaN loss must reach the callback, which fails the run
         "save_strategy": "steps",
         "save_steps": config.save_steps,
         "save_total_limit": config.save_total_limit or None,

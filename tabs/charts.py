@@ -16,9 +16,8 @@ LAYOUT = {"height": 300, "margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "templa
 
 def smooth(values: list[float], weight: float = 0.6) -> list[float]:
     """TensorBoard-style exponential moving average, debiased so the first points are not pulled to 0."""
-    out, last, n = [], 0.0, 0
-    for v in values:
-        n += 1
+    out, last = [], 0.0
+    for n, v in enumerate(values, 1):
         last = last * weight + (1 - weight) * v
         out.append(last / (1 - weight**n))
     return out

@@ -80,53 +80,52 @@ def alerts_markdown(status: dict[str, Any], lang: str) -> str:
 def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
     manager, service = ctx.manager, ctx.service
     presets = preset_paths()
-    with gr.Row():
-        preset = gr.Dropdown(choices=list(presets), value=DEFAULT_PRESET if DEFAULT_PRESET in presets else None,
-                             label=t("preset", tr.lang), elem_id="preset", scale=3)
-        tr.label(preset, "preset")
-        load_btn = tr.add(gr.Button(t("load_preset", tr.lang), elem_id="load-preset", scale=1),
-                          lambda lang: {"value": t("load_preset", lang)})
-        upload = tr.label(gr.File(label=t("upload_yaml", tr.lang), file_types=[".yaml", ".yml"], scale=2,
-                                  height=90), "upload_yaml")
-        save_btn = tr.add(gr.Button(t("save_yaml", tr.lang), scale=1), lambda lang: {"value": t("save_yaml", lang)})
-        saved = gr.File(visible=False, interactive=False, scale=2)
-    preset_help = gr.Markdown(preset_description(presets[DEFAULT_PRESET]) if DEFAULT_PRESET in presets else "")
-    initial = load_preset(DEFAULT_PRESET) if DEFAULT_PRESET in presets else TrainConfig()
-    form = TrainForm(tr, initial)
-    with gr.Row():
-        start_btn = tr.add(gr.Button(t("start", tr.lang), variant="primary", elem_id="start"),
-                           lambda lang: {"value": t("start", lang)})
-        stop_btn = tr.add(gr.Button(t("stop", tr.lang), variant="stop", elem_id="stop"),
-                          lambda lang: {"value": t("stop", lang)})
-        checkpoint = tr.label(gr.Dropdown(choices=[], label=t("checkpoint", tr.lang), allow_custom_value=True),
-                              "checkpoint")
-        resume_btn = tr.add(gr.Button(t("resume", tr.lang), elem_id="resume"), lambda lang: {"value": t("resume", lang)})
-        delete_btn = tr.add(gr.Button(t("delete", tr.lang), elem_id="delete"), lambda lang: {"value": t("delete", lang)})
-        confirm_btn = tr.add(gr.Button(t("confirm_delete", tr.lang), variant="stop", visible=False,
-                                       elem_id="confirm-delete"), lambda lang: {"value": t("confirm_delete", lang)})
-    message = gr.Markdown(elem_id="action-message")
-    with gr.Accordion(t("preview", tr.lang), open=False) as preview_acc:
-        first_yaml, first_cmd = command_preview(initial)
-        yaml_view = gr.Code(first_yaml, language="yaml", interactive=False)
-        cmd_view = gr.Code(first_cmd, language="shell", interactive=False)
-    tr.label(preview_acc, "preview")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=480):
+            with gr.Row():
+                preset = gr.Dropdown(choices=list(presets), value=DEFAULT_PRESET if DEFAULT_PRESET in presets else None,
+                                     label=t("preset", tr.lang), elem_id="preset", scale=3)
+                tr.label(preset, "preset")
+                load_btn = tr.button("load_preset", elem_id="load-preset", scale=1)
+                upload = tr.label(gr.File(label=t("upload_yaml", tr.lang), file_types=[".yaml", ".yml"], scale=2,
+                                          height=90), "upload_yaml")
+                save_btn = tr.button("save_yaml", scale=1)
+                saved = gr.File(visible=False, interactive=False, scale=2)
+            preset_help = gr.Markdown(preset_description(presets[DEFAULT_PRESET]) if DEFAULT_PRESET in presets else "")
+            initial = load_preset(DEFAULT_PRESET) if DEFAULT_PRESET in presets else TrainConfig()
+            form = TrainForm(tr, initial)
+            with gr.Row():
+                start_btn = tr.button("start", variant="primary", elem_id="start")
+                stop_btn = tr.button("stop", variant="stop", elem_id="stop")
+                checkpoint = tr.label(gr.Dropdown(choices=[], label=t("checkpoint", tr.lang), allow_custom_value=True),
+                                      "checkpoint")
+                resume_btn = tr.button("resume", elem_id="resume")
+                delete_btn = tr.button("delete", elem_id="delete")
+                confirm_btn = tr.button("confirm_delete", variant="stop", visible=False,
+                                               elem_id="confirm-delete")
+            message = gr.Markdown(elem_id="action-message")
+            with gr.Accordion(t("preview", tr.lang), open=False) as preview_acc:
+                first_yaml, first_cmd = command_preview(initial)
+                yaml_view = gr.Code(first_yaml, language="yaml", interactive=False)
+                cmd_view = gr.Code(first_cmd, language="shell", interactive=False)
+            tr.label(preview_acc, "preview")
 
-    # --- live view ---
-    selected = tr.label(gr.Dropdown(choices=[], label=t("selected_run", tr.lang), elem_id="selected-run",
-                                    allow_custom_value=True), "selected_run")
-    progress = gr.HTML(elem_id="progress-box")
-    alerts = gr.Markdown(elem_id="alerts")
-    with gr.Row():
-        loss_plot = gr.Plot(elem_id="loss-plot")
-        train_plot = gr.Plot(elem_id="train-plot")
-    hw_plot = gr.Plot(elem_id="hw-plot")
-    log_box = tr.label(gr.Textbox(label=t("log", tr.lang), lines=12, max_lines=12, autoscroll=True,
-                                  elem_id="log-box"), "log")
-    runs_table = tr.label(gr.Dataframe(label=t("runs", tr.lang), interactive=False, elem_id="runs-table",
-                                       wrap=True), "runs")
-    with gr.Accordion(t("config_of_run", tr.lang), open=False) as run_cfg_acc:
-        run_config = gr.Code(language="yaml", interactive=False)
-    tr.label(run_cfg_acc, "config_of_run")
+        with gr.Column(scale=6, min_width=480):
+            # --- live view ---
+            selected = tr.label(gr.Dropdown(choices=[], label=t("selected_run", tr.lang), elem_id="selected-run",
+                                            allow_custom_value=True), "selected_run")
+            progress = gr.HTML(elem_id="progress-box")
+            alerts = gr.Markdown(elem_id="alerts")
+            loss_plot = gr.Plot(elem_id="loss-plot")
+            train_plot = gr.Plot(elem_id="train-plot")
+            hw_plot = gr.Plot(elem_id="hw-plot")
+            log_box = tr.label(gr.Textbox(label=t("log", tr.lang), lines=12, max_lines=12, autoscroll=True,
+                                          elem_id="log-box"), "log")
+            runs_table = tr.label(gr.Dataframe(label=t("runs", tr.lang), interactive=False, elem_id="runs-table",
+                                               wrap=True), "runs")
+            with gr.Accordion(t("config_of_run", tr.lang), open=False) as run_cfg_acc:
+                run_config = gr.Code(language="yaml", interactive=False)
+            tr.label(run_cfg_acc, "config_of_run")
     view = gr.State({"run": None, "sigs": {}, "state": None})
     timer = gr.Timer(REFRESH_S)
 

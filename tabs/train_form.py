@@ -85,4 +85,5 @@ class TrainForm:
 
 def command_preview(config: TrainConfig, yaml_name: str = "my_config.yaml") -> tuple[str, str]:
     """The YAML of a config and the headless command that trains it."""
-    return config.to_yaml(), f"# save the YAML above as {yaml_name}, then:\npython -m engine train {shlex.quote(yaml_name)}\n"
+    command = f"# save the YAML above as {yaml_name}, then:\npython -m engine train {shlex.quote(yaml_name)}\n"
+    return config.to_yaml(), command

@@ -24,6 +24,9 @@ class Translator:
     def label(self, component: Any, key: str) -> Any:
         return self.add(component, lambda lang: {"label": t(key, lang)})
 
+    def button(self, key: str, **kwargs: Any) -> gr.Button:
+        return self.add(gr.Button(t(key, self.lang), **kwargs), lambda lang: {"value": t(key, lang)})
+
     def text(self, component: Any, key: str) -> Any:
         return self.add(component, lambda lang: {"value": t(key, lang)})
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.config import TrainConfig
-from engine.data.encode import EncodeStats, Encoded, encode_conversation, encode_text, preference_record
+from engine.data.encode import EncodeStats, encode_conversation, encode_text, preference_record
 from engine.data.formats import Conversation, Normalized, PlainText, Preference, RowError, detect_format, normalize
 from engine.data.sources import load_source
 from engine.errors import DataError
@@ -100,7 +100,7 @@ def encode_samples(tok: Any, normalized: Normalized, report: DataReport, config:
     stats = EncodeStats()
     items: list[Any] = []
     bad: list[str] = []
-    for sample, origin in zip(normalized.samples, normalized.origins):
+    for sample, origin in zip(normalized.samples, normalized.origins, strict=True):
         try:
             if isinstance(sample, Preference):
                 items.append(preference_record(sample))
@@ -127,7 +127,3 @@ def encode_samples(tok: Any, normalized: Normalized, report: DataReport, config:
     train, val = split(items, config.val_size, config.seed)
     report.examples, report.train_examples, report.val_examples = len(items), len(train), len(val)
     return train, val
-
-
-def encoded_lengths(items: list[Encoded]) -> list[int]:
-    return [len(e) for e in items]

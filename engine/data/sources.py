@@ -23,11 +23,12 @@ INFO_FILE = "dataset_info.json"
 class Row:
     data: dict[str, Any]
     file: str
-    number: int  # 1-based: the record of a JSON array, or the line of a jsonl/csv/txt file
+    number: int  # 1-based: the record of a JSON array, the spreadsheet row of a csv, the line of jsonl/txt
+    unit: str = "row"
 
     @property
     def where(self) -> str:
-        return f"{self.file} row {self.number}"
+        return f"{self.file} {self.unit} {self.number}"
 
 
 @dataclass
@@ -100,7 +101,8 @@ def _from_info_folder(folder: Path, name: str | None, max_samples: int) -> Sourc
         if hub:
             from engine.data.hub_data import load_hub_rows
 
-            return load_hub_rows(hub, max_samples, prefer_modelscope="ms_hub_url" in entry and "hf_hub_url" not in entry)
+            only_ms = "ms_hub_url" in entry and "hf_hub_url" not in entry
+            return load_hub_rows(hub, max_samples, prefer_modelscope=only_ms)
         raise DataError(f"{info_path}: entry '{name}' has no file_name")
     meta = SourceMeta(
         formatting=entry.get("formatting", "alpaca"),
@@ -180,7 +182,7 @@ def _read_jsonl(path: Path) -> tuple[list[Row], list[str]]:
                 bad.append(f"{path.name} line {line_no}: not valid JSON ({exc.msg} at column {exc.colno})")
                 continue
             if isinstance(item, dict):
-                rows.append(Row(item, path.name, line_no))
+                rows.append(Row(item, path.name, line_no, "line"))
             else:
                 bad.append(f"{path.name} line {line_no}: expected an object, got {type(item).__name__}")
     return rows, bad
@@ -215,4 +217,5 @@ def _plain(value: Any) -> Any:
 
 def _read_txt(path: Path) -> tuple[list[Row], list[str]]:
     with path.open(encoding="utf-8-sig") as fh:
-        return [Row({"text": line.rstrip("\n")}, path.name, n) for n, line in enumerate(fh, 1) if line.strip()], []
+        return [Row({"text": line.rstrip("\n")}, path.name, n, "line") for n, line in enumerate(fh, 1)
+                if line.strip()], []
