@@ -71,7 +71,7 @@ class EventCallback(TrainerCallback):
         tokens = state.num_input_tokens_seen or 0
         span = max(now - self.last_time, 1e-6)
         event = {
-            "type": "eval" if "eval_loss" in logs else "train",
+            "type": "eval" if "eval_loss" in logs else "summary" if "train_loss" in logs else "train",
             "step": state.global_step,
             "epoch": round(state.epoch or 0.0, 4),
             "loss": logs.get("loss"),
@@ -85,7 +85,7 @@ class EventCallback(TrainerCallback):
         }
         if "loss" in logs:
             self.last_tokens, self.last_time = tokens, now
-        for key in ("rewards/margins", "rewards/accuracies", "train_runtime"):
+        for key in ("rewards/margins", "rewards/accuracies", "train_loss", "train_runtime"):
             if key in logs:
                 event[key.replace("/", "_")] = logs[key]
         event = {k: v for k, v in event.items() if v is not None}

@@ -202,7 +202,7 @@ class RunManager:
                 event = self.events.get_nowait()
             except queue.Empty:
                 return
-            if event.get("type") in ("train", "eval"):
+            if event.get("type") in ("train", "eval", "summary"):
                 self._live.setdefault(event["run_id"], []).append(event)
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ Each returns plain JSON; engine errors come back as Gradio errors with the messa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -17,13 +18,13 @@ from tabs.context import AppContext
 
 
 def _errors_as_gradio(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)  # gr.api reads the endpoint's parameters from the signature
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, TuneDeskError) as exc:
             raise gr.Error(str(exc)) from exc
 
-    wrapped.__name__, wrapped.__doc__, wrapped.__annotations__ = fn.__name__, fn.__doc__, fn.__annotations__
     return wrapped
 
 

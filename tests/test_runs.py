@@ -197,7 +197,8 @@ def test_runs_queue_one_at_a_time_and_delete_keeps_the_model(tiny_model, chat_fi
 
 def test_engine_never_imports_gradio():
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "engine").rglob("*.py")
-                 if any(line.strip().startswith(("import gradio", "from gradio")) for line in p.read_text().splitlines())]
+                 if any(line.strip().startswith(("import gradio", "from gradio"))
+                        for line in p.read_text().splitlines())]
     assert offenders == []
     code = ("import sys, engine.runs, engine.train, engine.trainers, engine.models, engine.service, engine.monitor, "
             "engine.__main__\nprint('gradio' in sys.modules)")

@@ -1,0 +1,62 @@
+"""A password-protected app: nothing is served without a login, and typed paths stay confined."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+from gradio_client import Client
+
+from tests.app_process import AppProcess
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    outputs = tmp_path_factory.mktemp("auth") / "outputs"
+    process = AppProcess(outputs, "--auth", "alice:s3cret").wait_ready()
+    yield process
+    process.stop()
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_nothing_is_served_without_credentials(app):
+    assert status_of(app.url + "/config") == 401
+    assert status_of(app.url + "/gradio_api/info") == 401
+    with pytest.raises(Exception):  # noqa: B017 (gradio_client raises several types for a refused login)
+        Client(app.url, verbose=False).predict(api_name="/list_runs")
+    with pytest.raises(Exception):  # noqa: B017
+        Client(app.url, auth=("alice", "wrong"), verbose=False)
+
+
+def test_paths_outside_allowed_folders_are_refused(app, tmp_path):
+    client = Client(app.url, auth=("alice", "s3cret"), verbose=False)
+    assert client.predict(api_name="/list_runs") == []
+    outside = tmp_path / "private.json"
+    outside.write_text('[{"instruction": "q", "output": "a"}]')
+    with pytest.raises(Exception, match="outside the folders this shared app may read"):
+        client.predict("", "", f'{{"dataset": "{outside}"}}', api_name="/start_run")
+    with pytest.raises(Exception, match="outside the folders"):
+        client.predict("", "", '{"model_name_or_path": "/etc"}', api_name="/start_run")
+    assert client.predict(api_name="/list_runs") == []
+
+
+def test_file_route_serves_nothing_outside_allowed_folders(app):
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(urllib.request.Request(app.url + "/login", data=b"username=alice&password=s3cret", method="POST"))
+    for target in ("/etc/passwd", str(app.log)):
+        try:
+            code = opener.open(f"{app.url}/gradio_api/file={target}").status
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        assert code in (403, 404), target

