@@ -57,6 +57,7 @@ class RunManager:
         self._wake = threading.Event()
         self._live: dict[str, list[dict[str, Any]]] = {}
         self._file_cache: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self._summaries: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._worker: threading.Thread | None = None
         self.recover_interrupted()
 
@@ -174,10 +175,18 @@ class RunManager:
         return RunDir(path)
 
     def list_runs(self) -> list[dict[str, Any]]:
+        """Summaries of every run, re-read only for runs whose files changed (the UI polls this)."""
         out = []
         for path in sorted(self.root.iterdir(), reverse=True):
-            if (path / "status.json").is_file():
-                out.append(self.summary(RunDir(path)))
+            try:
+                key = ((path / "status.json").stat().st_mtime_ns, (path / "config.yaml").stat().st_mtime_ns)
+            except OSError:
+                continue
+            cached = self._summaries.get(path.name)
+            if cached is None or cached[0] != key or cached[1]["state"] in ACTIVE:
+                cached = (key, self.summary(RunDir(path)))
+                self._summaries[path.name] = cached
+            out.append(cached[1])
         return out
 
     def summary(self, run: RunDir) -> dict[str, Any]:

@@ -7,6 +7,7 @@ and what was last drawn (to skip redrawing unchanged charts).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from tabs.i18n import t
 from tabs.train_form import TrainForm, command_preview
 from tabs.translate import Translator
 
-REFRESH_S = 1.5
+# On a 2-core machine every redraw in the browser competes with training; both are tunable.
+REFRESH_S = float(os.environ.get("TUNEDESK_REFRESH_S", "2"))
+HARDWARE_EVERY_S = float(os.environ.get("TUNEDESK_HARDWARE_EVERY_S", "5"))
 DEFAULT_PRESET = "cpu_demo_smollm2_lora"
 RUN_COLUMNS = ("col_run", "col_model", "col_method", "col_state", "col_progress", "col_loss", "col_started",
                "col_duration")
@@ -266,7 +269,9 @@ def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
     table = runs_frame(runs, lang) if _changed(state, "table", ([(r["run_id"], r["state"], r["step"]) for r in runs],
                                                                  lang)) else skip
     choices = gr.update(choices=ids, value=run_id) if _changed(state, "ids", (ids, run_id)) else skip
-    hw = hardware_figure(ctx.monitor.snapshot(), lang)
+    hw = skip
+    if time.time() - state.get("hw_at", 0) >= HARDWARE_EVERY_S or _changed(state, "hw_lang", lang):
+        hw, state["hw_at"] = hardware_figure(ctx.monitor.snapshot(), lang), time.time()
     if run_id is None:
         blank = _changed(state, "charts", (None, lang))
         return [state, choices, t("no_run", lang), "", loss_figure([], lang) if blank else skip,
@@ -287,6 +292,9 @@ def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
         elif status.get("state") == "failed":
             gr.Warning(t("failed", lang, run_id=run_id, error=status.get("error")))
     state["state"] = (run_id, status.get("state"))
-    return [state, choices, progress_html(status, lang), alerts_markdown(status, lang),
+    bar = progress_html(status, lang)
+    notes = alerts_markdown(status, lang)
+    return [state, choices, bar if _changed(state, "bar", bar) else skip,
+            notes if _changed(state, "notes", notes) else skip,
             loss_figure(metrics, lang) if charts else skip, training_figure(metrics, lang) if charts else skip,
             hw, log_text, table, points, config_text]
