@@ -80,3 +80,20 @@ def test_errors_come_back_with_the_engine_message(client):
         client.predict("nope", api_name="/get_run")
     with pytest.raises(Exception, match="no preset 'nope'"):
         client.predict("", "nope", "", api_name="/start_run")
+
+
+def test_runs_survive_an_app_restart(tiny_model, chat_file, tmp_path):
+    outputs = tmp_path / "outputs"
+    first = AppProcess(outputs).wait_ready()
+    try:
+        client = Client(first.url, verbose=False)
+        run_id = client.predict(run_yaml(tiny_model, chat_file, max_steps=2), "", "", api_name="/start_run")
+        assert wait_state(client, run_id, {"completed", "failed"})["state"] == "completed"
+    finally:
+        first.stop()
+    second = AppProcess(outputs).wait_ready()
+    try:
+        runs = Client(second.url, verbose=False).predict(api_name="/list_runs")
+        assert [(r["run_id"], r["state"], r["step"]) for r in runs] == [(run_id, "completed", 2)]
+    finally:
+        second.stop()

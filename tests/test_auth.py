@@ -60,3 +60,16 @@ def test_file_route_serves_nothing_outside_allowed_folders(app):
         except urllib.error.HTTPError as exc:
             code = exc.code
         assert code in (403, 404), target
+
+
+def test_share_without_auth_generates_a_password(tmp_path):
+    """Offline the public link cannot be made; the local app still never opens without the login."""
+    process = AppProcess(tmp_path / "outputs", "--share").wait_ready()
+    try:
+        log = process.log.read_text()
+        password = log.split("with password ", 1)[1].split()[0]
+        assert status_of(process.url + "/config") == 401
+        client = Client(process.url, auth=("tunedesk", password), verbose=False)
+        assert client.predict(api_name="/list_runs") == []
+    finally:
+        process.stop()
