@@ -62,8 +62,9 @@ def in_app(steps: int, outputs: Path, browser: bool) -> Path:
             page.click("#tab_train-button")
         run_id = client.predict("", PRESET.stem, json.dumps({"max_steps": steps, "save_steps": 1000}),
                                 api_name="/start_run")
-        while client.predict(run_id, api_name="/get_run")["state"] in ("pending", "running"):
-            time.sleep(1)
+        status = outputs / "runs" / run_id / "status.json"
+        while json.loads(status.read_text())["state"] in ("pending", "running"):
+            time.sleep(2)  # read from disk: polling the API would add load of its own
         if page_ctx:
             chromium.close()
             page_ctx.stop()

@@ -14,6 +14,10 @@ import argparse
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.runs import RunManager
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -58,12 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     return _follow(manager, run_id)
 
 
-def _follow(manager: object, run_id: str) -> int:
+def _follow(manager: RunManager, run_id: str) -> int:
     from tqdm import tqdm
 
-    from engine.runs import RunManager
-
-    assert isinstance(manager, RunManager)
     run = manager.run(run_id)
     bar = tqdm(total=0, unit="step", dynamic_ncols=True)
     interrupted = False
