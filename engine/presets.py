@@ -13,14 +13,18 @@ def preset_paths() -> dict[str, Path]:
     return {p.stem: p for p in sorted(PRESETS_DIR.glob("*.yaml"))}
 
 
-def preset_description(path: Path) -> str:
-    """The header comment lines, without the leading '#'."""
-    lines = []
+def preset_description(path: Path, lang: str = "en") -> str:
+    """The header comment in one language: lines starting `# zh:` are the Chinese text."""
+    english, chinese = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
-        lines.append(line.lstrip("#").strip())
-    return "\n".join(lines)
+        text = line.lstrip("#").strip()
+        if text.startswith("zh:"):
+            chinese.append(text[3:].strip())
+        else:
+            english.append(text)
+    return "\n".join(chinese if lang == "zh" and chinese else english)
 
 
 def load_preset(name: str) -> TrainConfig:

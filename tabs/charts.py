@@ -57,7 +57,8 @@ def hardware_figure(samples: list[dict[str, Any]], lang: str) -> go.Figure:
     x = [round(s["time"] - now, 1) for s in samples]
     gpus = samples[-1]["gpus"] if samples else []
     if gpus:
-        titles = ["util %", "memory GiB", "°C", "W"]
+        titles = [t(k, lang, i="").replace("GPU  ", "") for k in ("chart_gpu_util", "chart_gpu_mem", "chart_gpu_temp",
+                                                                      "chart_gpu_power")]
         fig = make_subplots(rows=1, cols=4, subplot_titles=titles)
         for gpu in gpus:
             i = gpu["index"]

@@ -59,7 +59,8 @@ def progress_html(status: dict[str, Any], lang: str) -> str:
     elapsed = ((status.get("ended_at") or time.time()) - started) if started else None
     text = t("progress", lang, step=status.get("step", 0), total=status.get("max_steps") or "?",
              epoch=f"{status.get('epoch') or 0:.2f}", elapsed=_fmt_s(elapsed),
-             eta=_fmt_s(status.get("eta_s")) if state == "running" else "–", state=state)
+             eta=_fmt_s(status.get("eta_s")) if state == "running" else "–",
+             state=t(f"state_{state}", lang) if state else "")
     color = {"failed": "#d62728", "stopped": "#ff7f0e", "completed": "#2ca02c"}.get(state, "#1f77b4")
     return (f'<div id="run-progress" data-state="{state}" data-step="{status.get("step", 0)}">'
             f'<div style="background:#eee;border-radius:6px;height:14px;overflow:hidden">'
@@ -74,7 +75,7 @@ def alerts_markdown(status: dict[str, Any], lang: str) -> str:
         title = t("alert_oom", lang) if "out of memory" in str(status.get("error")) else t("alert_failed", lang)
         lines.insert(0, f"❌ **{title}:** {status.get('error')}  \n💡 {status.get('suggestion') or ''}")
     elif state == "completed":
-        lines.insert(0, f"✅ **{t('alert_done', lang)}** — final loss {status.get('final_loss')}")
+        lines.insert(0, f"✅ **{t('alert_done', lang)}** — {t('col_loss', lang)} {status.get('final_loss')}")
     elif state == "stopped":
         lines.insert(0, f"⏸️ {t('alert_stopped', lang)}")
     return "\n\n".join(lines)
@@ -94,7 +95,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
                                           height=90), "upload_yaml")
                 save_btn = tr.button("save_yaml", scale=1)
                 saved = gr.File(visible=False, interactive=False, scale=2)
-            preset_help = gr.Markdown(preset_description(presets[DEFAULT_PRESET]) if DEFAULT_PRESET in presets else "")
+            preset_help = gr.Markdown(preset_description(presets[DEFAULT_PRESET], tr.lang)
+                                      if DEFAULT_PRESET in presets else "")
             initial = load_preset(DEFAULT_PRESET) if DEFAULT_PRESET in presets else TrainConfig()
             form = TrainForm(tr, initial)
             with gr.Row():
@@ -119,9 +121,9 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
                                             allow_custom_value=True), "selected_run")
             progress = gr.HTML(elem_id="progress-box")
             alerts = gr.Markdown(elem_id="alerts")
-            loss_plot = gr.Plot(elem_id="loss-plot")
-            train_plot = gr.Plot(elem_id="train-plot")
-            hw_plot = gr.Plot(elem_id="hw-plot")
+            loss_plot = gr.Plot(elem_id="loss-plot", show_label=False)
+            train_plot = gr.Plot(elem_id="train-plot", show_label=False)
+            hw_plot = gr.Plot(elem_id="hw-plot", show_label=False)
             log_box = tr.label(gr.Textbox(label=t("log", tr.lang), lines=12, max_lines=12, autoscroll=True,
                                           elem_id="log-box"), "log")
             runs_table = tr.label(gr.Dataframe(label=t("runs", tr.lang), interactive=False, elem_id="runs-table",
@@ -147,10 +149,10 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
         return [*form.values_of(config), yaml_text, cmd]
 
     @guard
-    def on_load_preset(name: str) -> list[Any]:
+    def on_load_preset(name: str, lang: str) -> list[Any]:
         if not name:
             raise ConfigError("pick a preset first")
-        return [*apply_config(load_preset(name)), preset_description(presets[name])]
+        return [*apply_config(load_preset(name)), preset_description(presets[name], lang)]
 
     @guard
     def on_upload(path: str | None) -> list[Any]:
@@ -159,9 +161,11 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
         return [*apply_config(load_yaml(path)), f"`{Path(path).name}`"]
 
     form_outputs = [*form.inputs, yaml_view, cmd_view]
-    load_btn.click(on_load_preset, preset, [*form_outputs, preset_help])
-    preset.change(on_load_preset, preset, [*form_outputs, preset_help])
+    load_btn.click(on_load_preset, [preset, lang_state], [*form_outputs, preset_help])
+    preset.change(on_load_preset, [preset, lang_state], [*form_outputs, preset_help])
     upload.upload(on_upload, upload, [*form_outputs, preset_help])
+    lang_state.change(lambda name, lang: preset_description(presets[name], lang) if name in presets else gr.skip(),
+                      [preset, lang_state], preset_help, show_progress="hidden")
 
     @guard
     def on_preview(*values: Any) -> list[Any]:

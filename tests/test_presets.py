@@ -20,6 +20,7 @@ def test_preset_is_valid_and_documented(name: str):
     config = load_preset(name)
     text = preset_description(preset_paths()[name]).lower()
     assert "hardware" in text, f"{name}: the header must say what hardware it needs"
+    assert "硬件" in preset_description(preset_paths()[name], "zh"), f"{name}: the header needs its Chinese lines"
     assert config.dataset, name
     local = project_path(config.dataset.rpartition(":")[0] or config.dataset)
     if config.dataset.startswith("samples"):
