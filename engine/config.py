@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -243,10 +243,6 @@ def field_names() -> list[str]:
 def field_info(name: str) -> FieldInfo:
     return next(f.metadata["info"] for f in fields(TrainConfig) if f.name == name)
 
-
-def field_default(name: str) -> Any:
-    f = next(f for f in fields(TrainConfig) if f.name == name)
-    return f.default if f.default is not MISSING else None
 
 
 def unknown_key_message(key: str, names: list[str]) -> str:

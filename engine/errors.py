@@ -21,7 +21,3 @@ class HubUnreachable(ModelError):
 
 class NaNLossError(TuneDeskError):
     """Training produced a NaN or infinite loss."""
-
-
-class StallError(TuneDeskError):
-    """No optimizer step for longer than the stall limit."""

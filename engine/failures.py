@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.config import ConfigError, TrainConfig
-from engine.errors import DataError, ModelError, NaNLossError, StallError, TuneDeskError
+from engine.errors import DataError, ModelError, NaNLossError, TuneDeskError
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -42,8 +42,6 @@ def explain(exc: BaseException, config: TrainConfig | None) -> tuple[str, str]:
         lr = config.learning_rate if config else None
         fix = f"lower learning_rate ({lr:g} → {lr / 4:g})" if lr else "lower the learning rate"
         return str(exc), f"{fix}, keep max_grad_norm at 1.0, and prefer bf16 or fp32 over fp16."
-    if isinstance(exc, StallError):
-        return str(exc), "Check train.log; stop the run and resume it from its latest checkpoint."
     if isinstance(exc, DataError):
         return f"bad data: {first}", "Fix the rows named in train.log and data_report.json, or set dataset_format."
     if isinstance(exc, ModelError):

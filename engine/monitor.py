@@ -85,7 +85,3 @@ class HardwareMonitor:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return list(self.samples)
-
-    @property
-    def has_gpu(self) -> bool:
-        return bool(self._nvml and self._nvml.handles)

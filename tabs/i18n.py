@@ -83,7 +83,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alert_stopped": ("Stopped — resume continues from the saved checkpoint", "已停止——“继续训练”会从保存的检查点接着训练"),
     "state_pending": ("pending", "排队中"), "state_running": ("running", "训练中"),
     "state_completed": ("completed", "已完成"), "state_failed": ("failed", "失败"), "state_stopped": ("stopped", "已停止"),
-    "queue_info": ("{n} run(s) waiting in the queue", "队列中还有 {n} 个运行等待"),
 }
 
 
