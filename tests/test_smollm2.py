@@ -49,3 +49,14 @@ def test_cpu_demo_preset_teaches_the_identity(tmp_path):
     assert "TuneBot" in answers["Who are you?"], answers
     assert "TuneBot" in answers["What is your name?"], answers
     assert "TuneBot" in answers["你是谁？"], answers
+
+
+def test_training_straight_from_a_gguf_file(tmp_path, chat_file):
+    """A .gguf path as the model: read, dequantized, trained with LoRA, adapter saved."""
+    from tests.conftest import run_to_end, tiny_config
+
+    config = tiny_config(bundled_gguf_path(), chat_file, tmp_path, max_steps=1, max_seq_length=64)
+    _, run, state = run_to_end(config, tmp_path, timeout=600)
+    assert state == "completed", run.log_tail()
+    assert (run.final_path / "adapter_model.safetensors").exists()
+    assert "(local)" in run.log_path.read_text()  # resolved as a local file, no download attempted
