@@ -54,3 +54,12 @@ class AppProcess:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def serve(tmp_path_factory, name: str, *flags: str):
+    """Generator body for a module-scoped fixture: a running app on its own outputs folder."""
+    process = AppProcess(tmp_path_factory.mktemp(name) / "outputs", *flags).wait_ready()
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -7,15 +7,12 @@ import time
 import pytest
 from gradio_client import Client
 
-from tests.app_process import AppProcess
+from tests.app_process import AppProcess, serve
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    outputs = tmp_path_factory.mktemp("app") / "outputs"
-    process = AppProcess(outputs).wait_ready()
-    yield process
-    process.stop()
+    yield from serve(tmp_path_factory, "app")
 
 
 @pytest.fixture(scope="module")

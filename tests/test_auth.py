@@ -8,15 +8,12 @@ import urllib.request
 import pytest
 from gradio_client import Client
 
-from tests.app_process import AppProcess
+from tests.app_process import AppProcess, serve
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    outputs = tmp_path_factory.mktemp("auth") / "outputs"
-    process = AppProcess(outputs, "--auth", "alice:s3cret").wait_ready()
-    yield process
-    process.stop()
+    yield from serve(tmp_path_factory, "auth", "--auth", "alice:s3cret")
 
 
 def status_of(url: str) -> int:

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.app_process import AppProcess
+from tests.app_process import serve
 from tests.conftest import ARTIFACTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -19,10 +19,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    outputs = tmp_path_factory.mktemp("browser") / "outputs"
-    process = AppProcess(outputs).wait_ready()
-    yield process
-    process.stop()
+    yield from serve(tmp_path_factory, "browser")
 
 
 @pytest.fixture
