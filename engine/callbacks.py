@@ -18,6 +18,7 @@ from transformers import TrainerCallback
 from engine.errors import NaNLossError
 from engine.rundir import RunDir
 
+STATUS_EVERY_S = 1.0
 DISK_MARGIN = 3  # a checkpoint holds weights plus optimizer state (about 3x the trainable weights)
 
 
@@ -46,6 +47,7 @@ class EventCallback(TrainerCallback):
         self.last_tokens = 0
         self.last_time = self.started
         self.stop_requested_at: int | None = None
+        self.status_written_at = 0.0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self.started = self.last_time = time.time()
@@ -55,8 +57,13 @@ class EventCallback(TrainerCallback):
                               progress=state.global_step / max(state.max_steps, 1))
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        self.run.write_status(step=state.global_step, progress=state.global_step / max(state.max_steps, 1),
-                              epoch=state.epoch, last_step_at=time.time(), eta_s=self._eta(state))
+        now = time.time()
+        # status.json is for readers polling about once a second: fast steps (a GPU, a tiny model) must
+        # not turn into a file rewrite each; a stop or the last step is always written
+        if now - self.status_written_at >= STATUS_EVERY_S or self.stop.is_set() or state.global_step >= state.max_steps:
+            self.run.write_status(step=state.global_step, progress=state.global_step / max(state.max_steps, 1),
+                                  epoch=state.epoch, last_step_at=now, eta_s=self._eta(state))
+            self.status_written_at = now
         if self.stop.is_set():
             # finish this step, save it, leave: the checkpoint is the resume point
             control.should_training_stop = True

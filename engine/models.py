@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import DEFAULT_MODEL, TrainConfig
-from engine.errors import HubUnreachable, ModelError
+from engine.errors import ModelError
 from engine.hub import ensure_reachable
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -152,8 +152,6 @@ def _modelscope_download(repo: str, gguf_file: str, log: Any) -> str:
         from modelscope import snapshot_download
 
         return snapshot_download(repo, allow_patterns=[gguf_file, "*.json", "*.jinja", "*.txt"] if gguf_file else None)
-    except HubUnreachable:
-        raise
     except Exception as exc:
         raise ModelError(f"could not download {repo} from ModelScope: {exc}") from exc
 

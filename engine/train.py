@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from engine.rundir import RunDir
+from engine.rundir import RunDir, write_json_atomic
 
 LIBRARY_LOGGERS = ("transformers", "peft", "trl", "accelerate")
 
@@ -84,8 +84,6 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     train, val = encode_samples(tok, normalized, report, config)
     for line in report.lines():
         run.log(line)
-    from engine.rundir import write_json_atomic
-
     write_json_atomic(run.path / "data_report.json", report.to_dict())
     if stop.is_set():
         return _stopped(run, "stopped before training began")

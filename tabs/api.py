@@ -5,27 +5,11 @@ Each returns plain JSON; engine errors come back as Gradio errors with the messa
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
 import gradio as gr
 
-from engine.config import ConfigError
-from engine.errors import TuneDeskError
 from engine.service import build_config
 from tabs.context import AppContext
-
-
-def _errors_as_gradio(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)  # gr.api reads the endpoint's parameters from the signature
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (ConfigError, TuneDeskError) as exc:
-            raise gr.Error(str(exc)) from exc
-
-    return wrapped
+from tabs.errors import gradio_errors
 
 
 def register(ctx: AppContext) -> None:
@@ -61,4 +45,4 @@ def register(ctx: AppContext) -> None:
         return manager.run(run_id).log_tail(int(lines))
 
     for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log):
-        gr.api(_errors_as_gradio(fn), api_name=fn.__name__)
+        gr.api(gradio_errors(fn), api_name=fn.__name__)

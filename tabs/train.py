@@ -16,11 +16,11 @@ import gradio as gr
 import pandas as pd
 
 from engine.config import ConfigError, TrainConfig, load_yaml
-from engine.errors import TuneDeskError
 from engine.presets import load_preset, preset_description, preset_paths
 from engine.rundir import ACTIVE
 from tabs.charts import hardware_figure, loss_figure, training_figure
 from tabs.context import AppContext
+from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.train_form import TrainForm, command_preview
 from tabs.translate import Translator
@@ -134,15 +134,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
     view = gr.State({"run": None, "sigs": {}, "state": None})
     timer = gr.Timer(REFRESH_S)
 
-    # --- handlers ---
-    def guard(fn: Any) -> Any:
-        """Engine errors become Gradio errors with the same message; nothing on the form is lost."""
-        def wrapped(*args: Any) -> Any:
-            try:
-                return fn(*args)
-            except (ConfigError, TuneDeskError) as exc:
-                raise gr.Error(str(exc).replace("\n", "<br>"), duration=None) from exc
-        return wrapped
+    # --- handlers: engine errors show in the page with the engine's message; nothing on the form is lost ---
+    guard = gradio_errors(in_page=True)
 
     def apply_config(config: Any) -> list[Any]:
         yaml_text, cmd = command_preview(config)
