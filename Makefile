@@ -35,6 +35,8 @@ lint: setup-dev
 bench: setup-dev
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ui_overhead.py
+	$(BIN)/python bench/ui_cpu.py
+	$(BIN)/python bench/matmul.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
