@@ -1,10 +1,10 @@
 """Rendering samples through the tokenizer's own chat template into input ids and labels.
 
-Only assistant tokens carry loss unless `train_on_prompt` is set. A conversation is rendered turn by
-turn: the prompt before each answer comes from `add_generation_prompt=True`, the answer is what
-rendering the answer adds to it. Templates that rewrite history (Qwen3 drops earlier reasoning)
-make a later prompt stop extending the text so far; such a conversation becomes several examples,
-each exactly what the model sees at inference.
+Only assistant tokens carry loss unless `train_on_prompt` is set; a turn with `loss_weight` 0 carries
+none. A conversation is rendered turn by turn: the prompt before each answer comes from
+`add_generation_prompt=True`, the answer is what rendering the answer adds to it. Templates that
+rewrite history (Qwen3 drops earlier reasoning) make a later prompt stop extending the text so far;
+such a conversation becomes several examples, each exactly what the model sees at inference.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.data.formats import Conversation, PlainText, Preference, RowError
+from engine.data.formats import Conversation, Message, PlainText, Preference, RowError
 
 IGNORE = -100
 
@@ -40,31 +40,44 @@ class EncodeStats:
     trained_tokens: int = 0
 
 
-def _render(tok: Any, messages: list[dict[str, str]], tools: list[Any] | None, generation: bool) -> str:
+def _render(tok: Any, messages: list[Message], tools: list[Any] | None, generation: bool) -> str:
     try:
         return tok.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=generation)
     except Exception as exc:  # jinja raises TemplateError (and templates raise their own exceptions)
         raise RowError(f"the model's chat template rejected this conversation: {exc}") from exc
 
 
-def _with_tools(tok: Any, conv: Conversation) -> tuple[list[dict[str, str]], list[Any] | None]:
-    """Templates without tool support get the tool schema in the system prompt instead of losing it."""
+def _template_messages(tok: Any, conv: Conversation) -> tuple[list[Message], list[Any] | None]:
+    """Messages as this template can render them. A template that knows tools, tool calls or reasoning
+    gets them as fields; one that does not gets them written into the text, so nothing is silently lost."""
+    template = tok.chat_template or ""
+    messages = []
+    for m in conv.messages:
+        m = {k: v for k, v in m.items() if k != "loss_weight"}
+        if m.get("reasoning_content") and "reasoning_content" not in template:
+            m["content"] = f"<think>\n{m.pop('reasoning_content')}\n</think>\n\n{m['content']}"
+        if m.get("tool_calls") and "tool_calls" not in template:
+            calls = "\n".join(json.dumps(c["function"], ensure_ascii=False) for c in m.pop("tool_calls"))
+            m["content"] = f"{m['content']}\n{calls}" if m["content"] else calls
+        messages.append(m)
     if not conv.tools:
-        return conv.messages, None
-    if "tools" in (tok.chat_template or ""):
-        return conv.messages, conv.tools
+        return messages, None
+    if "tools" in template:
+        return messages, conv.tools
     schema = "You can call these tools:\n" + json.dumps(conv.tools, ensure_ascii=False)
-    messages = [dict(m) for m in conv.messages]
     if messages[0]["role"] == "system":
-        messages[0]["content"] = messages[0]["content"] + "\n\n" + schema
+        messages[0] = {**messages[0], "content": messages[0]["content"] + "\n\n" + schema}
     else:
         messages.insert(0, {"role": "system", "content": schema})
     return messages, None
 
 
 def conversation_segments(tok: Any, conv: Conversation) -> list[list[tuple[str, bool]]]:
-    """Split a conversation into examples of (text, is_answer) segments."""
-    messages, tools = _with_tools(tok, conv)
+    """Split a conversation into examples of (text, trained) segments: an assistant turn is trained
+    unless its loss_weight is 0."""
+    messages, tools = _template_messages(tok, conv)
+    # the template may have gained a system turn in front; weights stay with their own turn
+    offset = len(messages) - len(conv.messages)
     examples: list[list[tuple[str, bool]]] = []
     segments: list[tuple[str, bool]] = []
     text = ""
@@ -80,40 +93,85 @@ def conversation_segments(tok: Any, conv: Conversation) -> list[list[tuple[str, 
         else:
             examples.append(segments)
             segments = [(prompt, False)]
-        segments.append((full[len(prompt):], True))
+        weight = conv.messages[i - offset].get("loss_weight", 1.0) if i >= offset else 1.0
+        segments.append((full[len(prompt):], weight > 0))
         text = full
     examples.append(segments)
     return [ex for ex in examples if any(trained for _, trained in ex)]
 
 
+def conversation_examples(tok: Any, convs: list[Conversation], train_on_prompt: bool
+                          ) -> list[list[Encoded] | RowError]:
+    """Untruncated examples of each conversation (or the reason it cannot be rendered). Every segment of
+    the batch is tokenized in one call: the fast tokenizer's per-call cost dominates short samples."""
+    rendered: list[list[list[tuple[str, bool]]] | RowError] = []
+    texts: list[str] = []
+    for conv in convs:
+        try:
+            examples = conversation_segments(tok, conv)
+        except RowError as exc:
+            rendered.append(exc)
+            continue
+        rendered.append(examples)
+        texts += [text for ex in examples for text, _ in ex]
+    pieces = iter(tok(texts, add_special_tokens=False)["input_ids"] if texts else [])
+    out: list[list[Encoded] | RowError] = []
+    for item in rendered:
+        if isinstance(item, RowError):
+            out.append(item)
+            continue
+        encoded = []
+        for segments in item:
+            ids: list[int] = []
+            labels: list[int] = []
+            for _, trained in segments:
+                piece = next(pieces)
+                ids += piece
+                labels += piece if (trained or train_on_prompt) else [IGNORE] * len(piece)
+            encoded.append(Encoded(ids, labels))
+        out.append(encoded)
+    return out
+
+
+def encode_conversations(tok: Any, convs: list[Conversation], max_len: int, train_on_prompt: bool,
+                         stats: EncodeStats) -> list[list[Encoded] | RowError]:
+    """Training examples of each conversation, truncated to max_len, or the reason it has none."""
+    out: list[list[Encoded] | RowError] = []
+    for item in conversation_examples(tok, convs, train_on_prompt):
+        out.append(item if isinstance(item, RowError) else [f for e in item for f in fit(e, max_len, stats)])
+    return out
+
+
 def encode_conversation(tok: Any, conv: Conversation, max_len: int, train_on_prompt: bool,
                         stats: EncodeStats) -> list[Encoded]:
+    (result,) = encode_conversations(tok, [conv], max_len, train_on_prompt, stats)
+    if isinstance(result, RowError):
+        raise result
+    return result
+
+
+def encode_texts(tok: Any, samples: list[PlainText], max_len: int, stats: EncodeStats) -> list[Encoded]:
+    """Pre-training text is split into max_len chunks rather than truncated: no text is thrown away."""
+    if not samples:
+        return []
     out = []
-    for segments in conversation_segments(tok, conv):
-        ids: list[int] = []
-        labels: list[int] = []
-        for text, is_answer in segments:
-            piece = tok(text, add_special_tokens=False)["input_ids"]
-            ids += piece
-            labels += piece if (is_answer or train_on_prompt) else [IGNORE] * len(piece)
-        out += _fit(Encoded(ids, labels), max_len, stats)
+    eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    for ids in tok([s.text for s in samples], add_special_tokens=True)["input_ids"]:
+        ids = ids + eos
+        for i in range(0, len(ids), max_len):
+            chunk = ids[i:i + max_len]
+            if len(chunk) > 1:
+                out.append(Encoded(chunk, list(chunk)))
+                stats.tokens += len(chunk)
+                stats.trained_tokens += len(chunk)
     return out
 
 
 def encode_text(tok: Any, sample: PlainText, max_len: int, stats: EncodeStats) -> list[Encoded]:
-    """Pre-training text is split into max_len chunks rather than truncated: no text is thrown away."""
-    ids = tok(sample.text, add_special_tokens=True)["input_ids"]
-    if tok.eos_token_id is not None:
-        ids = ids + [tok.eos_token_id]
-    chunks = [ids[i:i + max_len] for i in range(0, len(ids), max_len)]
-    out = [Encoded(c, list(c)) for c in chunks if len(c) > 1]
-    for e in out:
-        stats.tokens += len(e)
-        stats.trained_tokens += len(e)
-    return out
+    return encode_texts(tok, [sample], max_len, stats)
 
 
-def _fit(example: Encoded, max_len: int, stats: EncodeStats) -> list[Encoded]:
+def fit(example: Encoded, max_len: int, stats: EncodeStats) -> list[Encoded]:
     if len(example) > max_len:
         example = Encoded(example.input_ids[:max_len], example.labels[:max_len])
         if all(label == IGNORE for label in example.labels[1:]):

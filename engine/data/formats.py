@@ -1,9 +1,13 @@
 """Recognising dataset formats and normalising rows into conversations, preference pairs or text.
 
 Formats: alpaca (instruction/input/output), sharegpt (from/value turns, LLaMA-Factory tags),
-OpenAI messages (role/content, content as string or text parts), pairwise preference
-(chosen/rejected) and plain text. A row that does not fit raises RowError naming the reason;
-the caller records it with the row's file and number.
+OpenAI messages (role/content, content as a string or a list of parts), pairwise preference
+(chosen/rejected), KTO (a conversation plus a boolean label) and plain text. A row that does not fit
+raises RowError naming the field and the reason; the caller records it with the row's file and number.
+
+A normalised message is a dict with `role` and `content` (text), and where the data has them
+`reasoning_content` (thinking, rendered the way the model's template expects), `tool_calls`
+(OpenAI-shaped) and `loss_weight` (0 keeps that answer out of the loss).
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from typing import Any
 
 from engine.data.sources import Row, SourceMeta
 
-FORMATS = ("alpaca", "sharegpt", "openai", "pairwise", "text")
+FORMATS = ("alpaca", "sharegpt", "openai", "pairwise", "kto", "text")
+TEXT_KEYS = ("text", "value", "content")
+REASONING_PARTS = ("reasoning", "thinking", "think", "reasoning_content")
+TOOL_CALL_PARTS = ("tool_call", "tool_use", "function_call", "function")
+KTO_LABEL_KEYS = ("label", "kto_tag")
 
 ROLE_ALIASES = {
     "user": "user", "human": "user",
@@ -29,15 +37,19 @@ class RowError(ValueError):
     pass
 
 
+Message = dict[str, Any]
+
+
 @dataclass
 class Conversation:
-    messages: list[dict[str, str]]
+    messages: list[Message]
     tools: list[Any] | None = None
+    label: bool | None = None  # KTO: is the final answer desirable?
 
 
 @dataclass
 class Preference:
-    prompt: list[dict[str, str]]
+    prompt: list[Message]
     chosen: str
     rejected: str
     tools: list[Any] | None = None
@@ -56,44 +68,78 @@ class Normalized:
     format: str
     samples: list[Sample] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)  # train | valid | test, per sample
+    files: list[Any] = field(default_factory=list)  # the files read, for content-keyed caches
     bad: list[str] = field(default_factory=list)
 
 
-def detect_format(rows: list[Row], meta: SourceMeta) -> str:
-    if meta.ranking:
-        return "pairwise"
+@dataclass
+class Detection:
+    format: str
+    evidence: list[str]
+
+
+def detect(rows: list[Row], meta: SourceMeta) -> Detection:
+    """The format of a dataset and why: the fields (or dataset_info.json settings) that gave it away."""
     keys: set[str] = set()
-    for row in rows[:20]:
+    for row in rows[:50]:
         keys |= set(row.data)
     cols = meta.columns
-    if {"chosen", "rejected"} <= keys or {cols.get("chosen"), cols.get("rejected")} <= keys - {None}:
-        return "pairwise"
+    if meta.ranking:
+        return Detection("pairwise", ["dataset_info.json sets ranking: true"])
+    pair = [cols.get("chosen", "chosen"), cols.get("rejected", "rejected")]
+    if set(pair) <= keys:
+        return Detection("pairwise", [f"fields '{pair[0]}' and '{pair[1]}' hold preferred and rejected answers"])
+    label = cols.get("kto_tag") or next((k for k in KTO_LABEL_KEYS if k in keys), None)
+    chat_key = cols.get("messages") or next((k for k in ("messages", "conversations") if k in keys), None)
+    if label and label in keys and (chat_key or {"instruction", "output"} & keys) and _is_bool_column(rows, label):
+        return Detection("kto", [f"field '{label}' holds true/false labels beside "
+                                 f"'{chat_key or 'instruction/output'}' (KTO: desirable or not)"])
     if meta.formatting == "sharegpt":
-        return "sharegpt"
+        return Detection("sharegpt", ["dataset_info.json sets formatting: sharegpt"])
+    if meta.formatting == "openai":
+        return Detection("openai", ["dataset_info.json sets formatting: openai"])
     if meta.formatting == "alpaca" and (cols or {"instruction", "output"} & keys):
-        return "alpaca"
-    if "messages" in keys or "conversations" in keys:
-        sample = next((r.data.get("messages") or r.data.get("conversations") for r in rows
-                       if isinstance(r.data.get("messages") or r.data.get("conversations"), list)), None)
+        return Detection("alpaca", ["dataset_info.json sets formatting: alpaca"])
+    if chat_key:
+        sample = next((r.data.get(chat_key) for r in rows[:50] if isinstance(r.data.get(chat_key), list)
+                       and r.data[chat_key]), None)
         first = sample[0] if sample else {}
-        return "sharegpt" if isinstance(first, dict) and "from" in first else "openai"
-    if {"instruction", "output"} & keys:
-        return "alpaca"
-    if "text" in keys:
-        return "text"
+        if isinstance(first, dict) and "from" in first:
+            return Detection("sharegpt", [f"field '{chat_key}' is a list of turns with 'from'/'value'"])
+        return Detection("openai", [f"field '{chat_key}' is a list of turns with 'role'/'content'"])
+    if {"instruction", "output"} <= keys or "instruction" in keys:
+        return Detection("alpaca", ["fields " + ", ".join(f"'{k}'" for k in ("instruction", "input", "output")
+                                                         if k in keys)])
+    if "output" in keys:
+        return Detection("alpaca", ["field 'output' (alpaca answer)"])
+    if cols.get("prompt", "text") in keys:
+        return Detection("text", [f"field '{cols.get('prompt', 'text')}' holds plain text"])
     found = ", ".join(sorted(keys)[:8]) or "no fields"
     raise RowError(
         f"cannot tell the dataset format from its fields ({found}). Expected instruction/output (alpaca), "
-        "conversations (sharegpt), messages (openai), chosen/rejected (pairwise) or text; or set dataset_format.")
+        "conversations (sharegpt), messages (openai), chosen/rejected (pairwise), messages + label (kto) or text; "
+        "set dataset_format or map the columns in the Dataset Explorer.")
+
+
+def detect_format(rows: list[Row], meta: SourceMeta) -> str:
+    return detect(rows, meta).format
+
+
+def _is_bool_column(rows: list[Row], key: str) -> bool:
+    values = [r.data.get(key) for r in rows[:50] if key in r.data]
+    return bool(values) and all(isinstance(v, bool) or str(v).lower() in ("true", "false", "0", "1")
+                                for v in values)
 
 
 def normalize(rows: list[Row], meta: SourceMeta, fmt: str) -> Normalized:
-    convert = {"alpaca": _alpaca, "sharegpt": _chat, "openai": _chat, "pairwise": _pairwise, "text": _text}[fmt]
+    convert = CONVERTERS[fmt]
     out = Normalized(fmt)
     for row in rows:
         try:
             out.samples.append(convert(row.data, meta))
             out.origins.append(row.where)
+            out.splits.append(row.split)
         except RowError as exc:
             out.bad.append(f"{row.where}: {exc}")
     return out
@@ -103,24 +149,64 @@ def _col(meta: SourceMeta, key: str, default: str) -> str:
     return meta.columns.get(key, default)
 
 
-def _text_of(value: Any, what: str) -> str:
-    """Message content as a string; OpenAI-style lists of text parts are joined."""
+def _part_text(part: dict[str, Any]) -> str | None:
+    return next((part[k] for k in TEXT_KEYS if isinstance(part.get(k), str)), None)
+
+
+def _tool_call(part: dict[str, Any], what: str) -> dict[str, Any]:
+    """A tool-call part in any common spelling, as an OpenAI tool call."""
+    body = part.get("function") if isinstance(part.get("function"), dict) else part
+    name = body.get("name")
+    args = body.get("arguments", body.get("input", body.get("parameters", {})))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise RowError(f"{what}: tool call '{name}' has arguments that are not valid JSON ({exc.msg})") from exc
+    if not isinstance(name, str) or not name:
+        raise RowError(f"{what}: tool call without a name")
+    return {"type": "function", "function": {"name": name, "arguments": args}}
+
+
+def _content(value: Any, what: str) -> tuple[str, str, list[dict[str, Any]]]:
+    """(text, reasoning, tool calls) of a message's content: a string, or a list of typed parts."""
     if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        parts = []
-        for part in value:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-            else:
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-                raise RowError(f"{what} has a '{kind}' part; only text parts are supported")
-        return "".join(parts)
+        return value, "", []
     if value is None:
         raise RowError(f"{what} is missing")
-    raise RowError(f"{what} must be text, got {type(value).__name__}")
+    if not isinstance(value, list):
+        raise RowError(f"{what} must be text or a list of parts, got {type(value).__name__}")
+    texts, thoughts, calls = [], [], []
+    for n, part in enumerate(value):
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if not isinstance(part, dict):
+            raise RowError(f"{what}[{n}] must be text or an object, got {type(part).__name__}")
+        kind = str(part.get("type", "text")).lower()
+        if kind in ("text", "input_text", "output_text"):
+            text = _part_text(part)
+            if text is None:
+                raise RowError(f"{what}[{n}] is a text part without text (expected a 'text' or 'value' string)")
+            texts.append(text)
+        elif kind in REASONING_PARTS:
+            text = _part_text(part) or next((part[k] for k in REASONING_PARTS if isinstance(part.get(k), str)), None)
+            if text is None:
+                raise RowError(f"{what}[{n}] is a {kind} part without text")
+            thoughts.append(text)
+        elif kind in TOOL_CALL_PARTS:
+            calls.append(_tool_call(part, f"{what}[{n}]"))
+        else:
+            raise RowError(f"{what}[{n}] is a '{kind}' part: TuneDesk trains on text, reasoning and tool-call parts "
+                           "only; drop that part (or the row) for a text model")
+    return "".join(texts), "\n".join(thoughts), calls
+
+
+def _text_of(value: Any, what: str) -> str:
+    text, reasoning, calls = _content(value, what)
+    if reasoning or calls:
+        raise RowError(f"{what} must be plain text here (reasoning and tool calls belong in chat turns)")
+    return text
 
 
 def _tools(data: dict[str, Any], meta: SourceMeta) -> list[Any] | None:
@@ -131,7 +217,7 @@ def _tools(data: dict[str, Any], meta: SourceMeta) -> list[Any] | None:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise RowError(f"tools is not valid JSON ({exc.msg})") from exc
+            raise RowError(f"tools is not valid JSON ({exc.msg} at column {exc.colno})") from exc
     return raw if isinstance(raw, list) else [raw]
 
 
@@ -139,17 +225,19 @@ def _alpaca(data: dict[str, Any], meta: SourceMeta) -> Conversation:
     instruction = data.get(_col(meta, "prompt", "instruction"))
     query = data.get(_col(meta, "query", "input")) or ""
     response = data.get(_col(meta, "response", "output"))
+    if instruction is None and str(query).strip():
+        instruction = ""
     if not isinstance(instruction, str) or not (instruction.strip() or str(query).strip()):
-        raise RowError("instruction is empty or missing")
+        raise RowError(f"instruction is empty or missing (field '{_col(meta, 'prompt', 'instruction')}')")
     if not isinstance(response, str) or not response.strip():
-        raise RowError("output is empty or missing")
-    messages: list[dict[str, str]] = []
+        raise RowError(f"output is empty or missing (field '{_col(meta, 'response', 'output')}')")
+    messages: list[Message] = []
     system = data.get(_col(meta, "system", "system"))
     if isinstance(system, str) and system.strip():
         messages.append({"role": "system", "content": system})
     history = data.get(_col(meta, "history", "history")) or []
     if not isinstance(history, list):
-        raise RowError("history must be a list of [question, answer] pairs")
+        raise RowError("field 'history' must be a list of [question, answer] pairs")
     for i, turn in enumerate(history):
         if not (isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(t, str) for t in turn)):
             raise RowError(f"history[{i}] must be a [question, answer] pair of strings")
@@ -159,31 +247,75 @@ def _alpaca(data: dict[str, Any], meta: SourceMeta) -> Conversation:
     return Conversation(messages, _tools(data, meta))
 
 
-def _turns(raw: Any, meta: SourceMeta, what: str) -> list[dict[str, str]]:
+def _turns(raw: Any, meta: SourceMeta, what: str) -> list[Message]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)  # csv and parquet exports often hold the turns as a JSON string
+        except json.JSONDecodeError as exc:
+            raise RowError(f"field '{what}' is text that is not a JSON list of turns ({exc.msg})") from exc
     if not isinstance(raw, list) or not raw:
-        raise RowError(f"{what} must be a non-empty list of turns")
+        raise RowError(f"field '{what}' must be a non-empty list of turns")
     tags = meta.tags
     role_key = tags.get("role_tag")
     content_key = tags.get("content_tag")
     # LLaMA-Factory lets a dataset rename the role values themselves (e.g. user_tag: "human")
     renamed = {tags[k]: role for k, role in (("user_tag", "user"), ("assistant_tag", "assistant"),
-                                             ("observation_tag", "tool"), ("function_tag", "assistant"),
+                                             ("observation_tag", "tool"), ("function_tag", "function_call"),
                                              ("system_tag", "system")) if k in tags}
-    turns = []
+    turns: list[Message] = []
     for i, turn in enumerate(raw):
         if not isinstance(turn, dict):
             raise RowError(f"{what}[{i}] must be an object, got {type(turn).__name__}")
         role = turn.get(role_key) if role_key else turn.get("role", turn.get("from"))
         if not isinstance(role, str):
             raise RowError(f"{what}[{i}] has no role (expected 'role' or 'from')")
-        norm = renamed.get(role) or ROLE_ALIASES.get(role.lower())
+        raw_role = renamed.get(role) or role.lower()
+        norm = ROLE_ALIASES.get(raw_role)
         if norm is None:
             raise RowError(f"{what}[{i}] has unknown role '{role}'")
         content = turn.get(content_key) if content_key else turn.get("content", turn.get("value"))
-        if content is None and turn.get("tool_calls"):
-            content = json.dumps(turn["tool_calls"], ensure_ascii=False)
-        turns.append({"role": norm, "content": _text_of(content, f"{what}[{i}] content")})
+        text, reasoning, calls = _content(content if content is not None or not turn.get("tool_calls") else "",
+                                          f"{what}[{i}] content")
+        message: Message = {"role": norm, "content": text}
+        reasoning = reasoning or turn.get("reasoning_content") or turn.get("reasoning") or ""
+        if isinstance(reasoning, str) and reasoning.strip():
+            message["reasoning_content"] = reasoning
+        calls += [_tool_call(c, f"{what}[{i}] tool_calls") for c in (turn.get("tool_calls") or [])
+                  if isinstance(c, dict)]
+        if raw_role == "function_call" and not calls:  # sharegpt keeps the call as JSON text
+            calls = [_function_call_text(text, f"{what}[{i}]")]
+            message["content"] = ""
+        if calls:
+            message["tool_calls"] = calls
+        if "loss_weight" in turn:
+            weight = turn["loss_weight"]
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1:
+                raise RowError(f"{what}[{i}] loss_weight must be a number from 0 to 1, got {weight!r}")
+            message["loss_weight"] = float(weight)
+        turns.append(message)
     return turns
+
+
+def _function_call_text(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RowError(f"{what}: function_call is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if isinstance(value, list):  # several parallel calls: keep the first shape, all calls
+        if not value:
+            raise RowError(f"{what}: function_call is an empty list")
+        value = value[0]
+    if not isinstance(value, dict):
+        raise RowError(f"{what}: function_call must be a JSON object with name and arguments")
+    return _tool_call(value, what)
+
+
+def _check_order(messages: list[Message]) -> None:
+    for i, m in enumerate(messages):
+        if m["role"] == "system" and i > 0:
+            raise RowError(f"turn {i} is a system message after the conversation started; put it first")
+        if m["role"] == "tool" and (i == 0 or messages[i - 1]["role"] not in ("assistant", "tool")):
+            raise RowError(f"turn {i} is a tool result that follows no tool call")
 
 
 def _chat(data: dict[str, Any], meta: SourceMeta) -> Conversation:
@@ -192,22 +324,38 @@ def _chat(data: dict[str, Any], meta: SourceMeta) -> Conversation:
     system = data.get(_col(meta, "system", "system"))
     if isinstance(system, str) and system.strip() and messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": system})
-    if not any(m["role"] == "assistant" and m["content"].strip() for m in messages):
-        raise RowError("no assistant turn with text: nothing to learn from")
+    _check_order(messages)
+    if not any(m["role"] == "assistant" and (m["content"].strip() or m.get("tool_calls")) for m in messages):
+        raise RowError(f"field '{key}': no assistant turn with text: nothing to learn from")
     while messages[-1]["role"] != "assistant":
         messages.pop()  # trailing user turns have no answer to train on
     return Conversation(messages, _tools(data, meta))
 
 
+def _kto(data: dict[str, Any], meta: SourceMeta) -> Conversation:
+    key = meta.columns.get("kto_tag") or next((k for k in KTO_LABEL_KEYS if k in data), "label")
+    raw = data.get(key)
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0"):
+        raw = raw.strip().lower() in ("true", "1")
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw in (0, 1):
+        raw = bool(raw)
+    if not isinstance(raw, bool):
+        raise RowError(f"field '{key}' must be true or false (is this answer desirable?), got {raw!r}")
+    conv = _chat(data, meta) if any(k in data for k in ("messages", "conversations", meta.columns.get("messages"))) \
+        else _alpaca(data, meta)
+    conv.label = raw
+    return conv
+
+
 def _answer(value: Any, what: str, meta: SourceMeta) -> str:
     if isinstance(value, dict):
         value = [value]
-    if isinstance(value, list) and value and isinstance(value[0], dict):
+    if isinstance(value, list) and value and isinstance(value[0], dict) and ("role" in value[0] or "from" in value[0]):
         turns = _turns(value, meta, what)
         value = turns[-1]["content"]
     text = _text_of(value, what)
     if not text.strip():
-        raise RowError(f"{what} is empty")
+        raise RowError(f"field '{what}' is empty")
     return text
 
 
@@ -233,7 +381,12 @@ def _pairwise(data: dict[str, Any], meta: SourceMeta) -> Preference:
 
 
 def _text(data: dict[str, Any], meta: SourceMeta) -> PlainText:
-    value = data.get(_col(meta, "prompt", "text"))
+    key = _col(meta, "prompt", "text")
+    value = data.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise RowError("text is empty or missing")
+        raise RowError(f"text is empty or missing (field '{key}')")
     return PlainText(value)
+
+
+CONVERTERS = {"alpaca": _alpaca, "sharegpt": _chat, "openai": _chat, "pairwise": _pairwise, "kto": _kto,
+              "text": _text}

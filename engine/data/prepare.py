@@ -1,7 +1,9 @@
 """From a TrainConfig's dataset to train/validation examples and a report of what happened.
 
 `read_samples` runs before any model is loaded, so a dataset whose every row is bad fails fast.
-`encode_samples` needs the tokenizer and produces model-ready examples.
+`encode_samples` needs the tokenizer and produces model-ready examples; for SFT and pre-training the
+result is cached on disk (keyed by the data's content, the tokenizer and the settings), so a second
+run on the same data skips encoding.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.config import TrainConfig
-from engine.data.encode import EncodeStats, encode_conversation, encode_text, preference_record
+from engine.data.encode import EncodeStats, encode_conversations, encode_texts, preference_record
 from engine.data.formats import Conversation, Normalized, PlainText, Preference, RowError, detect_format, normalize
 from engine.data.sources import load_source
 from engine.errors import DataError
 
-METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai"), "dpo": ("pairwise",), "pt": ("text", "alpaca", "sharegpt",
-                                                                                       "openai")}
+METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai", "kto"), "dpo": ("pairwise",),
+                  "pt": ("text", "alpaca", "sharegpt", "openai", "kto")}
 MAX_BAD_SHOWN = 20
+BATCH = 512  # conversations rendered per tokenizer call
 
 
 @dataclass
@@ -34,8 +37,11 @@ class DataReport:
     examples: int = 0
     train_examples: int = 0
     val_examples: int = 0
+    test_examples: int = 0
+    undesirable: int = 0  # KTO rows labelled false, which SFT does not learn from
     tokens: int = 0
     trained_tokens: int = 0
+    cached: bool = False
 
     def lines(self) -> list[str]:
         out = [f"dataset {self.dataset}: format {self.format}, {self.rows} rows, {self.usable} usable, "
@@ -43,11 +49,17 @@ class DataReport:
         out += [f"  bad: {b}" for b in self.bad]
         if self.bad_count > len(self.bad):
             out.append(f"  … and {self.bad_count - len(self.bad)} more bad rows")
+        if self.undesirable:
+            out.append(f"  {self.undesirable} rows labelled undesirable (label false) left out: SFT learns only "
+                       "from desirable answers")
         if self.truncated or self.too_long:
             out.append(f"  {self.truncated} examples truncated to max_seq_length, {self.too_long} dropped because "
                        f"their prompt alone exceeds it (raise max_seq_length to keep them)")
+        if self.test_examples:
+            out.append(f"  {self.test_examples} test examples kept out of training")
         out.append(f"  {self.train_examples} train / {self.val_examples} validation examples, {self.tokens} tokens "
-                   f"({self.trained_tokens} trained)")
+                   f"({self.trained_tokens} trained)" + (" — encoded earlier, read from the cache" if self.cached
+                                                        else ""))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,12 +86,14 @@ def read_samples(config: TrainConfig) -> tuple[Normalized, DataReport]:
         raise DataError(f"dataset {config.dataset} is in {fmt} format, but method {config.method} needs {need} "
                         f"({' or '.join(allowed)}). Pick a matching dataset or change the method.")
     normalized = normalize(source.rows, source.meta, fmt)
+    normalized.files = source.files
     bad = source.bad + normalized.bad
     report = DataReport(config.dataset, fmt, rows=len(source.rows) + len(source.bad), usable=len(normalized.samples),
                         bad=bad[:MAX_BAD_SHOWN], bad_count=len(bad))
     if not normalized.samples:
-        raise DataError("every row of the dataset is unusable, so nothing was trained. First problems:\n  "
-                        + "\n  ".join(bad[:5]))
+        # one line: it becomes the run's reason, shown in the UI and printed by the CLI
+        raise DataError(f"every row of dataset {config.dataset} is unusable, so nothing was trained. "
+                        f"First problems: {'; '.join(bad[:3])}")
     return normalized, report
 
 
@@ -94,36 +108,80 @@ def split(items: list[Any], val_size: float, seed: int) -> tuple[list[Any], list
     return [x for i, x in enumerate(items) if i not in val_idx], [items[i] for i in sorted(val_idx)]
 
 
+def encode_all(tok: Any, normalized: Normalized, config: TrainConfig, stats: EncodeStats
+               ) -> tuple[list[tuple[str, Any]], list[str], int]:
+    """(split, item) pairs in data order, the rows that could not be encoded, and KTO rows left out."""
+    items: list[tuple[str, Any]] = []
+    bad: list[str] = []
+    undesirable = 0
+    rows = list(zip(normalized.samples, normalized.origins, normalized.splits or ["train"] * len(normalized.samples),
+                    strict=True))
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start:start + BATCH]
+        convs: list[tuple[Conversation, str, str]] = []
+        texts: list[tuple[PlainText, str]] = []
+        for sample, origin, part in chunk:
+            if isinstance(sample, Preference):
+                items.append((part, preference_record(sample)))
+            elif isinstance(sample, PlainText):
+                texts.append((sample, part))
+            elif config.method == "pt":
+                texts.append((PlainText("\n\n".join(m["content"] for m in sample.messages)), part))
+            elif sample.label is False:
+                undesirable += 1
+            else:
+                convs.append((sample, origin, part))
+        for sample, part in texts:
+            items += [(part, e) for e in encode_texts(tok, [sample], config.max_seq_length, stats)]
+        results = encode_conversations(tok, [c for c, _, _ in convs], config.max_seq_length, config.train_on_prompt,
+                                       stats)
+        for (_, origin, part), result in zip(convs, results, strict=True):
+            if isinstance(result, RowError):
+                bad.append(f"{origin}: {result}")
+            else:
+                items += [(part, e) for e in result]
+    return items, bad, undesirable
+
+
 def encode_samples(tok: Any, normalized: Normalized, report: DataReport, config: TrainConfig
                    ) -> tuple[list[Any], list[Any]]:
     """Model-ready train and validation items: Encoded examples, or TRL preference records for DPO."""
-    stats = EncodeStats()
-    items: list[Any] = []
-    bad: list[str] = []
-    for sample, origin in zip(normalized.samples, normalized.origins, strict=True):
-        try:
-            if isinstance(sample, Preference):
-                items.append(preference_record(sample))
-            elif isinstance(sample, PlainText):
-                items += encode_text(tok, sample, config.max_seq_length, stats)
-            elif isinstance(sample, Conversation):
-                if config.method == "pt":
-                    text = "\n\n".join(m["content"] for m in sample.messages)
-                    items += encode_text(tok, PlainText(text), config.max_seq_length, stats)
-                else:
-                    items += encode_conversation(tok, sample, config.max_seq_length, config.train_on_prompt, stats)
-        except RowError as exc:
-            bad.append(f"{origin}: {exc}")
-    report.bad += bad[: max(0, MAX_BAD_SHOWN - len(report.bad))]
-    report.bad_count += len(bad)
-    report.usable -= len(bad)
-    report.truncated, report.too_long = stats.truncated, stats.too_long
-    report.tokens, report.trained_tokens = stats.tokens, stats.trained_tokens
+    from engine.data.cache import EncodeCache
+
+    cache = EncodeCache.for_run(tok, normalized, config) if config.method != "dpo" else None
+    hit = cache.load() if cache else None
+    if hit is not None:
+        items, saved = hit
+        for key in ("bad", "bad_count", "usable", "truncated", "too_long", "tokens", "trained_tokens", "undesirable"):
+            setattr(report, key, saved[key])
+        report.cached = True
+    else:
+        stats = EncodeStats()
+        items, bad, undesirable = encode_all(tok, normalized, config, stats)
+        report.bad += bad[: max(0, MAX_BAD_SHOWN - len(report.bad))]
+        report.bad_count += len(bad)
+        report.usable -= len(bad) + undesirable
+        report.undesirable = undesirable
+        report.truncated, report.too_long = stats.truncated, stats.too_long
+        report.tokens, report.trained_tokens = stats.tokens, stats.trained_tokens
+        if cache and items:
+            cache.save(items, report)
     if not items:
         reason = (f"every example is longer than max_seq_length={config.max_seq_length} before its answer starts"
-                  if stats.too_long else "no row could be rendered")
+                  if report.too_long else "no row could be rendered")
         raise DataError(f"dataset {config.dataset}: nothing to train on: {reason}."
-                        + (f" First problem: {bad[0]}" if bad else ""))
-    train, val = split(items, config.val_size, config.seed)
-    report.examples, report.train_examples, report.val_examples = len(items), len(train), len(val)
+                        + (f" First problems: {'; '.join(report.bad[:3])}" if report.bad else ""))
+    by_split: dict[str, list[Any]] = {"train": [], "valid": [], "test": []}
+    for part, item in items:
+        by_split[part].append(item)
+    if by_split["valid"]:  # the data brings its own validation file: it wins over val_size
+        train, val = by_split["train"], by_split["valid"]
+    else:
+        train, val = split(by_split["train"], config.val_size, config.seed)
+    report.examples = len(items)
+    report.train_examples, report.val_examples, report.test_examples = len(train), len(val), len(by_split["test"])
+    if not train:
+        raise DataError(f"dataset {config.dataset}: the validation and test files hold every example; nothing is "
+                        "left to train on")
     return train, val
+

@@ -6,17 +6,25 @@ the exact bad row.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from engine.errors import DataError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".txt")
+DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
 INFO_FILE = "dataset_info.json"
+SPLIT_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "dev": "valid",
+               "eval": "valid", "test": "test"}
+SNIFF_BYTES = 1 << 20
+BINARY_MAGIC = ((b"PK\x03\x04", "a zip archive (an .xlsx or .docx file is one)"), (b"PAR1", "a parquet file"),
+                (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"%PDF", "a PDF document"),
+                (b"\x1f\x8b", "a gzip archive"), (b"SQLite format", "an SQLite database"))
 
 
 @dataclass
@@ -25,6 +33,7 @@ class Row:
     file: str
     number: int  # 1-based: the record of a JSON array, the spreadsheet row of a csv, the line of jsonl/txt
     unit: str = "row"
+    split: str = "train"  # train | valid | test, from a folder of train/valid/test files
 
     @property
     def where(self) -> str:
@@ -47,6 +56,7 @@ class Source:
     meta: SourceMeta
     bad: list[str]  # rows that could not even be parsed, with file and line
     name: str
+    files: list[Path] = field(default_factory=list)  # what was read, for content-keyed caches
 
 
 def load_source(spec: str, max_samples: int = 0) -> Source:
@@ -55,6 +65,8 @@ def load_source(spec: str, max_samples: int = 0) -> Source:
         raise DataError("dataset: empty. Choose a data file, a folder with dataset_info.json, or a hub dataset id.")
     path = project_path(spec)
     if path.is_dir():
+        if not (path / INFO_FILE).is_file() and (files := split_files(path)):
+            return _from_split_folder(path, files, max_samples)
         return _from_info_folder(path, None, max_samples)
     if path.is_file():
         return _from_file(path, SourceMeta(), max_samples)
@@ -125,87 +137,213 @@ def _from_dir_files(folder: Path, meta: SourceMeta, max_samples: int) -> Source:
             part = _from_file(p, meta, 0)
             merged.rows += part.rows
             merged.bad += part.bad
+            merged.files += part.files
     if max_samples:
         merged.rows = merged.rows[:max_samples]
     return merged
 
 
+def split_files(folder: Path) -> dict[str, Path]:
+    """The train / valid / test files of a folder laid out the way many users bring their data."""
+    found: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and p.stem.lower() in SPLIT_NAMES:
+            found.setdefault(SPLIT_NAMES[p.stem.lower()], p)
+    return found if "train" in found else {}
+
+
+def _from_split_folder(folder: Path, files: dict[str, Path], max_samples: int) -> Source:
+    merged = Source([], SourceMeta(), [], folder.name)
+    for split, path in files.items():
+        part = _from_file(path, SourceMeta(), max_samples if split == "train" else 0)
+        for row in part.rows:
+            row.split = split
+        merged.rows += part.rows
+        merged.bad += part.bad
+        merged.files += part.files
+    return merged
+
+
 def _from_file(path: Path, meta: SourceMeta, max_samples: int) -> Source:
+    rows: list[Row] = []
+    bad: list[str] = []
+    for item in iter_file(path):
+        if isinstance(item, Row):
+            rows.append(item)
+            if max_samples and len(rows) >= max_samples:
+                break
+        else:
+            bad.append(item)
+    return Source(rows, meta, bad, path.stem, [path])
+
+
+def iter_file(path: Path) -> Iterator[Row | str]:
+    """Rows of one file, streamed where the format allows; a string is a row that could not be read."""
     suffix = path.suffix.lower()
-    readers = {".json": _read_json, ".jsonl": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet,
-               ".txt": _read_txt}
+    readers = {".json": _read_json, ".jsonl": _read_jsonl, ".csv": _read_csv, ".tsv": _read_csv,
+               ".parquet": _read_parquet, ".txt": _read_txt}
     if suffix not in readers:
         raise DataError(f"dataset: {path.name} is a {suffix or 'extension-less'} file; "
                         f"TuneDesk reads {', '.join(DATA_SUFFIXES)}")
-    rows, bad = readers[suffix](path)
-    if max_samples:
-        rows = rows[:max_samples]
-    return Source(rows, meta, bad, path.stem)
+    if suffix != ".parquet":
+        check_text_file(path)
+    return readers[suffix](path)
 
 
-def _read_json(path: Path) -> tuple[list[Row], list[str]]:
-    text = path.read_text(encoding="utf-8-sig")
+def sniff_encoding(head: bytes) -> str:
+    """utf-8 (with or without BOM), utf-16 with BOM, or gb18030 (GBK), the encodings data arrives in."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # the sample ended inside a character
+            return "utf-8"
+    try:
+        head.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        return "utf-8"  # reading will name the first bad byte
+
+
+def file_encoding(path: Path) -> str:
+    with path.open("rb") as fh:
+        return sniff_encoding(fh.read(SNIFF_BYTES))
+
+
+def check_text_file(path: Path) -> None:
+    """Refuse empty and binary files at once, with what they look like."""
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    if not head.strip():
+        raise DataError(f"{path.name} is empty: it holds no rows")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    for magic, what in BINARY_MAGIC:
+        if head.startswith(magic):
+            raise DataError(f"{path.name} is {what}, not a {path.suffix} text file. Save it as "
+                            f"{path.suffix} (or JSON lines / CSV) and load that.")
+    if b"\0" in head:
+        raise DataError(f"{path.name} is a binary file, not {path.suffix} text. Was another file renamed "
+                        f"{path.suffix}? Export the data as JSON lines or CSV.")
+
+
+def _open_text(path: Path, newline: str | None = None) -> TextIO:
+    return path.open(encoding=file_encoding(path), newline=newline)
+
+
+def _decode_error(path: Path, exc: UnicodeDecodeError, encoding: str, line: int | None = None) -> DataError:
+    where = f"line {line}" if line else f"byte {exc.start}"
+    return DataError(f"{path.name} {where} is not valid {encoding.upper()} (byte 0x{exc.object[exc.start]:02x}): "
+                     "the file mixes text encodings. Re-save the whole file as UTF-8 (an editor's "
+                     "'Save with encoding' does it) and load it again.")
+
+
+def _read_json(path: Path) -> Iterator[Row | str]:
+    encoding = file_encoding(path)
+    try:
+        text = path.read_text(encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(path, exc, encoding) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         first = text.lstrip()[:1]
         if first == "{" and "\n{" in text:  # a .json file that is really JSON lines
-            return _read_jsonl(path)
+            yield from _read_jsonl(path)
+            return
         raise DataError(f"{path.name}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
     if isinstance(data, dict):
-        for key in ("data", "train", "rows"):
+        for key in ("data", "train", "rows", "examples", "instances"):
             if isinstance(data.get(key), list):
                 data = data[key]
                 break
         else:
             data = [data]
     if not isinstance(data, list):
-        raise DataError(f"{path.name}: expected a JSON list of records, got {type(data).__name__}")
-    rows, bad = [], []
+        raise DataError(f"{path.name}: expected a JSON list of records (objects with fields), got a "
+                        f"{type(data).__name__}")
+    if data and not any(isinstance(item, dict) for item in data[:100]):
+        raise DataError(f"{path.name}: a JSON list of {type(data[0]).__name__}s, not of records. Each item must be "
+                        'an object such as {"instruction": ..., "output": ...}')
     for i, item in enumerate(data, 1):
         if isinstance(item, dict):
-            rows.append(Row(item, path.name, i))
+            yield Row(item, path.name, i)
         else:
-            bad.append(f"{path.name} row {i}: expected an object with fields, got {type(item).__name__}")
-    return rows, bad
+            yield f"{path.name} row {i}: expected an object with fields, got {type(item).__name__}"
 
 
-def _read_jsonl(path: Path) -> tuple[list[Row], list[str]]:
-    rows, bad = [], []
-    with path.open(encoding="utf-8-sig") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
+def _read_jsonl(path: Path) -> Iterator[Row | str]:
+    encoding = file_encoding(path)
+    # bytes are split into lines before decoding so a bad byte can be named by its line (utf-16 cannot be)
+    lines = _open_text(path) if encoding == "utf-16" else path.open("rb")
+    with lines as fh:
+        for line_no, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
+            try:
+                line = raw if isinstance(raw, str) else raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, exc, encoding, line_no) from exc
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
-                bad.append(f"{path.name} line {line_no}: not valid JSON ({exc.msg} at column {exc.colno})")
+                yield f"{path.name} line {line_no}: not valid JSON ({exc.msg} at column {exc.colno})"
                 continue
             if isinstance(item, dict):
-                rows.append(Row(item, path.name, line_no, "line"))
+                yield Row(item, path.name, line_no, "line")
             else:
-                bad.append(f"{path.name} line {line_no}: expected an object, got {type(item).__name__}")
-    return rows, bad
+                yield f"{path.name} line {line_no}: expected an object, got {type(item).__name__}"
 
 
-def _read_csv(path: Path) -> tuple[list[Row], list[str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        # line numbers count the header as line 1, matching what a spreadsheet shows
-        rows = [Row({k: v for k, v in rec.items() if k is not None}, path.name, reader.line_num) for rec in reader]
-    return rows, []
+def _read_csv(path: Path) -> Iterator[Row | str]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    encoding = file_encoding(path)
+    csv.field_size_limit(1 << 30)  # a single long cell (a whole document) is legitimate data
+    with _open_text(path, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader, None)
+            if not header or not any(h.strip() for h in header):
+                raise DataError(f"{path.name}: no header row; the first line must name the columns")
+            width = len(header)
+            for cells in reader:
+                # line numbers count the header as line 1, matching what a spreadsheet shows
+                number = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) != width:
+                    yield (f"{path.name} row {number}: {len(cells)} cells but the header has {width} "
+                           f"({', '.join(header[:6])}); check the quoting of that row")
+                    continue
+                yield Row(dict(zip(header, cells, strict=True)), path.name, number)
+        except csv.Error as exc:
+            raise DataError(f"{path.name} row {reader.line_num}: cannot be read as CSV ({exc}); check its "
+                            "quotes: a cell containing the delimiter or a line break must be in double quotes, "
+                            'and a quote inside it doubled ("")') from exc
+        except UnicodeDecodeError as exc:
+            raise _decode_error(path, exc, encoding, reader.line_num + 1) from exc
 
 
-def _read_parquet(path: Path) -> tuple[list[Row], list[str]]:
-    import pandas as pd
+def _read_parquet(path: Path) -> Iterator[Row | str]:
+    import pyarrow.parquet as pq
 
-    frame = pd.read_parquet(path)
-    records = frame.to_dict(orient="records")
-    return [Row(_plain(rec), path.name, i) for i, rec in enumerate(records, 1)], []
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid and OSError for files that are not parquet
+        raise DataError(f"{path.name} is not a readable parquet file ({exc})") from exc
+    number = 0
+    for batch in table.iter_batches(batch_size=4096):
+        for record in batch.to_pylist():
+            number += 1
+            yield Row(_plain(record), path.name, number)
 
 
 def _plain(value: Any) -> Any:
-    """Parquet gives numpy arrays for list columns; the formats expect plain lists."""
+    """Parquet can give numpy arrays for list columns; the formats expect plain lists."""
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
         return _plain(value.tolist())
     if isinstance(value, dict):
@@ -215,7 +353,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _read_txt(path: Path) -> tuple[list[Row], list[str]]:
-    with path.open(encoding="utf-8-sig") as fh:
-        return [Row({"text": line.rstrip("\n")}, path.name, n, "line") for n, line in enumerate(fh, 1)
-                if line.strip()], []
+def _read_txt(path: Path) -> Iterator[Row | str]:
+    encoding = file_encoding(path)
+    n = 0
+    try:
+        with _open_text(path) as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    yield Row({"text": line.rstrip("\n")}, path.name, n, "line")
+    except UnicodeDecodeError as exc:
+        raise _decode_error(path, exc, encoding, n + 1) from exc
