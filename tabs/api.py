@@ -1,18 +1,25 @@
-"""Named API endpoints for every Train action, callable with gradio_client.
+"""Named API endpoints for every Train and Dataset Explorer action, callable with gradio_client.
 
 Each returns plain JSON; engine errors come back as Gradio errors with the message the UI shows.
 """
 
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 
+from engine.config import DEFAULT_MODEL
+from engine.data.clean import CleanOptions
+from engine.data.explorer import DatasetChoice
+from engine.errors import DataError
 from engine.service import build_config
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 
 
-def register(ctx: AppContext) -> None:
+def register(ctx: AppContext) -> set[str]:
+    """Register every endpoint; returns their names (all other event handlers are UI-internal)."""
     manager, service = ctx.manager, ctx.service
 
     def start_run(yaml_text: str = "", preset: str = "", overrides: str = "") -> str:
@@ -46,3 +53,85 @@ def register(ctx: AppContext) -> None:
 
     for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log):
         gr.api(gradio_errors(fn), api_name=fn.__name__)
+    return {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log)} \
+        | register_data(ctx)
+
+
+def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False
+            ) -> DatasetChoice:
+    try:
+        mapping = json.loads(columns) if columns and columns.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise DataError(f"columns: not valid JSON ({exc.msg}); give a mapping such as "
+                        '{"prompt": "question", "response": "answer"}') from exc
+    if not isinstance(mapping, dict):
+        raise DataError('columns: expected a JSON object such as {"prompt": "question"}')
+    return DatasetChoice(source, format or "auto", {str(k): str(v) for k, v in mapping.items()},
+                         model or DEFAULT_MODEL, int(max_len or 1024), bool(train_on_prompt))
+
+
+def register_data(ctx: AppContext) -> set[str]:
+    explorer = ctx.explorer
+
+    def inspect_dataset(source: str, format: str = "auto", columns: str = "", model: str = "", max_len: int = 1024,
+                        token_sample: int = 20000) -> dict:
+        """Format (with its evidence), column mapping, rows, bad rows and statistics of a dataset: a file path,
+        folder, folder:entry or hub id. Token lengths come from `model`'s tokenizer and chat template on every
+        row up to `token_sample` rows (a uniform sample beyond). Waits for the result."""
+        stats = explorer.inspect(_choice(source, format, columns, model, max_len), int(token_sample)).to_dict()
+        for key in ("prompt_lengths", "answer_lengths", "total_lengths"):
+            stats.pop(key)  # dataset_histogram gives their distribution
+        return stats
+
+    def inspect_dataset_start(source: str, format: str = "auto", columns: str = "", model: str = "",
+                              max_len: int = 1024, token_sample: int = 20000) -> str:
+        """Start inspect_dataset as a background job; returns a job id for dataset_job_status."""
+        return explorer.start_inspect(_choice(source, format, columns, model, max_len), int(token_sample))
+
+    def dataset_job_status(job_id: str) -> dict:
+        """State (running/done/failed/cancelled), progress 0–1, message and error of a dataset job."""
+        return explorer.jobs.status(job_id)
+
+    def cancel_dataset_job(job_id: str) -> str:
+        """Ask a dataset job to stop; returns 'cancelling' or its final state."""
+        return explorer.jobs.cancel(job_id)
+
+    def preview_samples(source: str, page: int = 1, page_size: int = 5, format: str = "auto", columns: str = "",
+                        model: str = "", max_len: int = 1024, train_on_prompt: bool = False) -> dict:
+        """One page of rows rendered through the model's chat template, each token marked trained, masked
+        or cut, exactly as the training collator labels it."""
+        choice = _choice(source, format, columns, model, max_len, train_on_prompt)
+        return explorer.preview(choice, int(page), int(page_size))
+
+    def dataset_histogram(source: str, format: str = "auto", columns: str = "", model: str = "",
+                          max_len: int = 1024, bins: int = 40) -> dict:
+        """Token-length histograms (prompt, answer, total) with the max-length line, truncation counts and
+        the suggested max length."""
+        return explorer.histogram(_choice(source, format, columns, model, max_len), int(bins))
+
+    def clean_dataset(source: str, name: str, options: str = "", format: str = "auto", columns: str = "",
+                      model: str = "") -> dict:
+        """Deduplicate, drop bad rows, filter by token length, shuffle and split, then save as
+        <outputs>/datasets/NAME/{train,valid,test}.jsonl with a dataset card. `options` is JSON with
+        dedupe (none/exact/normalized), drop_bad, min_tokens, max_tokens, shuffle, seed, valid_size,
+        test_size, overwrite. Returns the saved path and counts."""
+        try:
+            extra = json.loads(options) if options and options.strip() else {}
+            clean = CleanOptions(name=name, **extra)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise DataError(f"options: {exc}. Known options: {', '.join(CleanOptions.__dataclass_fields__)}") from exc
+        return vars(explorer.clean(_choice(source, format, columns, model, 1024), clean))
+
+    def save_dataset_mapping(source: str, name: str, format: str = "auto", columns: str = "") -> str:
+        """Save a file's column mapping for training; returns the dataset spec to train with."""
+        return explorer.save_mapping(_choice(source, format, columns, "", 1024), name)
+
+    def list_datasets() -> list[dict]:
+        """Datasets saved in the workspace (cleaned copies and saved mappings), with the spec to train on."""
+        return explorer.datasets()
+
+    endpoints = (inspect_dataset, inspect_dataset_start, dataset_job_status, cancel_dataset_job, preview_samples,
+                 dataset_histogram, clean_dataset, save_dataset_mapping, list_datasets)
+    for fn in endpoints:
+        gr.api(gradio_errors(fn), api_name=fn.__name__)
+    return {fn.__name__ for fn in endpoints}

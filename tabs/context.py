@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.data.explorer import DatasetExplorer
 from engine.monitor import HardwareMonitor
 from engine.paths import PathGuard
 from engine.presets import PRESETS_DIR
@@ -20,6 +21,7 @@ class AppContext:
     manager: RunManager
     service: Service
     monitor: HardwareMonitor
+    explorer: DatasetExplorer
     lang: str = "en"
     # (fn, inputs, outputs) to run when a page loads, so a refresh re-attaches to the live run
     on_load: list[tuple[Any, list[Any], list[Any]]] = field(default_factory=list)
@@ -29,4 +31,6 @@ class AppContext:
                allow_dirs: list[str] | None = None) -> AppContext:
         manager = RunManager(outputs)
         allowed = [manager.outputs, SAMPLES_DIR, *(allow_dirs or [])] if confine else []
-        return cls(manager, Service(manager, PathGuard(allowed)), HardwareMonitor().start(), lang)
+        guard = PathGuard(allowed)
+        return cls(manager, Service(manager, guard), HardwareMonitor().start(), DatasetExplorer(manager.outputs, guard),
+                   lang)

@@ -22,7 +22,7 @@ from tabs.charts import hardware_figure, loss_figure, training_figure
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
-from tabs.train_form import TrainForm, command_preview
+from tabs.train_form import SAMPLE_DATASETS, TrainForm, command_preview
 from tabs.translate import Translator
 
 # On a 2-core machine every redraw in the browser competes with training; both are tunable.
@@ -81,7 +81,7 @@ def alerts_markdown(status: dict[str, Any], lang: str) -> str:
     return "\n\n".join(lines)
 
 
-def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
+def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     manager, service = ctx.manager, ctx.service
     presets = preset_paths()
     with gr.Row(equal_height=False):
@@ -235,6 +235,13 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
                       live_outputs, show_progress="hidden")
     ctx.on_load.append((lambda lang, state: _refresh(ctx, lang, {**state, "sigs": {}}), [lang_state, view],
                         live_outputs))
+    # datasets saved in the Dataset Explorer join the dataset choices
+    ctx.on_load.append((lambda: gr.update(choices=dataset_choices(ctx)), [], [form.widgets["dataset"]]))
+    return form
+
+
+def dataset_choices(ctx: AppContext) -> list[str]:
+    return list(dict.fromkeys([*SAMPLE_DATASETS, *(d["spec"] for d in ctx.explorer.datasets())]))
 
 
 def _quiet(fn: Any, *values: Any) -> Any:

@@ -85,6 +85,8 @@ def detect(rows: list[Row], meta: SourceMeta) -> Detection:
     for row in rows[:50]:
         keys |= set(row.data)
     cols = meta.columns
+    if meta.format in FORMATS:
+        return Detection(meta.format, [f"format {meta.format} saved with this dataset's column mapping"])
     if meta.ranking:
         return Detection("pairwise", ["dataset_info.json sets ranking: true"])
     pair = [cols.get("chosen", "chosen"), cols.get("rejected", "rejected")]
@@ -99,6 +101,9 @@ def detect(rows: list[Row], meta: SourceMeta) -> Detection:
         return Detection("sharegpt", ["dataset_info.json sets formatting: sharegpt"])
     if meta.formatting == "openai":
         return Detection("openai", ["dataset_info.json sets formatting: openai"])
+    if meta.formatting == "alpaca" and cols.get("prompt") in keys and cols.get("response", "output") not in keys:
+        return Detection("text", [f"dataset_info.json maps only prompt → '{cols['prompt']}', with no answer column: "
+                                  "plain text for pre-training"])
     if meta.formatting == "alpaca" and (cols or {"instruction", "output"} & keys):
         return Detection("alpaca", ["dataset_info.json sets formatting: alpaca"])
     if chat_key:

@@ -1,0 +1,221 @@
+"""The Dataset Explorer's engine side: inspect, preview, histogram, clean and save, over the same data
+path training uses (sources → formats → encode). Long work runs as background jobs; tokenizers,
+row indexes and finished statistics are kept so paging and redrawing cost nothing."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from engine.config import DEFAULT_MODEL, TrainConfig
+from engine.data.clean import CleanOptions, CleanResult, clean_dataset
+from engine.data.formats import FORMATS, RowError, detect
+from engine.data.pager import RowPager
+from engine.data.preview import preview_rows
+from engine.data.sources import DATA_SUFFIXES, Row, SourcePlan, plan_source
+from engine.data.stats import DEFAULT_TOKEN_SAMPLE, DatasetStats, compute_stats
+from engine.data.workspace import datasets_dir, list_datasets, save_mapping
+from engine.errors import DataError
+from engine.jobs import JobContext, JobRegistry
+from engine.paths import PathGuard
+
+# LLaMA-Factory's column names: what a mapping may set
+MAPPING_KEYS = ("prompt", "query", "response", "system", "history", "messages", "chosen", "rejected", "kto_tag",
+                "tools")
+KEEP = 4  # row indexes and statistics kept for this many datasets
+
+
+@dataclass
+class DatasetChoice:
+    """What the user picked: the data, how to read it, and the model whose template renders it."""
+
+    source: str
+    format: str = "auto"
+    columns: dict[str, str] = field(default_factory=dict)
+    model: str = DEFAULT_MODEL
+    max_len: int = 1024
+    train_on_prompt: bool = False
+
+    def check(self) -> None:
+        if self.format != "auto" and self.format not in FORMATS:
+            raise DataError(f"format '{self.format}': use auto or one of {', '.join(FORMATS)}")
+        unknown = set(self.columns) - set(MAPPING_KEYS)
+        if unknown:
+            raise DataError(f"column mapping: unknown key(s) {', '.join(sorted(unknown))}; "
+                            f"use {', '.join(MAPPING_KEYS)}")
+        if not 16 <= int(self.max_len) <= 131072:
+            raise DataError(f"max length {self.max_len}: use 16 to 131072")
+
+
+class DatasetExplorer:
+    def __init__(self, outputs: str | Path, guard: PathGuard | None = None):
+        self.outputs = Path(outputs)
+        self.guard = guard or PathGuard()
+        self.jobs = JobRegistry()
+        self._lock = threading.Lock()
+        self._tokenizers: OrderedDict[str, Any] = OrderedDict()
+        self._pagers: OrderedDict[tuple, RowPager] = OrderedDict()
+        self._stats: OrderedDict[tuple, DatasetStats] = OrderedDict()
+
+    # --- sources ----------------------------------------------------------------------------
+    def plan(self, choice: DatasetChoice) -> SourcePlan:
+        choice.check()
+        self.guard.check_path(choice.source, "dataset")
+        plan = plan_source(choice.source)
+        columns = {k: v for k, v in choice.columns.items() if v}
+        if columns:
+            plan = replace(plan, meta=replace(plan.meta, columns={**plan.meta.columns, **columns}, format=None))
+        return plan
+
+    def import_uploads(self, paths: list[str]) -> str:
+        """Copy uploaded files into the workspace; several files become one dataset folder."""
+        files = [Path(p) for p in paths if p]
+        if not files:
+            raise DataError("no file was uploaded")
+        wrong = [f.name for f in files if f.suffix.lower() not in DATA_SUFFIXES]
+        if wrong:
+            raise DataError(f"{', '.join(wrong)}: TuneDesk reads {', '.join(DATA_SUFFIXES)} files")
+        folder = datasets_dir(self.outputs) / "uploads" / time.strftime("%Y%m%d-%H%M%S")
+        folder = folder.with_name(folder.name + f"-{int(time.time() * 1000) % 1000:03d}")
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copyfile(f, folder / f.name)
+        return str(folder / files[0].name) if len(files) == 1 else str(folder)
+
+    def _key(self, plan: SourcePlan, *extra: Any) -> tuple:
+        stamps = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p, _ in plan.files if p.exists())
+        return (plan.name, plan.hub, stamps, tuple(sorted(plan.meta.columns.items())), plan.meta.format, *extra)
+
+    def _remember(self, cache: OrderedDict, key: tuple, value: Any) -> Any:
+        with self._lock:
+            cache[key] = value
+            cache.move_to_end(key)
+            while len(cache) > KEEP:
+                cache.popitem(last=False)
+        return value
+
+    def pager(self, plan: SourcePlan) -> RowPager:
+        key = self._key(plan)
+        return self._pagers.get(key) or self._remember(self._pagers, key, RowPager(plan))
+
+    def tokenizer(self, model: str) -> Any:
+        from engine.models import load_tokenizer, resolve_model
+
+        model = (model or DEFAULT_MODEL).strip()
+        if model in self._tokenizers:
+            return self._tokenizers[model]
+        self.guard.check_path(model, "model")
+        config = TrainConfig(model_name_or_path=model)
+        tok = load_tokenizer(resolve_model(config, log=lambda *_: None), config)
+        return self._remember(self._tokenizers, model, tok)
+
+    def detect(self, plan: SourcePlan, choice: DatasetChoice) -> tuple[str, list[str]]:
+        if choice.format != "auto":
+            return choice.format, [f"format set by hand to {choice.format}"]
+        head = [r for r in self.pager(plan).page(0, 200) if isinstance(r, Row)]
+        if not head:
+            raise DataError(f"dataset {plan.name}: no readable row in its first 200")
+        try:
+            found = detect(head, plan.meta)
+        except RowError as exc:
+            raise DataError(str(exc)) from exc
+        return found.format, found.evidence
+
+    # --- statistics -------------------------------------------------------------------------
+    def inspect(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE, ctx: JobContext | None = None
+                ) -> DatasetStats:
+        plan = self.plan(choice)
+        key = self._key(plan, choice.format, choice.model, choice.max_len, choice.train_on_prompt, token_sample)
+        if key in self._stats:
+            return self._stats[key]
+        progress = ctx.progress if ctx else None
+        if progress:
+            progress(0.0, "loading the tokenizer")
+        tok = self.tokenizer(choice.model)
+        stats = compute_stats(plan, choice.format, tok, choice.max_len, choice.train_on_prompt, token_sample,
+                              progress)
+        return self._remember(self._stats, key, stats)
+
+    def start_inspect(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE) -> str:
+        self.plan(choice)  # bad paths and settings fail now, not inside the job
+        return self.jobs.start("inspect", lambda ctx: self.inspect(choice, token_sample, ctx).to_dict(),
+                               meta=vars(choice))
+
+    def histogram(self, choice: DatasetChoice, bins: int = 40) -> dict[str, Any]:
+        stats = self.inspect(choice)
+        return histogram_of(stats, bins)
+
+    # --- preview ----------------------------------------------------------------------------
+    def preview(self, choice: DatasetChoice, page: int = 1, page_size: int = 5) -> dict[str, Any]:
+        plan = self.plan(choice)
+        pager = self.pager(plan)
+        fmt, evidence = self.detect(plan, choice)
+        page_size = max(1, min(50, int(page_size)))
+        pages = max(1, -(-len(pager) // page_size))
+        page = max(1, min(int(page), pages))
+        start = (page - 1) * page_size
+        tok = self.tokenizer(choice.model)
+        rows = preview_rows(tok, pager.page(start, page_size), plan.meta, fmt, int(choice.max_len),
+                            choice.train_on_prompt, first_number=start + 1)
+        return {"format": fmt, "evidence": evidence, "rows_total": len(pager), "page": page, "pages": pages,
+                "page_size": page_size, "max_len": int(choice.max_len), "model": choice.model,
+                "template": _template_name(tok), "rows": rows}
+
+    # --- clean and save ---------------------------------------------------------------------
+    def clean(self, choice: DatasetChoice, options: CleanOptions, ctx: JobContext | None = None) -> CleanResult:
+        plan = self.plan(choice)
+        fmt, _ = self.detect(plan, choice)
+        tok = self.tokenizer(choice.model) if options.min_tokens or options.max_tokens else None
+        return clean_dataset(plan, fmt, options, datasets_dir(self.outputs), tok,
+                             ctx.progress if ctx else None, source_label=choice.source)
+
+    def start_clean(self, choice: DatasetChoice, options: CleanOptions) -> str:
+        self.plan(choice)
+        return self.jobs.start("clean", lambda ctx: vars(self.clean(choice, options, ctx)), meta=vars(choice))
+
+    def save_mapping(self, choice: DatasetChoice, name: str) -> str:
+        plan = self.plan(choice)
+        fmt, _ = self.detect(plan, choice)
+        return save_mapping(self.outputs, name.strip(), plan, fmt, {k: v for k, v in choice.columns.items() if v})
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return list_datasets(self.outputs)
+
+
+def _template_name(tok: Any) -> str:
+    template = tok.chat_template or ""
+    from engine.data.encode import CHATML_TEMPLATE
+
+    if template == CHATML_TEMPLATE:
+        return "ChatML (TuneDesk's default: the model has no chat template)"
+    for marker, name in (("<|im_start|>", "ChatML"), ("<|start_header_id|>", "Llama 3"), ("[gMASK]", "GLM"),
+                         ("<｜Assistant｜>", "DeepSeek"), ("[INST]", "Mistral/Llama 2")):
+        if marker in template:
+            return f"{name} (the model's own)"
+    return "the model's own"
+
+
+def histogram_of(stats: DatasetStats, bins: int = 40) -> dict[str, Any]:
+    """Shared bin edges for prompt, answer and total token lengths, plus the truncation figures."""
+    values = stats.total_lengths
+    top = max([*values, stats.max_len, 1])
+    width = max(1, -(-top // max(1, bins)))
+    edges = list(range(0, top + width + 1, width))
+
+    def count(series: list[int]) -> list[int]:
+        counts = [0] * (len(edges) - 1)
+        for v in series:
+            counts[min(len(counts) - 1, v // width)] += 1
+        return counts
+
+    share = stats.truncated / stats.usable if stats.usable else 0.0
+    return {"edges": edges, "prompt": count(stats.prompt_lengths), "answer": count(stats.answer_lengths),
+            "total": count(values), "max_len": stats.max_len, "truncated": stats.truncated,
+            "truncated_share": round(share, 4), "answer_tokens_lost": stats.answer_tokens_lost,
+            "suggested_max_len": stats.suggested_max_len, "measured_rows": stats.token_rows,
+            "usable": stats.usable, "exact": stats.token_exact}

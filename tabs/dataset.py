@@ -1,0 +1,261 @@
+"""The Dataset Explorer tab: load any dataset, see its format, problems and token lengths, preview each
+sample exactly as the trainer sees it, then clean, split and save it for the Train tab.
+
+Inspection runs as an engine job; a gr.Timer polls it, so the page stays usable, shows progress and
+can cancel. All work is done by `engine.data.explorer`; this file only lays out widgets and calls it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from engine.config import DEFAULT_MODEL
+from engine.data.clean import CleanOptions
+from engine.data.explorer import MAPPING_KEYS, DatasetChoice, histogram_of
+from engine.data.formats import FORMATS
+from engine.data.sources import INFO_FILE, project_path, read_info
+from engine.data.stats import DatasetStats
+from engine.errors import DataError
+from tabs.context import AppContext
+from tabs.dataset_view import bad_rows_frame, histogram_figure, preview_html, summary_markdown
+from tabs.errors import gradio_errors
+from tabs.i18n import t
+from tabs.train_form import KNOWN_MODELS, SAMPLE_DATASETS
+from tabs.translate import Translator
+
+POLL_S = 0.7
+PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
+
+
+@dataclass
+class DatasetTab:
+    """What other tabs wire to: the chosen dataset spec and the button that sends it to Train."""
+
+    use_in_train: gr.Button
+    chosen: gr.State  # the spec of the dataset last saved (cleaned, or a saved mapping)
+    source: gr.Dropdown
+    entry: gr.Dropdown
+
+
+def _progress_html(fraction: float, message: str, state: str) -> str:
+    color = {"failed": "#d62728", "cancelled": "#ff7f0e", "done": "#2ca02c"}.get(state, "#1f77b4")
+    return (f'<div id="data-progress" data-state="{state}"><div style="background:#eee;border-radius:6px;height:10px;'
+            f'overflow:hidden"><div style="width:{100 * fraction:.1f}%;background:{color};height:10px"></div></div>'
+            f'<div style="font-size:0.85em;margin-top:2px">{message}</div></div>')
+
+
+def _entries(source: str) -> list[str]:
+    path = project_path(source.strip()) if source and source.strip() else None
+    if path is not None and path.is_dir() and (path / INFO_FILE).is_file():
+        try:
+            return sorted(read_info(path))
+        except DataError:
+            return []
+    return []
+
+
+def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
+    explorer = ctx.explorer
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            upload = tr.label(gr.File(label=t("data_upload", tr.lang), file_count="multiple", height=110,
+                                      file_types=[".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt"],
+                                      elem_id="data-upload"), "data_upload")
+            with gr.Row():
+                source = tr.label(gr.Dropdown(choices=SAMPLE_DATASETS, value=None, allow_custom_value=True, scale=3,
+                                              label=t("data_source", tr.lang), elem_id="data-source"), "data_source")
+                entry = tr.label(gr.Dropdown(choices=[], label=t("data_entry", tr.lang), allow_custom_value=True,
+                                             scale=1, elem_id="data-entry"), "data_entry")
+        with gr.Column(scale=2):
+            model = tr.label(gr.Dropdown(choices=KNOWN_MODELS, value=DEFAULT_MODEL, allow_custom_value=True,
+                                         label=t("data_model", tr.lang), elem_id="data-model"), "data_model")
+            with gr.Row():
+                max_len = tr.label(gr.Number(1024, label=t("data_max_len", tr.lang), precision=0, minimum=16,
+                                             elem_id="data-max-len"), "data_max_len")
+                fmt = tr.label(gr.Dropdown(choices=["auto", *FORMATS], value="auto", label=t("data_format", tr.lang),
+                                           elem_id="data-format"), "data_format")
+                on_prompt = tr.label(gr.Checkbox(False, label=t("data_train_on_prompt", tr.lang)),
+                                     "data_train_on_prompt")
+            with gr.Row():
+                inspect_btn = tr.button("data_inspect", variant="primary", elem_id="data-inspect")
+                cancel_btn = tr.button("data_cancel", variant="stop", elem_id="data-cancel")
+    progress = gr.HTML(elem_id="data-progress-box")
+    message = gr.Markdown(t("data_nothing", tr.lang), elem_id="data-message")
+    with gr.Row(equal_height=False):
+        summary = gr.Markdown(elem_id="data-summary")
+        histogram = gr.Plot(elem_id="data-histogram", show_label=False)
+    with gr.Accordion(t("data_mapping", tr.lang), open=False) as mapping_acc:
+        columns = {}
+        for start in range(0, len(MAPPING_KEYS), 5):
+            with gr.Row():
+                for key in MAPPING_KEYS[start:start + 5]:
+                    columns[key] = gr.Dropdown(choices=[""], value="", label=key, allow_custom_value=True,
+                                               elem_id=f"map-{key}")
+        with gr.Row():
+            apply_btn = tr.button("data_apply_mapping", elem_id="data-apply-mapping")
+            mapping_name = tr.label(gr.Textbox(label=t("data_mapping_name", tr.lang), elem_id="data-mapping-name"),
+                                    "data_mapping_name")
+            save_mapping_btn = tr.button("data_save_mapping", elem_id="data-save-mapping")
+    tr.label(mapping_acc, "data_mapping")
+    with gr.Accordion(t("data_bad_rows", tr.lang), open=False) as bad_acc:
+        bad_table = gr.Dataframe(interactive=False, wrap=True, elem_id="data-bad-rows", max_height=320)
+    tr.label(bad_acc, "data_bad_rows")
+    with gr.Accordion(t("data_preview", tr.lang), open=True) as preview_acc:
+        with gr.Row():
+            prev_btn = tr.button("data_prev", elem_id="data-prev", scale=0)
+            page = tr.label(gr.Number(1, label=t("data_page", tr.lang), precision=0, minimum=1, elem_id="data-page",
+                                      scale=1), "data_page")
+            page_size = tr.label(gr.Dropdown(choices=[1, 3, 5, 10, 20], value=3, label=t("data_page_size", tr.lang),
+                                             scale=1), "data_page_size")
+            next_btn = tr.button("data_next", elem_id="data-next", scale=0)
+            show_raw = tr.label(gr.Checkbox(False, label=t("data_show_raw", tr.lang), elem_id="data-show-raw"),
+                                "data_show_raw")
+        preview = gr.HTML(elem_id="data-preview")
+    tr.label(preview_acc, "data_preview")
+    with gr.Accordion(t("data_clean", tr.lang), open=True) as clean_acc:
+        with gr.Row():
+            dedupe = tr.label(gr.Radio(["none", "exact", "normalized"], value="exact", label=t("data_dedupe", tr.lang)),
+                              "data_dedupe")
+            drop_bad = tr.label(gr.Checkbox(True, label=t("data_drop_bad", tr.lang)), "data_drop_bad")
+            shuffle = tr.label(gr.Checkbox(True, label=t("data_shuffle", tr.lang)), "data_shuffle")
+            seed = tr.label(gr.Number(42, label=t("data_seed", tr.lang), precision=0), "data_seed")
+        with gr.Row():
+            min_tokens = tr.label(gr.Number(0, label=t("data_min_tokens", tr.lang), precision=0, minimum=0),
+                                  "data_min_tokens")
+            max_tokens = tr.label(gr.Number(0, label=t("data_max_tokens", tr.lang), precision=0, minimum=0),
+                                  "data_max_tokens")
+            valid_size = tr.label(gr.Number(0.1, label=t("data_valid_size", tr.lang), minimum=0,
+                                            elem_id="data-valid-size"), "data_valid_size")
+            test_size = tr.label(gr.Number(0, label=t("data_test_size", tr.lang), minimum=0), "data_test_size")
+        with gr.Row():
+            save_name = tr.label(gr.Textbox(label=t("data_name", tr.lang), elem_id="data-save-name"), "data_name")
+            overwrite = tr.label(gr.Checkbox(False, label=t("data_overwrite", tr.lang)), "data_overwrite")
+            save_btn = tr.button("data_save", variant="primary", elem_id="data-save")
+            use_btn = tr.button("data_use_in_train", elem_id="data-use")
+    tr.label(clean_acc, "data_clean")
+    job = gr.State({"id": None, "stats": None, "choice": None})
+    chosen = gr.State("")
+    timer = gr.Timer(POLL_S, active=False)
+    guard = gradio_errors(in_page=True)
+    mapping_inputs = [columns[k] for k in MAPPING_KEYS]
+
+    def choice_of(src: str, ent: str, mdl: str, length: Any, form: str, prompt: bool, *mapped: str) -> DatasetChoice:
+        src = (src or "").strip()
+        if not src:
+            raise DataError("no dataset: upload a file or type a path first")
+        if ent and not src.endswith(f":{ent}"):
+            src = f"{src}:{ent}"
+        return DatasetChoice(src, form or "auto", dict(zip(MAPPING_KEYS, mapped, strict=True)), mdl or DEFAULT_MODEL,
+                             int(length or 1024), bool(prompt))
+
+    choice_inputs = [source, entry, model, max_len, fmt, on_prompt, *mapping_inputs]
+
+    # --- source ---------------------------------------------------------------------------
+    @guard
+    def on_upload(files: list[str] | None) -> Any:
+        if not files:
+            return gr.skip()
+        return gr.update(value=explorer.import_uploads([str(f) for f in files]))
+
+    upload.upload(on_upload, upload, source, **PRIVATE)
+    source.change(lambda s: gr.update(choices=_entries(s), value=None), source, entry, **PRIVATE)
+
+    # --- inspect as a job -------------------------------------------------------------------
+    @guard
+    def on_inspect(state: dict[str, Any], lang: str, *values: Any) -> list[Any]:
+        choice = choice_of(*values)
+        job_id = explorer.start_inspect(choice)
+        return [{"id": job_id, "stats": None, "choice": vars(choice)}, gr.Timer(active=True),
+                _progress_html(0, t("data_working", lang, message="…"), "running"), ""]
+
+    inspect_btn.click(on_inspect, [job, lang_state, *choice_inputs], [job, timer, progress, message], **PRIVATE)
+    apply_btn.click(on_inspect, [job, lang_state, *choice_inputs], [job, timer, progress, message], **PRIVATE)
+
+    def on_cancel(state: dict[str, Any]) -> None:
+        if state.get("id"):
+            explorer.jobs.cancel(state["id"])
+
+    cancel_btn.click(on_cancel, job, None, **PRIVATE)
+
+    def on_tick(state: dict[str, Any], lang: str, raw: bool, size: int) -> list[Any]:
+        skip = gr.skip()
+        if not state.get("id"):
+            return [state, gr.Timer(active=False), skip, skip, skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
+        status = explorer.jobs.status(state["id"])
+        if status["state"] == "running":
+            bar = _progress_html(status["progress"], t("data_working", lang, message=status["message"] or "…"),
+                                 "running")
+            return [state, skip, bar, skip, skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
+        if status["state"] != "done":
+            text = t("data_cancelled", lang) if status["state"] == "cancelled" else f"❌ {status['error']}"
+            return [{**state, "id": None}, gr.Timer(active=False), _progress_html(1, "", status["state"]), text,
+                    skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
+        stats = explorer.jobs.get(state["id"]).result
+        choice = DatasetChoice(**state["choice"])
+        new_state = {**state, "id": None, "stats": stats}
+        found = [""] + stats["columns"]
+        mapped = [gr.update(choices=found, value=stats["mapping"].get(k, "")) for k in MAPPING_KEYS]
+        return [new_state, gr.Timer(active=False), _progress_html(1, "", "done"), "",
+                summary_markdown(stats, choice.model, lang), histogram_figure(_hist(stats), lang),
+                bad_rows_frame(stats, lang), _preview(choice, 1, size, lang, raw), *mapped]
+
+    timer.tick(on_tick, [job, lang_state, show_raw, page_size],
+               [job, timer, progress, message, summary, histogram, bad_table, preview, *mapping_inputs], **PRIVATE)
+
+    # --- preview paging ---------------------------------------------------------------------
+    def _preview(choice: DatasetChoice, number: int, size: int, lang: str, raw: bool) -> str:
+        return preview_html(explorer.preview(choice, int(number or 1), int(size or 3)), lang, raw)
+
+    @guard
+    def on_page(delta: int, number: Any, size: int, lang: str, raw: bool, *values: Any) -> list[Any]:
+        choice = choice_of(*values)
+        result = explorer.preview(choice, max(1, int(number or 1) + delta), int(size or 3))
+        return [result["page"], preview_html(result, lang, raw)]
+
+    page_inputs = [page, page_size, lang_state, show_raw, *choice_inputs]
+    prev_btn.click(lambda *v: on_page(-1, *v), page_inputs, [page, preview], **PRIVATE)
+    next_btn.click(lambda *v: on_page(1, *v), page_inputs, [page, preview], **PRIVATE)
+    page.submit(lambda *v: on_page(0, *v), page_inputs, [page, preview], **PRIVATE)
+    show_raw.change(lambda *v: on_page(0, *v), page_inputs, [page, preview], **PRIVATE)
+    page_size.change(lambda *v: on_page(0, *v), page_inputs, [page, preview], **PRIVATE)
+
+    # --- mapping, clean and save ----------------------------------------------------------------
+    @guard
+    def on_save_mapping(name: str, lang: str, *values: Any) -> tuple[str, str]:
+        spec = explorer.save_mapping(choice_of(*values), name or "")
+        return t("data_mapping_saved", lang, spec=spec), spec
+
+    save_mapping_btn.click(on_save_mapping, [mapping_name, lang_state, *choice_inputs], [message, chosen], **PRIVATE)
+
+    @guard
+    def on_save(lang: str, name: str, dd: str, drop: bool, lo: Any, hi: Any, mix: bool, sd: Any, valid: Any,
+                test: Any, over: bool, *values: Any) -> tuple[str, str]:
+        options = CleanOptions(name or "", dd, bool(drop), int(lo or 0), int(hi or 0), bool(mix), int(sd or 0),
+                               float(valid or 0), float(test or 0), bool(over))
+        result = explorer.clean(choice_of(*values), options)
+        return t("data_saved", lang, path=result.folder, train=result.train, valid=result.valid, test=result.test,
+                 bad=result.bad, dups=result.duplicates, filtered=result.filtered), result.folder
+
+    save_btn.click(on_save, [lang_state, save_name, dedupe, drop_bad, min_tokens, max_tokens, shuffle, seed,
+                             valid_size, test_size, overwrite, *choice_inputs], [message, chosen], **PRIVATE)
+
+    # a refreshed page shows the last inspection's job again (its progress, or its result)
+    def on_load(state: dict[str, Any]) -> list[Any]:
+        last = explorer.jobs.latest("inspect")
+        if last is None or state.get("id"):
+            return [state, gr.skip()]
+        return [{"id": last.job_id, "stats": None, "choice": last.meta}, gr.Timer(active=True)]
+
+    ctx.on_load.append((on_load, [job], [job, timer]))
+    return DatasetTab(use_btn, chosen, source, entry)
+
+
+def _hist(stats: dict[str, Any]) -> dict[str, Any] | None:
+    if not stats.get("token_rows"):
+        return None
+    fields = DatasetStats.__dataclass_fields__
+    return histogram_of(DatasetStats(**{k: v for k, v in stats.items() if k in fields}))
+
