@@ -138,7 +138,10 @@ def test_all_bad_data_fails_before_the_model_loads(tmp_path, outputs):
     # the model does not exist either: a data error proves data was checked first
     _, run, state = run_to_end(tiny_config(Path("/nonexistent/model"), data, outputs, model_source="local"), outputs)
     assert state == "failed"
-    assert run.status()["error"].startswith("bad data: every row of the dataset is unusable")
+    error = run.status()["error"]
+    assert error.startswith("bad data: every row of dataset") and "unusable" in error
+    # the one-line reason itself names the bad row, so the CLI and the UI show it without the log
+    assert "First problems: bad.json row 1: output is empty" in error
     assert "bad.json row 1: output is empty" in run.log_path.read_text()
 
 

@@ -218,6 +218,8 @@ def sniff_encoding(head: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(head) - 3:  # the sample ended inside a character
             return "utf-8"
+        if not head[:exc.start].isascii():
+            return "utf-8"  # valid UTF-8 text before the bad byte: a mixed file, reported by its line
     try:
         head.decode("gb18030")
         return "gb18030"
@@ -325,7 +327,7 @@ def _json_lines(path: Path, lines: Iterator[tuple[int, bytes | str]], encoding: 
         if not raw.strip():
             continue
         try:
-            item = loads_json_line(raw, encoding, line_no == 1)
+            item = loads_json_line(raw.strip(), encoding, line_no == 1)
         except UnicodeDecodeError as exc:
             raise _decode_error(path, exc, encoding, line_no) from exc
         except json.JSONDecodeError as exc:
