@@ -97,7 +97,8 @@ def test_csv_parquet_and_txt(tmp_path: Path):
     _, csv_report = read_samples(cfg(tmp_path / "d.csv"))
     _, pq_report = read_samples(cfg(tmp_path / "d.parquet"))
     assert csv_report.usable == pq_report.usable == 2
-    assert csv_report.bad == ["d.csv row 4: instruction is empty or missing (field 'instruction')"]  # line 4 counting the header
+    # row 4 counting the header, as a spreadsheet shows it
+    assert csv_report.bad == ["d.csv row 4: instruction is empty or missing (field 'instruction')"]
     (tmp_path / "t.txt").write_text("first line\n\nsecond line\n", encoding="utf-8")
     normalized, report = read_samples(cfg(tmp_path / "t.txt", method="pt"))
     assert report.format == "text" and [s.text for s in normalized.samples] == ["first line", "second line"]

@@ -12,7 +12,7 @@ import pytest
 
 from engine.config import TrainConfig
 from engine.data.encode import IGNORE, EncodeStats, encode_conversation
-from engine.data.formats import Conversation, RowError, detect_format, normalize
+from engine.data.formats import RowError, detect_format, normalize
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.sources import Row, SourceMeta
 from tests.conftest import ROOT, needs_shared, run_to_end, tiny_config
@@ -122,7 +122,8 @@ def test_kto_rows_sft_learns_only_desirable_answers(tiny_tokenizer):
 
 def test_wrong_role_order_is_a_named_bad_row():
     row = Row({"messages": [{"role": "tool", "content": "42"}, {"role": "assistant", "content": "ok"}]}, "f", 4)
-    assert normalize([row], SourceMeta(), "openai").bad == ["f row 4: turn 0 is a tool result that follows no tool call"]
+    bad = normalize([row], SourceMeta(), "openai").bad
+    assert bad == ["f row 4: turn 0 is a tool result that follows no tool call"]
 
 
 def test_dataset_info_column_mapping_and_pretraining_entry():

@@ -21,7 +21,7 @@ from typing import Any
 from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, RowError, Sample
 from engine.data.lengths import measure, sample_examples
 from engine.data.sources import Row, SourcePlan, iter_rows
-from engine.data.stats import normalized_key, sample_text
+from engine.data.stats import normalized_key, sample_text, text_key
 from engine.errors import DataError
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -111,7 +111,7 @@ def clean_dataset(plan: SourcePlan, fmt: str, options: CleanOptions, datasets_di
             text = sample_text(sample)
             if isinstance(sample, Conversation) and sample.label is not None:
                 text = f"{sample.label}\x00{text}"  # the same answer may be both a good and a bad example
-            key = normalized_key(text) if options.dedupe == "normalized" else hash(text)
+            key = normalized_key(text) if options.dedupe == "normalized" else text_key(text)
             if key in seen:
                 duplicates += 1
                 continue

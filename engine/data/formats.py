@@ -113,11 +113,10 @@ def detect(rows: list[Row], meta: SourceMeta) -> Detection:
         if isinstance(first, dict) and "from" in first:
             return Detection("sharegpt", [f"field '{chat_key}' is a list of turns with 'from'/'value'"])
         return Detection("openai", [f"field '{chat_key}' is a list of turns with 'role'/'content'"])
-    if {"instruction", "output"} <= keys or "instruction" in keys:
-        return Detection("alpaca", ["fields " + ", ".join(f"'{k}'" for k in ("instruction", "input", "output")
-                                                         if k in keys)])
-    if "output" in keys:
-        return Detection("alpaca", ["field 'output' (alpaca answer)"])
+    prompt, query, response = cols.get("prompt", "instruction"), cols.get("query", "input"), cols.get("response",
+                                                                                                     "output")
+    if response in keys or (prompt in keys and "prompt" not in cols):
+        return Detection("alpaca", ["fields " + ", ".join(f"'{k}'" for k in (prompt, query, response) if k in keys)])
     if cols.get("prompt", "text") in keys:
         return Detection("text", [f"field '{cols.get('prompt', 'text')}' holds plain text"])
     found = ", ".join(sorted(keys)[:8]) or "no fields"

@@ -8,6 +8,7 @@ which it is, and a sample's truncation figures are scaled to the whole dataset.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import multiprocessing as mp
 import os
@@ -99,12 +100,19 @@ def language_of(text: str) -> str:
     return "zh" if cjk >= 0.2 * max(1.0, latin) else "en"
 
 
+def text_key(text: str | bytes) -> int:
+    """A 64-bit digest that is the same in every process (str's hash() is salted per process, and
+    statistics merge sets of keys computed by worker processes)."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
 def normalized_key(text: str) -> int:
-    """Hash of the text without case, whitespace and punctuation, for near-duplicates."""
+    """Key of the text without case, whitespace and punctuation, for near-duplicates."""
     lowered = text.lower()
     if lowered.isascii():
-        return hash(lowered.encode().translate(None, ASCII_NOISE))
-    return hash("".join(lowered.translate(PUNCT).split()))
+        return text_key(lowered.encode().translate(None, ASCII_NOISE))
+    return text_key("".join(lowered.translate(PUNCT).split()))
 
 
 def turns_of(sample: Sample) -> int:
@@ -168,7 +176,7 @@ class Tally:
         self.usable += 1
         self.splits[item.split] += 1
         text = sample_text(sample)
-        self.exact.add(hash(text))
+        self.exact.add(text_key(text))
         self.loose.add(normalized_key(text))
         self.turns[turns_of(sample)] += 1
         self.language[language_of(text)] += 1
