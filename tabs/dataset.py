@@ -47,6 +47,10 @@ def _progress_html(fraction: float, message: str, state: str) -> str:
             f'<div style="font-size:0.85em;margin-top:2px">{message}</div></div>')
 
 
+def _dedupe_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"data_dedupe_{k}", lang), k) for k in ("none", "exact", "normalized")]
+
+
 def _entries(source: str) -> list[str]:
     path = project_path(source.strip()) if source and source.strip() else None
     if path is not None and path.is_dir() and (path / INFO_FILE).is_file():
@@ -81,7 +85,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
                                      "data_train_on_prompt")
             with gr.Row():
                 inspect_btn = tr.button("data_inspect", variant="primary", elem_id="data-inspect")
-                cancel_btn = tr.button("data_cancel", variant="stop", elem_id="data-cancel")
+                cancel_btn = tr.button("data_cancel", variant="secondary", elem_id="data-cancel")
     progress = gr.HTML(elem_id="data-progress-box")
     message = gr.Markdown(t("data_nothing", tr.lang), elem_id="data-message")
     with gr.Row(equal_height=False):
@@ -117,8 +121,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
     tr.label(preview_acc, "data_preview")
     with gr.Accordion(t("data_clean", tr.lang), open=True) as clean_acc:
         with gr.Row():
-            dedupe = tr.label(gr.Radio(["none", "exact", "normalized"], value="exact", label=t("data_dedupe", tr.lang)),
-                              "data_dedupe")
+            dedupe = gr.Radio(_dedupe_choices(tr.lang), value="exact", label=t("data_dedupe", tr.lang))
+            tr.add(dedupe, lambda lang: {"label": t("data_dedupe", lang), "choices": _dedupe_choices(lang)})
             drop_bad = tr.label(gr.Checkbox(True, label=t("data_drop_bad", tr.lang)), "data_drop_bad")
             shuffle = tr.label(gr.Checkbox(True, label=t("data_shuffle", tr.lang)), "data_shuffle")
             seed = tr.label(gr.Number(42, label=t("data_seed", tr.lang), precision=0), "data_seed")
@@ -190,7 +194,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
                                  "running")
             return [state, skip, bar, skip, skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
         if status["state"] != "done":
-            text = t("data_cancelled", lang) if status["state"] == "cancelled" else f"❌ {status['error']}"
+            text = t("data_cancelled", lang) if status["state"] == "cancelled" else f"❌ **{status['error']}**"
             return [{**state, "id": None}, gr.Timer(active=False), _progress_html(1, "", status["state"]), text,
                     skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
         stats = explorer.jobs.get(state["id"]).result

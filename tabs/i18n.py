@@ -105,6 +105,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data_show_raw": ("Show raw rows", "显示原始数据"),
     "data_clean": ("Clean, split and save", "清洗、划分并保存"),
     "data_dedupe": ("Remove duplicates", "去重"),
+    "data_dedupe_none": ("keep all", "不去重"), "data_dedupe_exact": ("exact copies", "完全相同"),
+    "data_dedupe_normalized": ("ignoring case, spaces, punctuation", "忽略大小写、空白与标点"),
     "data_drop_bad": ("Drop bad rows", "丢弃错误行"),
     "data_min_tokens": ("Min tokens (0 = none)", "最少 token 数（0 表示不限）"),
     "data_max_tokens": ("Max tokens (0 = none)", "最多 token 数（0 表示不限）"),

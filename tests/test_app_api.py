@@ -94,3 +94,49 @@ def test_runs_survive_an_app_restart(tiny_model, chat_file, tmp_path):
         assert [(r["run_id"], r["state"], r["step"]) for r in runs] == [(run_id, "completed", 2)]
     finally:
         second.stop()
+
+
+def test_dataset_explorer_endpoints_over_http(client, tiny_model, tmp_path):
+    from tests.conftest import ROOT
+
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/inspect_dataset", "/inspect_dataset_start", "/dataset_job_status", "/cancel_dataset_job",
+            "/preview_samples", "/dataset_histogram", "/clean_dataset", "/save_dataset_mapping",
+            "/list_datasets"} <= names
+    assert not any(name.startswith(("/lambda", "/on_")) for name in names)  # UI handlers stay private
+    source = str(ROOT / "samples" / "formats" / "sharegpt_tools.json")
+    stats = client.predict(source, "auto", "", str(tiny_model), 64, 100, api_name="/inspect_dataset")
+    assert (stats["format"], stats["rows"], stats["usable"], stats["bad_count"]) == ("sharegpt", 3, 3, 0)
+    assert stats["language"] == {"en": 2, "zh": 1} and stats["truncated"] >= 1
+    page = client.predict(source, 1, 2, "auto", "", str(tiny_model), 64, False, api_name="/preview_samples")
+    kinds = {k for row in page["rows"] for ex in row["examples"] for k in ex["kinds"]}
+    assert page["rows_total"] == 3 and kinds == {"trained", "masked", "cut"}
+    hist = client.predict(source, "auto", "", str(tiny_model), 64, 10, api_name="/dataset_histogram")
+    assert sum(hist["total"]) == 3 and hist["max_len"] == 64
+    job = client.predict(source, "auto", "", str(tiny_model), 64, 100, api_name="/inspect_dataset_start")
+    deadline = time.time() + 60
+    while client.predict(job, api_name="/dataset_job_status")["state"] == "running" and time.time() < deadline:
+        time.sleep(0.2)
+    assert client.predict(job, api_name="/dataset_job_status")["state"] == "done"
+
+    saved = client.predict(source, "tools-set", '{"valid_size": 1}', "auto", "", "", api_name="/clean_dataset")
+    assert (saved["train"], saved["valid"]) == (2, 1)
+    assert saved["folder"] in {d["spec"] for d in client.predict(api_name="/list_datasets")}
+    run_id = client.predict(run_yaml(tiny_model, saved["folder"], max_steps=2), "", "", api_name="/start_run")
+    assert wait_state(client, run_id, {"completed", "failed"})["state"] == "completed"
+
+    spec = client.predict(str(ROOT / "samples" / "formats" / "custom_columns.csv"), "qa", "auto",
+                          '{"prompt": "question", "response": "answer"}', api_name="/save_dataset_mapping")
+    assert spec.endswith("datasets:qa")
+
+
+def test_bad_dataset_files_get_messages_and_the_app_stays_up(client, tmp_path):
+    binary = tmp_path / "photo.json"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(Exception, match="photo.json is a PNG image, not a .json text file"):
+        client.predict(str(binary), "auto", "", "", 64, 100, api_name="/inspect_dataset")
+    with pytest.raises(Exception, match="columns: not valid JSON"):
+        client.predict(str(binary), "auto", "{nope", "", 64, 100, api_name="/inspect_dataset")
+    with pytest.raises(Exception, match="file not found"):
+        client.predict(str(tmp_path / "missing.jsonl"), 1, 2, "auto", "", "", 64, False, api_name="/preview_samples")
+    assert isinstance(client.predict(api_name="/list_runs"), list)

@@ -54,11 +54,13 @@ def loss_points(page) -> int:
 def test_each_tab_opens(app, page):
     page.goto(app.url)
     tabs = (("tab_env", "Environment", "env_coming"), ("tab_hub", "Model Hub", "hub_coming"),
-            ("tab_data", "Dataset Explorer", "data_coming"), ("tab_chat", "Compare Chat", "chat_coming"))
+            ("tab_chat", "Compare Chat", "chat_coming"))
     for tab, text, key in tabs:
         page.locator(f"#{tab}-button", has_text=text).click()
         page.locator(f"#placeholder-{key}", has_text="coming next").wait_for()
         page.screenshot(path=str(ARTIFACTS / f"{tab}.png"))
+    page.click("#tab_data-button")
+    page.locator("#data-inspect").wait_for()
     page.click("#tab_train-button")
     page.locator("#start").wait_for()
     page.screenshot(path=str(ARTIFACTS / "train-form.png"), full_page=True)
@@ -104,3 +106,57 @@ def test_language_switches_at_run_time(app, page):
     page.screenshot(path=str(ARTIFACTS / "train-zh.png"))
     page.get_by_label("English").check()
     page.locator("#tab_train-button", has_text="Train").wait_for(timeout=15_000)
+
+
+def type_into(page, selector: str, value: object) -> None:
+    box = page.locator(f"{selector} input, {selector} textarea").first
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def test_dataset_explorer_inspect_preview_save_and_use_in_train(app, page, tiny_model):
+    from tests.conftest import ROOT
+
+    page.goto(app.url)
+    page.click("#tab_data-button")
+    type_into(page, "#data-source", ROOT / "samples" / "formats" / "openai_parts.jsonl")
+    type_into(page, "#data-model", tiny_model)
+    type_into(page, "#data-max-len", 160)
+    page.click("#data-inspect")
+    page.locator("#data-summary", has_text="Format: openai").wait_for(timeout=60_000)
+    page.locator("#data-preview .td-t").first.wait_for(timeout=30_000)
+    assert page.locator("#data-preview .td-m").count() > 0
+    assert "<think>" in page.locator("#data-preview").inner_text()  # the reasoning part, as Qwen3 renders it
+    page.wait_for_function("() => { const p = document.querySelector('#data-histogram .js-plotly-plot');"
+                           " return p && p.data && p.data.length >= 3; }", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "data-explorer.png"), full_page=True)
+
+    page.click("#data-next")
+    page.locator("#data-preview", has_text="Row 4").wait_for(timeout=30_000)
+    type_into(page, "#data-save-name", "browser-set")
+    type_into(page, "#data-valid-size", 1)
+    page.click("#data-save")
+    page.locator("#data-message", has_text="Saved 4 train / 1 validation").wait_for(timeout=30_000)
+    page.click("#data-use")
+    page.locator("#start").wait_for(timeout=15_000)
+    page.wait_for_function("() => (document.querySelector('#field-dataset input')?.value || '')"
+                           ".endsWith('datasets/browser-set')", timeout=15_000)
+    page.screenshot(path=str(ARTIFACTS / "data-used-in-train.png"))
+
+
+def test_dataset_explorer_in_chinese_with_a_broken_file(app, page, tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"instruction": "你好", "output": "我是 TuneBot。"}\n{oops\n{"instruction": "q"}\n',
+                      encoding="utf-8")
+    page.goto(app.url)
+    page.get_by_label("简体中文").check()
+    page.locator("#tab_data-button", has_text="数据集浏览").wait_for(timeout=15_000)
+    page.click("#tab_data-button")
+    type_into(page, "#data-source", broken)
+    page.click("#data-inspect")
+    page.locator("#data-summary", has_text="格式：alpaca").wait_for(timeout=120_000)
+    page.locator("#data-summary", has_text="错误 2 行").wait_for()
+    page.get_by_text("错误行").first.click()
+    page.locator("#data-bad-rows", has_text="broken.jsonl line 2").wait_for(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "data-explorer-zh.png"), full_page=True)

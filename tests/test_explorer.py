@@ -19,7 +19,6 @@ from engine.data.pager import RowPager
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.sources import iter_rows, plan_source
 from engine.errors import DataError
-from engine.jobs import JobRegistry
 from engine.paths import PathGuard, PathNotAllowed
 from tests.conftest import ROOT
 
@@ -156,26 +155,22 @@ def test_inspect_job_reports_progress_and_cancels(tmp_path: Path, explorer: Data
     path = write_jsonl(tmp_path / "slow.jsonl", [{"instruction": f"q{i} " * 20, "output": "a " * 20}
                                                  for i in range(150_000)])
     job_id = explorer.start_inspect(DatasetChoice(str(path), model="/nonexistent/model"))
-    # the tokenizer is loaded first: a missing model fails the job with the model's message
     deadline = time.time() + 30
-    while explorer.jobs.status(job_id)["state"] == "running" and time.time() < deadline:
-        time.sleep(0.1)
+    while explorer.jobs.status(job_id)["progress"] == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    status = explorer.jobs.status(job_id)
+    assert status["state"] == "running" and "rows read" in status["message"]
+    asked = time.time()
+    assert explorer.jobs.cancel(job_id) == "cancelling"
+    explorer.jobs.get(job_id).finished.wait(10)
+    assert explorer.jobs.status(job_id)["state"] == "cancelled" and time.time() - asked < 5
+
+    # the tokenizer is loaded after the rows are read: a missing model fails the job with the model's message
+    small = write_jsonl(tmp_path / "small.jsonl", [{"instruction": "q", "output": "a"}])
+    job_id = explorer.start_inspect(DatasetChoice(str(small), model="/nonexistent/model"))
+    explorer.jobs.get(job_id).finished.wait(30)
     status = explorer.jobs.status(job_id)
     assert status["state"] == "failed" and "/nonexistent/model" in status["error"]
-
-    registry = JobRegistry()
-
-    def work(ctx):
-        for n in range(1000):
-            ctx.progress(n / 1000, f"step {n}")
-            time.sleep(0.01)
-
-    job_id = registry.start("demo", work)
-    time.sleep(0.2)
-    assert registry.status(job_id)["progress"] > 0
-    assert registry.cancel(job_id) == "cancelling"
-    registry.get(job_id).finished.wait(5)
-    assert registry.status(job_id)["state"] == "cancelled"
 
 
 def test_shared_app_refuses_paths_outside_allowed_folders(tmp_path: Path):

@@ -134,11 +134,8 @@ class DatasetExplorer:
         if key in self._stats:
             return self._stats[key]
         progress = ctx.progress if ctx else None
-        if progress:
-            progress(0.0, "loading the tokenizer")
-        tok = self.tokenizer(choice.model)
-        stats = compute_stats(plan, choice.format, tok, choice.max_len, choice.train_on_prompt, token_sample,
-                              progress)
+        stats = compute_stats(plan, choice.format, lambda: self.tokenizer(choice.model), choice.max_len,
+                              choice.train_on_prompt, token_sample, progress)
         return self._remember(self._stats, key, stats)
 
     def start_inspect(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE) -> str:

@@ -223,9 +223,10 @@ class Tally:
         self.convert = CONVERTERS[state["fmt_name"]]
 
 
-def compute_stats(plan: SourcePlan, fmt: str, tok: Any | None, max_len: int, train_on_prompt: bool = False,
+def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, train_on_prompt: bool = False,
                   token_sample: int = DEFAULT_TOKEN_SAMPLE, progress: Progress | None = None, seed: int = 0,
                   workers: int | None = None) -> DatasetStats:
+    """`tok` is a tokenizer, a function that loads one, or None for counts without token lengths."""
     started = time.time()
     report = progress or (lambda fraction, message: None)
     head = list(itertools.islice(iter_rows(plan), DETECT_ROWS))
@@ -265,6 +266,9 @@ def compute_stats(plan: SourcePlan, fmt: str, tok: Any | None, max_len: int, tra
     stats.labels = dict(tally.labels)
     stats.splits = dict(tally.splits)
     if tok is not None and tally.reservoir:
+        if callable(tok) and not hasattr(tok, "apply_chat_template"):
+            report(0.8, "loading the tokenizer")
+            tok = tok()  # loaded only now: a dataset that cannot be read fails without waiting for a model
         _token_lengths(stats, tally.reservoir, tok, max_len, train_on_prompt, report)
     stats.seconds = round(time.time() - started, 2)
     return stats
