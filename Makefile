@@ -46,6 +46,7 @@ bench: setup-dev
 	$(BIN)/python bench/ui_overhead.py
 	$(BIN)/python bench/ui_cpu.py
 	$(BIN)/python bench/matmul.py
+	$(BIN)/python bench/dataset_stats.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -68,13 +68,14 @@ class TrainConfig:
          "会执行模型仓库自带的 Python 代码（部分 GLM-4 权重需要）。仅对可信来源开启：这些代码以你的用户权限运行。"))
     dataset: str = opt(
         "", "model", ("Dataset", "数据集"),
-        ("A json/jsonl/csv/parquet/txt file, a folder with dataset_info.json, 'folder:name' for one "
-         "entry of it, or a Hugging Face / ModelScope dataset id.",
-         "json/jsonl/csv/parquet/txt 文件、含 dataset_info.json 的目录、'目录:名称' 指定其中一项，或 Hugging Face / ModelScope 数据集 ID。"))
+        ("A json/jsonl/csv/tsv/parquet/txt file, a folder (of data files, of train/valid/test files, or with "
+         "dataset_info.json; 'folder:name' picks one entry of it), or a Hugging Face / ModelScope dataset id.",
+         "json/jsonl/csv/tsv/parquet/txt 文件、目录（数据文件、train/valid/test 文件，或含 dataset_info.json；'目录:名称' 指定其中一项），或 Hugging Face / ModelScope 数据集 ID。"))
     dataset_format: str = opt(
         "auto", "model", ("Dataset format", "数据格式"),
-        ("auto detects it from the columns.", "auto 会根据字段自动识别。"),
-        choices=("auto", "alpaca", "sharegpt", "openai", "pairwise", "text"))
+        ("auto detects it from the columns; the Dataset Explorer shows what was detected and why.",
+         "auto 会根据字段自动识别；数据集浏览页会显示识别结果及依据。"),
+        choices=("auto", "alpaca", "sharegpt", "openai", "pairwise", "kto", "text"))
     val_size: float = opt(
         0.0, "model", ("Validation split", "验证集比例"),
         ("Fraction (<1) or number of rows (>=1) held out for evaluation; 0 = none.",

@@ -18,9 +18,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "hub_coming": ("**Model Hub** — coming next: browse, download (Hugging Face or ModelScope) and manage local "
                    "models, with size and memory estimates.",
                    "**模型中心** —— 即将推出：浏览、下载（Hugging Face 或 ModelScope）并管理本地模型，显示体积与显存估算。"),
-    "data_coming": ("**Dataset Explorer** — coming next: preview any dataset as TuneDesk will train on it, with "
-                    "format detection, bad-row reports and token length statistics.",
-                    "**数据集浏览** —— 即将推出：按训练时的效果预览数据集，自动识别格式、报告错误行、统计 token 长度。"),
     "chat_coming": ("**Compare Chat** — coming next: chat with the base model and your fine-tuned result side by "
                     "side.", "**对比对话** —— 即将推出：并排与底座模型和微调结果对话。"),
     "group_model": ("Model & data", "模型与数据"),
