@@ -11,6 +11,7 @@ import pytest
 
 from engine.config import TrainConfig
 from engine.data import stats as stats_module
+from engine.data import stats_parallel
 from engine.data.clean import CleanOptions
 from engine.data.collate import PaddedCollator
 from engine.data.encode import IGNORE
@@ -74,8 +75,8 @@ def test_parallel_statistics_equal_one_process(tmp_path: Path, monkeypatch: pyte
     path = write_jsonl(tmp_path / "many.jsonl", rows)
     plan = plan_source(str(path))
     single = stats_module.compute_stats(plan, "auto", None, 512, workers=1)
-    monkeypatch.setattr(stats_module, "PARALLEL_MIN_BYTES", 0)
-    assert len(stats_module.parallel_ranges(plan, 2)) == 2
+    monkeypatch.setattr(stats_parallel, "PARALLEL_MIN_BYTES", 0)
+    assert len(stats_parallel.parallel_ranges(plan, 2)) == 2
     double = stats_module.compute_stats(plan, "auto", None, 512, workers=2)
     for key in ("rows", "usable", "bad_count", "duplicates_exact", "duplicates_normalized", "language", "turns",
                 "empty_fields"):

@@ -14,7 +14,8 @@ from engine.config import TrainConfig
 from engine.data.encode import IGNORE, EncodeStats, encode_conversation
 from engine.data.formats import RowError, detect_format, normalize
 from engine.data.prepare import encode_samples, read_samples
-from engine.data.sources import Row, SourceMeta
+from engine.data.readers import Row
+from engine.data.sources import SourceMeta
 from tests.conftest import ROOT, needs_shared, run_to_end, tiny_config
 
 FORMATS_DIR = ROOT / "samples" / "formats"

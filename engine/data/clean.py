@@ -20,8 +20,9 @@ from typing import Any
 
 from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, RowError, Sample
 from engine.data.lengths import measure, sample_examples
-from engine.data.sources import Row, SourcePlan, iter_rows
-from engine.data.stats import normalized_key, sample_text, text_key
+from engine.data.readers import Row
+from engine.data.sources import SourcePlan, iter_rows
+from engine.data.tally import normalized_key, sample_text, text_key
 from engine.errors import DataError
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")

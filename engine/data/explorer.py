@@ -17,7 +17,8 @@ from engine.data.clean import CleanOptions, CleanResult, clean_dataset
 from engine.data.formats import FORMATS, RowError, detect
 from engine.data.pager import RowPager
 from engine.data.preview import preview_rows
-from engine.data.sources import DATA_SUFFIXES, Row, SourcePlan, plan_source
+from engine.data.readers import DATA_SUFFIXES, Row
+from engine.data.sources import SourcePlan, plan_source
 from engine.data.stats import DEFAULT_TOKEN_SAMPLE, DatasetStats, compute_stats
 from engine.data.workspace import datasets_dir, list_datasets, save_mapping
 from engine.errors import DataError

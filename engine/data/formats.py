@@ -16,7 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.data.sources import Row, SourceMeta
+from engine.data.readers import Row
+from engine.data.sources import SourceMeta
 
 FORMATS = ("alpaca", "sharegpt", "openai", "pairwise", "kto", "text")
 TEXT_KEYS = ("text", "value", "content")

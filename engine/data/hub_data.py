@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from engine.data.sources import Row, Source, SourceMeta
+from engine.data.readers import Row
+from engine.data.sources import Source, SourceMeta
 from engine.errors import DataError, HubUnreachable
 from engine.hub import ensure_reachable
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.sources import Row, SourcePlan, file_encoding, iter_rows, loads_json_line
+from engine.data.readers import Row, file_encoding, loads_json_line
+from engine.data.sources import SourcePlan, iter_rows
 
 INDEXED = (".jsonl", ".txt")
 
