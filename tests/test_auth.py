@@ -43,6 +43,13 @@ def test_paths_outside_allowed_folders_are_refused(app, tmp_path):
     with pytest.raises(Exception, match="outside the folders"):
         client.predict("", "", '{"model_name_or_path": "/etc"}', api_name="/start_run")
     assert client.predict(api_name="/list_runs") == []
+    # the Dataset Explorer reads nothing outside them either, neither data nor a model's tokenizer
+    with pytest.raises(Exception, match="outside the folders this shared app may read"):
+        client.predict(str(outside), "auto", "", "", 128, 100, api_name="/inspect_dataset")
+    with pytest.raises(Exception, match="outside the folders"):
+        client.predict("/etc/passwd", 1, 1, "auto", "", "", 128, False, api_name="/preview_samples")
+    with pytest.raises(Exception, match="model: /etc is outside the folders"):
+        client.predict("samples/formats/kto.jsonl", 1, 1, "auto", "", "/etc", 128, False, api_name="/preview_samples")
 
 
 def test_file_route_serves_nothing_outside_allowed_folders(app):
