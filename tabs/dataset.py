@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import gradio as gr
 
@@ -47,6 +48,18 @@ def _progress_html(fraction: float, message: str, state: str) -> str:
             f'<div style="font-size:0.85em;margin-top:2px">{message}</div></div>')
 
 
+def with_hub_options(source: str, subset: str, split: str) -> str:
+    """A hub dataset id gets the subset and split fields as `?subset=…&split=…`; paths are left alone."""
+    hub_id = source.startswith(("hf:", "ms:", "modelscope:")) or (
+        source.count("/") == 1 and not project_path(source).exists())
+    if "?" in source or not hub_id:
+        return source
+    options = {k: v.strip() for k, v in (("subset", subset or ""), ("split", split or "")) if v and v.strip()}
+    if options.get("split") == "train":
+        options.pop("split")  # the default
+    return source + ("?" + urlencode(options) if options else "")
+
+
 def _dedupe_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"data_dedupe_{k}", lang), k) for k in ("none", "exact", "normalized")]
 
@@ -73,6 +86,10 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
                                               label=t("data_source", tr.lang), elem_id="data-source"), "data_source")
                 entry = tr.label(gr.Dropdown(choices=[], label=t("data_entry", tr.lang), allow_custom_value=True,
                                              scale=1, elem_id="data-entry"), "data_entry")
+            with gr.Row():
+                hub_subset = tr.label(gr.Textbox(label=t("data_hub_subset", tr.lang), scale=1), "data_hub_subset")
+                hub_split = tr.label(gr.Textbox("train", label=t("data_hub_split", tr.lang), scale=1),
+                                     "data_hub_split")
         with gr.Column(scale=2):
             model = tr.label(gr.Dropdown(choices=KNOWN_MODELS, value=DEFAULT_MODEL, allow_custom_value=True,
                                          label=t("data_model", tr.lang), elem_id="data-model"), "data_model")
@@ -146,16 +163,18 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
     guard = gradio_errors(in_page=True)
     mapping_inputs = [columns[k] for k in MAPPING_KEYS]
 
-    def choice_of(src: str, ent: str, mdl: str, length: Any, form: str, prompt: bool, *mapped: str) -> DatasetChoice:
+    def choice_of(src: str, ent: str, subset: str, split: str, mdl: str, length: Any, form: str, prompt: bool,
+                  *mapped: str) -> DatasetChoice:
         src = (src or "").strip()
         if not src:
             raise DataError("no dataset: upload a file or type a path first")
         if ent and not src.endswith(f":{ent}"):
             src = f"{src}:{ent}"
+        src = with_hub_options(src, subset, split)
         return DatasetChoice(src, form or "auto", dict(zip(MAPPING_KEYS, mapped, strict=True)), mdl or DEFAULT_MODEL,
                              int(length or 1024), bool(prompt))
 
-    choice_inputs = [source, entry, model, max_len, fmt, on_prompt, *mapping_inputs]
+    choice_inputs = [source, entry, hub_subset, hub_split, model, max_len, fmt, on_prompt, *mapping_inputs]
 
     # --- source ---------------------------------------------------------------------------
     @guard

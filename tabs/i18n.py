@@ -82,6 +82,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data_source": ("Or a path, a folder, folder:entry, or a hub id (hf:org/name?subset=…&split=…)",
                     "或填写路径、目录、目录:条目名，或 Hub 数据集 ID（hf:org/name?subset=…&split=…）"),
     "data_entry": ("dataset_info.json entry", "dataset_info.json 条目"),
+    "data_hub_subset": ("Hub subset (optional)", "Hub 子集（可选）"),
+    "data_hub_split": ("Hub split", "Hub 数据划分"),
     "data_model": ("Model whose chat template renders the data", "用于渲染对话模板的模型"),
     "data_max_len": ("Max sequence length", "最大序列长度"),
     "data_format": ("Format", "数据格式"),

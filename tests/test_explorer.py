@@ -180,3 +180,20 @@ def test_shared_app_refuses_paths_outside_allowed_folders(tmp_path: Path):
         explorer.preview(DatasetChoice("/etc/passwd"), 1, 1)
     with pytest.raises(DataError, match="unknown key"):
         explorer.preview(DatasetChoice(str(FORMATS_DIR / "kto.jsonl"), columns={"nonsense": "x"}), 1, 1)
+
+
+def test_clean_filters_by_token_length_as_training_renders(tmp_path: Path, explorer: DatasetExplorer,
+                                                           tiny_model: Path):
+    path = write_jsonl(tmp_path / "mixed.jsonl", mixed_rows())
+    choice = DatasetChoice(str(path), model=str(tiny_model))
+    stats = explorer.inspect(choice)
+    limit = sorted(stats.total_lengths)[len(stats.total_lengths) // 2]  # the median: about half must go
+    result = explorer.clean(choice, CleanOptions("short", dedupe="none", max_tokens=limit, shuffle=False))
+    longer = sum(1 for n in stats.total_lengths if n > limit)
+    assert result.filtered == longer > 0 and result.train == stats.usable - longer
+    saved = explorer.inspect(DatasetChoice(result.folder, model=str(tiny_model)))
+    assert max(saved.total_lengths) <= limit
+    with pytest.raises(DataError, match="needs a model's tokenizer"):
+        from engine.data.clean import clean_dataset
+
+        clean_dataset(plan_source(str(path)), "alpaca", CleanOptions("x", max_tokens=5), tmp_path / "d")

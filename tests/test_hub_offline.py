@@ -56,3 +56,17 @@ def test_real_default_endpoint_answers_within_seconds(monkeypatch, tmp_path):
 def test_nonsense_model_names_are_explained():
     with pytest.raises(ModelError, match="neither an existing folder nor a hub id"):
         resolve_model(TrainConfig(model_name_or_path="not a model"))
+
+
+def test_explorer_hub_dataset_with_subset_and_split_fails_fast_offline(monkeypatch, closed_port, tmp_path):
+    from engine.data.explorer import DatasetChoice, DatasetExplorer
+    from tabs.dataset import with_hub_options
+
+    monkeypatch.setenv("MODELSCOPE_DOMAIN", f"http://127.0.0.1:{closed_port}")
+    source = with_hub_options("ms:someone/some-dataset", "zh", "validation")
+    assert source == "ms:someone/some-dataset?subset=zh&split=validation"
+    assert with_hub_options("samples/identity.json", "zh", "test") == "samples/identity.json"
+    started = time.time()
+    with pytest.raises(DataError, match="cannot reach ModelScope"):
+        DatasetExplorer(tmp_path / "outputs").preview(DatasetChoice(source), 1, 1)
+    assert time.time() - started < 15

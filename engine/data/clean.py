@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference,
 from engine.data.lengths import measure, sample_examples
 from engine.data.readers import Row
 from engine.data.sources import SourcePlan, iter_rows
-from engine.data.tally import normalized_key, sample_text, text_key
+from engine.data.tally import estimate_rows, normalized_key, sample_text, text_key
 from engine.errors import DataError
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -91,66 +92,40 @@ def clean_dataset(plan: SourcePlan, fmt: str, options: CleanOptions, datasets_di
                         "overwriting")
     if (options.min_tokens or options.max_tokens) and tok is None:
         raise DataError("filtering by token length needs a model's tokenizer: pick a model first")
-    convert = CONVERTERS[fmt]
-    kept: list[Sample] = []
-    bad: list[str] = []
-    seen: set[int] = set()
-    duplicates = rows_in = 0
-    for item in iter_rows(plan):
-        rows_in += 1
-        if rows_in % 5000 == 0:
-            report(0.1, f"{rows_in:,} rows read")
-        if not isinstance(item, Row):
-            bad.append(item)
-            continue
-        try:
-            sample = convert(item.data, plan.meta)
-        except RowError as exc:
-            bad.append(f"{item.where}: {exc}")
-            continue
-        if options.dedupe != "none":
-            text = sample_text(sample)
-            if isinstance(sample, Conversation) and sample.label is not None:
-                text = f"{sample.label}\x00{text}"  # the same answer may be both a good and a bad example
-            key = normalized_key(text) if options.dedupe == "normalized" else text_key(text)
-            if key in seen:
-                duplicates += 1
-                continue
-            seen.add(key)
-        kept.append(sample)
-    if bad and not options.drop_bad:
-        raise DataError(f"{len(bad)} rows cannot be used (first: {bad[0]}). Fix the column mapping, or choose to "
-                        "drop bad rows")
-    filtered = 0
-    if options.min_tokens or options.max_tokens:
-        kept, filtered = _filter_lengths(kept, tok, options, report)
-    if not kept:
-        raise DataError("nothing is left to save after cleaning: every row was bad, a duplicate or filtered out")
-    order = list(range(len(kept)))
-    if options.shuffle:
-        random.Random(options.seed).shuffle(order)
-    n_test = _count(options.test_size, len(order))
-    n_valid = _count(options.valid_size, len(order) - n_test)
-    if n_test + n_valid >= len(order):
-        raise DataError(f"validation ({n_valid}) and test ({n_test}) rows would leave nothing to train on "
-                        f"among {len(order)} rows; make them smaller")
-    parts = {"test": order[:n_test], "valid": order[n_test:n_test + n_valid], "train": order[n_test + n_valid:]}
-    report(0.9, "writing")
+    datasets_dir.mkdir(parents=True, exist_ok=True)
     tmp = datasets_dir / f".{name}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
+        spool = _Spool(tmp / "kept.jsonl")
+        counts = _keep_rows(plan, fmt, options, tok, spool, report)
+        spool.close()
+        if counts.bad_count and not options.drop_bad:
+            raise DataError(f"{counts.bad_count} rows cannot be used (first: {counts.bad[0]}). Fix the column "
+                            "mapping, or choose to drop bad rows")
+        total = len(spool.offsets)
+        if not total:
+            raise DataError("nothing is left to save after cleaning: every row was bad, a duplicate or filtered out")
+        order = list(range(total))
+        if options.shuffle:
+            random.Random(options.seed).shuffle(order)
+        n_test = _count(options.test_size, total)
+        n_valid = _count(options.valid_size, total - n_test)
+        if n_test + n_valid >= total:
+            raise DataError(f"validation ({n_valid}) and test ({n_test}) rows would leave nothing to train on "
+                            f"among {total} rows; make them smaller")
+        parts = {"test": order[:n_test], "valid": order[n_test:n_test + n_valid], "train": order[n_test + n_valid:]}
+        report(0.9, "writing")
         for split, indices in parts.items():
-            if not indices:
-                continue
-            with (tmp / f"{split}.jsonl").open("w", encoding="utf-8") as fh:
-                for i in indices:
-                    fh.write(json.dumps(record_of(kept[i]), ensure_ascii=False) + "\n")
-        result = CleanResult(str(target), rows_in, len(bad), duplicates, filtered, len(parts["train"]),
-                             len(parts["valid"]), len(parts["test"]), round(time.time() - started, 2))
+            if indices:
+                spool.copy_lines(indices, tmp / f"{split}.jsonl")
+        (tmp / "kept.jsonl").unlink()
+        result = CleanResult(str(target), counts.rows_in, counts.bad_count, counts.duplicates, counts.filtered,
+                             len(parts["train"]), len(parts["valid"]), len(parts["test"]),
+                             round(time.time() - started, 2))
         card = {"name": name, "source": source_label or plan.name, "files": [str(p) for p in sources],
                 "format": fmt, "mapping": plan.meta.columns, "options": asdict(options), "result": asdict(result),
-                "bad_rows": bad[:50], "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+                "bad_rows": counts.bad, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
         (tmp / "card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
         (tmp / "dataset_card.md").write_text(_card_markdown(card), encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
@@ -160,25 +135,99 @@ def clean_dataset(plan: SourcePlan, fmt: str, options: CleanOptions, datasets_di
     return result
 
 
-def _filter_lengths(samples: list[Sample], tok: Any, options: CleanOptions, report: Callable[[float, str], None]
-                    ) -> tuple[list[Sample], int]:
-    kept: list[Sample] = []
-    dropped = 0
-    batch = 256
-    for start in range(0, len(samples), batch):
-        chunk = samples[start:start + batch]
-        for sample, examples in zip(chunk, sample_examples(tok, chunk, False), strict=True):
-            if isinstance(examples, RowError):
-                dropped += 1
+@dataclass
+class _Counts:
+    bad: list[str]  # the first 50, for the dataset card and the error message
+    bad_count: int = 0
+    rows_in: int = 0
+    duplicates: int = 0
+    filtered: int = 0
+
+
+class _Spool:
+    """Kept records written to disk as they are found, so memory stays flat however many rows there are;
+    a record is found again by its byte offset when the shuffled splits are written."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh = path.open("wb")
+        self.offsets = array("q")
+
+    def add(self, sample: Sample) -> None:
+        self.offsets.append(self.fh.tell())
+        self.fh.write(json.dumps(record_of(sample), ensure_ascii=False).encode() + b"\n")
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def copy_lines(self, indices: list[int], target: Path) -> None:
+        with self.path.open("rb") as src, target.open("wb") as dst:
+            for i in indices:
+                src.seek(self.offsets[i])
+                dst.write(src.readline())
+
+
+def _keep_rows(plan: SourcePlan, fmt: str, options: CleanOptions, tok: Any | None, spool: _Spool,
+               report: Callable[[float, str], None]) -> _Counts:
+    convert = CONVERTERS[fmt]
+    counts = _Counts([])
+    expected = estimate_rows(plan)
+    seen: set[int] = set()
+    pending: list[Sample] = []  # waiting for a batched token count
+
+    def flush() -> None:
+        kept, dropped = _filter_lengths(pending, tok, options) if tok is not None else (pending, 0)
+        counts.filtered += dropped
+        for sample in kept:
+            spool.add(sample)
+        pending.clear()
+
+    def bad(message: str) -> None:
+        counts.bad_count += 1
+        if len(counts.bad) < 50:
+            counts.bad.append(message)
+
+    for item in iter_rows(plan):
+        counts.rows_in += 1
+        if counts.rows_in % 5000 == 0:
+            report(0.85 * min(0.99, counts.rows_in / expected) if expected else 0.4, f"{counts.rows_in:,} rows read")
+        if not isinstance(item, Row):
+            bad(item)
+            continue
+        try:
+            sample = convert(item.data, plan.meta)
+        except RowError as exc:
+            bad(f"{item.where}: {exc}")
+            continue
+        if options.dedupe != "none":
+            text = sample_text(sample)
+            if isinstance(sample, Conversation) and sample.label is not None:
+                text = f"{sample.label}\x00{text}"  # the same answer may be both a good and a bad example
+            key = normalized_key(text) if options.dedupe == "normalized" else text_key(text)
+            if key in seen:
+                counts.duplicates += 1
                 continue
-            total = measure(examples, 1 << 30, pair=isinstance(sample, Preference)).total
-            too_short = bool(options.min_tokens) and total < options.min_tokens
-            if too_short or (bool(options.max_tokens) and total > options.max_tokens):
-                dropped += 1
-            else:
-                kept.append(sample)
-        report(0.1 + 0.8 * min(1.0, (start + batch) / len(samples)), f"measuring tokens: {start + len(chunk):,}")
-    return kept, dropped
+            seen.add(key)
+        pending.append(sample)
+        if len(pending) >= 256:
+            flush()
+    flush()
+    return counts
+
+
+def _filter_lengths(samples: list[Sample], tok: Any, options: CleanOptions) -> tuple[list[Sample], int]:
+    """The samples whose token length (as training renders them) lies within the bounds."""
+    if not (options.min_tokens or options.max_tokens):
+        return samples, 0
+    kept: list[Sample] = []
+    for sample, examples in zip(samples, sample_examples(tok, samples, False), strict=True):
+        if isinstance(examples, RowError):
+            continue
+        total = measure(examples, 1 << 30, pair=isinstance(sample, Preference)).total
+        too_short = bool(options.min_tokens) and total < options.min_tokens
+        if not too_short and not (options.max_tokens and total > options.max_tokens):
+            kept.append(sample)
+    return kept, len(samples) - len(kept)
 
 
 def _card_markdown(card: dict[str, Any]) -> str:
