@@ -115,6 +115,10 @@ def test_preview_pages_a_big_file_by_line_offsets(tmp_path: Path, explorer: Data
     assert [r.data for r in pager.page(500, 3)] == [r.data for r in every[500:503]]
     page = explorer.preview(DatasetChoice(str(path), model=str(tiny_model)), page=200, page_size=5)
     assert page["pages"] == 200 and [r["where"] for r in page["rows"]][0] == "pages.jsonl line 996"
+    bom = tmp_path / "bom.jsonl"  # what Windows editors save: the first line starts with a BOM
+    bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    first = RowPager(plan_source(str(bom))).page(0, 2)
+    assert [r.data for r in first] == [r.data for r in every[:2]]
 
 
 def test_clean_split_save_and_train_reads_it(tmp_path: Path, explorer: DatasetExplorer, tiny_tokenizer):

@@ -78,7 +78,7 @@ def _read_lines(path: Path, split: str, starts: np.ndarray, numbers: np.ndarray,
                 out.append(Row({"text": raw.decode("utf-8-sig").rstrip("\r\n")}, path.name, number, "line", split))
                 continue
             try:
-                item = loads_json_line(raw, "utf-8", number == 1)
+                item = loads_json_line(raw.strip(), "utf-8-sig" if number == 1 else "utf-8", number == 1)
             except (ValueError, UnicodeDecodeError) as exc:
                 out.append(f"{path.name} line {number}: not valid JSON ({getattr(exc, 'msg', exc)})")
                 continue
