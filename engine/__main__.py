@@ -3,6 +3,7 @@
     python -m engine train CONFIG.yaml [--set key=value ...] [--outputs DIR]
     python -m engine resume RUN_ID [--checkpoint checkpoint-N] [--outputs DIR]
     python -m engine runs [--outputs DIR]
+    python -m engine env [--json] [--no-network]                               (this machine, as Markdown)
     python -m engine inspect|preview|clean DATASET [--model M] [--max-len N] …   (the Dataset Explorer)
 
 `train` and `resume` show a progress bar, exit 0 when the run completes, 1 with a one-line reason
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     resume.add_argument("--outputs", default="outputs")
     runs = sub.add_parser("runs", help="list runs")
     runs.add_argument("--outputs", default="outputs")
+    env = sub.add_parser("env", help="this machine: CPU, GPUs, memory, disks, dependencies and readiness")
+    env.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
+    env.add_argument("--no-network", action="store_true", help="skip the Hugging Face / ModelScope probes")
+    env.add_argument("--outputs", default="outputs")
     from engine.data import cli as data_cli
 
     data_cli.add_parsers(sub)
@@ -49,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             return _list(args.outputs)
         if args.command in ("inspect", "preview", "clean"):
             return data_cli.run(args)
+        if args.command == "env":
+            return _env(args)
         from engine.runs import RunManager
 
         if args.command == "train":
@@ -114,6 +121,16 @@ def _follow(manager: RunManager, run_id: str) -> int:
         return 130
     print(f"failed: {status.get('error')}\n{status.get('suggestion') or ''}\nlog: {run.log_path}", file=sys.stderr)
     return 1
+
+
+def _env(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.env.report import env_report, to_markdown
+
+    report = env_report(args.outputs, probe_hubs=not args.no_network)
+    print(json.dumps(report, indent=1, ensure_ascii=False) if args.json else to_markdown(report))
+    return 0
 
 
 def _list(outputs: str) -> int:

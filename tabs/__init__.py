@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from tabs import api, dataset, placeholders, train
+from tabs import api, dataset, environment, placeholders, train
 from tabs.context import AppContext
 from tabs.i18n import t
 from tabs.translate import Translator
@@ -23,15 +23,17 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                             label=t("language", ctx.lang), elem_id="lang", scale=0, min_width=220)
         lang_state = gr.State(ctx.lang)
         with gr.Tabs() as tabs:
-            for key, builder in (("tab_env", "env_coming"), ("tab_hub", "hub_coming")):
-                with tr.label(gr.Tab(t(key, ctx.lang), elem_id=key), key):
-                    placeholders.build(tr, builder)
-            with tr.label(gr.Tab(t("tab_data", ctx.lang), elem_id="tab_data", id="data"), "tab_data"):
+            with tr.label(gr.Tab(t("tab_env", ctx.lang), elem_id="tab_env", id="env"), "tab_env") as env_tab:
+                env_timer = environment.build(ctx, tr, lang_state)
+            with tr.label(gr.Tab(t("tab_hub", ctx.lang), elem_id="tab_hub", id="hub"), "tab_hub") as hub_tab:
+                placeholders.build(tr, "hub_coming")
+            with tr.label(gr.Tab(t("tab_data", ctx.lang), elem_id="tab_data", id="data"), "tab_data") as data_t:
                 data_tab = dataset.build(ctx, tr, lang_state)
-            with tr.label(gr.Tab(t("tab_train", ctx.lang), elem_id="tab_train", id="train"), "tab_train"):
+            with tr.label(gr.Tab(t("tab_train", ctx.lang), elem_id="tab_train", id="train"), "tab_train") as train_t:
                 form = train.build(ctx, tr, lang_state)
-            with tr.label(gr.Tab(t("tab_chat", ctx.lang), elem_id="tab_chat"), "tab_chat"):
+            with tr.label(gr.Tab(t("tab_chat", ctx.lang), elem_id="tab_chat", id="chat"), "tab_chat") as chat_t:
                 placeholders.build(tr, "chat_coming")
+        _live_only_when_shown(ctx, env_tab, env_timer, [hub_tab, data_t, train_t, chat_t])
         _send_to_train(ctx, data_tab, form, tabs, lang_state)
         public = api.register(ctx)
         lang.change(lambda code: [code, *tr.updates(code)], lang, [lang_state, *tr.components],
@@ -58,3 +60,16 @@ def _send_to_train(ctx: AppContext, data_tab: dataset.DatasetTab, form: train.Tr
                                 [form.widgets["dataset"], tabs], api_visibility="private")
     data_tab.chosen.change(lambda _: gr.update(choices=train.dataset_choices(ctx)), data_tab.chosen,
                            form.widgets["dataset"], api_visibility="private", show_progress="hidden")
+
+
+def _live_only_when_shown(ctx: AppContext, env_tab: gr.Tab, timer: gr.Timer, others: list[gr.Tab]) -> None:
+    """The Environment tab is the first one shown: it fills in on page load, and its 1 Hz chart polls
+    only while it is open (on 2 cores every redraw competes with training)."""
+    fn, inputs, outputs = ctx.on_tab_open["env"]
+    hidden = {"api_visibility": "private", "show_progress": "hidden"}
+    env_tab.select(fn, inputs, outputs, **hidden)
+    env_tab.select(lambda: gr.Timer(active=True), None, timer, **hidden)
+    for tab in others:
+        tab.select(lambda: gr.Timer(active=False), None, timer, **hidden)
+    ctx.on_load.append((fn, inputs, outputs))
+    ctx.on_load.append((lambda: gr.Timer(active=True), [], [timer]))

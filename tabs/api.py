@@ -53,8 +53,15 @@ def register(ctx: AppContext) -> set[str]:
 
     for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log):
         gr.api(gradio_errors(fn), api_name=fn.__name__)
-    return {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log)} \
-        | register_data(ctx)
+    def env_report(probe_hubs: bool = True) -> dict:
+        """This machine: OS, CPU and its instruction sets, RAM, disks, GPUs, torch/CUDA, the dependency matrix
+        and readiness checks (QLoRA, bf16, SDPA, flash-attention, multi-GPU, hubs reachable); `markdown` is
+        the same as a report to paste into a bug report."""
+        return ctx.environment.refresh(probe_hubs)
+
+    gr.api(gradio_errors(env_report), api_name="env_report")
+    return {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log,
+                                   env_report)} | register_data(ctx)
 
 
 def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False

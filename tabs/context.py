@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.data.explorer import DatasetExplorer
+from engine.env.report import Environment
 from engine.monitor import HardwareMonitor
 from engine.paths import PathGuard
 from engine.presets import PRESETS_DIR
@@ -22,9 +23,12 @@ class AppContext:
     service: Service
     monitor: HardwareMonitor
     explorer: DatasetExplorer
+    environment: Environment
     lang: str = "en"
     # (fn, inputs, outputs) to run when a page loads, so a refresh re-attaches to the live run
     on_load: list[tuple[Any, list[Any], list[Any]]] = field(default_factory=list)
+    # tab id -> (fn, inputs, outputs) to run when that tab is opened
+    on_tab_open: dict[str, tuple[Any, list[Any], list[Any]]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, outputs: str | Path, lang: str = "en", confine: bool = False,
@@ -33,4 +37,4 @@ class AppContext:
         allowed = [manager.outputs, SAMPLES_DIR, *(allow_dirs or [])] if confine else []
         guard = PathGuard(allowed)
         return cls(manager, Service(manager, guard), HardwareMonitor().start(), DatasetExplorer(manager.outputs, guard),
-                   lang)
+                   Environment(manager.outputs), lang)

@@ -39,7 +39,14 @@ def wait_state(client, run_id, states, timeout=180):
 
 def test_every_endpoint_is_documented(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/start_run", "/list_runs", "/get_run", "/stop_run", "/resume_run", "/delete_run", "/run_log"} <= names
+    assert {"/start_run", "/list_runs", "/get_run", "/stop_run", "/resume_run", "/delete_run", "/run_log",
+            "/env_report"} <= names
+
+
+def test_env_report_over_http(client):
+    report = client.predict(False, api_name="/env_report")
+    assert report["cpu"]["cores_logical"] >= 1 and report["markdown"].startswith("## TuneDesk environment")
+    assert {r["package"] for r in report["dependencies"]} >= {"torch", "gradio", "transformers"}
 
 
 def test_full_run_through_the_api(client, tiny_model, chat_file):

@@ -53,8 +53,12 @@ def loss_points(page) -> int:
 
 def test_each_tab_opens(app, page):
     page.goto(app.url)
-    tabs = (("tab_env", "Environment", "env_coming"), ("tab_hub", "Model Hub", "hub_coming"),
-            ("tab_chat", "Compare Chat", "chat_coming"))
+    page.locator("#env-machine", has_text="CPU").wait_for(timeout=60_000)  # the first tab fills in on load
+    page.locator("#env-readiness", has_text="SDPA attention").wait_for(timeout=30_000)
+    page.wait_for_function("() => { const p = document.querySelector('#env-live .js-plotly-plot');"
+                           " return p && p.data && p.data.length >= 2 && p.data[0].x.length >= 2; }", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "tab_env.png"), full_page=True)
+    tabs = (("tab_hub", "Model Hub", "hub_coming"), ("tab_chat", "Compare Chat", "chat_coming"))
     for tab, text, key in tabs:
         page.locator(f"#{tab}-button", has_text=text).click()
         page.locator(f"#placeholder-{key}", has_text="coming next").wait_for()

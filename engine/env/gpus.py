@@ -1,0 +1,58 @@
+"""GPUs through pynvml: name, memory, utilisation, temperature, power, compute capability and bf16.
+No driver, no GPU or no library is reported plainly, never raised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def gpu_info() -> dict[str, Any]:
+    try:
+        import pynvml
+    except ImportError:
+        return {"gpus": [], "driver": None, "cuda_driver": None, "note": "nvidia-ml-py is not installed"}
+    try:
+        pynvml.nvmlInit()
+    except Exception as exc:  # NVMLError_LibraryNotFound / DriverNotLoaded: a machine without NVIDIA
+        return {"gpus": [], "driver": None, "cuda_driver": None,
+                "note": f"no NVIDIA driver answers ({type(exc).__name__}): no GPU, training runs on the CPU"}
+    out: dict[str, Any] = {"gpus": [], "note": ""}
+    try:
+        out["driver"] = _text(pynvml.nvmlSystemGetDriverVersion())
+        version = pynvml.nvmlSystemGetCudaDriverVersion()
+        out["cuda_driver"] = f"{version // 1000}.{version % 1000 // 10}"
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            out["gpus"].append(_one(pynvml, i))
+    finally:
+        pynvml.nvmlShutdown()
+    if not out["gpus"]:
+        out["note"] = "the NVIDIA driver sees no GPU"
+    return out
+
+
+def _one(nv: Any, index: int) -> dict[str, Any]:
+    handle = nv.nvmlDeviceGetHandleByIndex(index)
+    gpu: dict[str, Any] = {"index": index, "name": _text(nv.nvmlDeviceGetName(handle))}
+    for key, read in (
+        ("memory", lambda: nv.nvmlDeviceGetMemoryInfo(handle)),
+        ("util", lambda: nv.nvmlDeviceGetUtilizationRates(handle).gpu),
+        ("temp_c", lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU)),
+        ("power_w", lambda: nv.nvmlDeviceGetPowerUsage(handle) / 1000),
+        ("capability", lambda: nv.nvmlDeviceGetCudaComputeCapability(handle)),
+    ):
+        try:
+            value = read()
+        except Exception:
+            continue  # not every board reports every field
+        if key == "memory":
+            gpu.update(mem_total_gb=round(value.total / 2**30, 2), mem_used_gb=round(value.used / 2**30, 2))
+        elif key == "capability":
+            gpu["compute_capability"] = f"{value[0]}.{value[1]}"
+            gpu["bf16"] = value[0] >= 8  # Ampere and newer
+        else:
+            gpu[key] = value
+    return gpu
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
