@@ -47,6 +47,7 @@ bench: setup-dev
 	$(BIN)/python bench/ui_cpu.py
 	$(BIN)/python bench/matmul.py
 	$(BIN)/python bench/dataset_stats.py
+	$(BIN)/python bench/estimator.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -4,6 +4,7 @@
     python -m engine resume RUN_ID [--checkpoint checkpoint-N] [--outputs DIR]
     python -m engine runs [--outputs DIR]
     python -m engine env [--json] [--no-network]                               (this machine, as Markdown)
+    python -m engine estimate MODEL [--method lora] [--max-len 1024] [--batch 2]   (will it fit?)
     python -m engine inspect|preview|clean DATASET [--model M] [--max-len N] …   (the Dataset Explorer)
 
 `train` and `resume` show a progress bar, exit 0 when the run completes, 1 with a one-line reason
@@ -41,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     env.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
     env.add_argument("--no-network", action="store_true", help="skip the Hugging Face / ModelScope probes")
     env.add_argument("--outputs", default="outputs")
+    est = sub.add_parser("estimate", help="will it fit? peak training memory of a model and method")
+    est.add_argument("model", help="catalogue name, hub id or local model folder")
+    est.add_argument("--method", default="lora", choices=("full", "lora", "qlora4", "qlora8"))
+    est.add_argument("--stage", default="sft", choices=("sft", "dpo", "pt"))
+    est.add_argument("--max-len", type=int, default=1024)
+    est.add_argument("--batch", type=int, default=2)
+    est.add_argument("--gradient-checkpointing", action="store_true")
+    est.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
     from engine.data import cli as data_cli
 
     data_cli.add_parsers(sub)
@@ -56,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             return data_cli.run(args)
         if args.command == "env":
             return _env(args)
+        if args.command == "estimate":
+            return _estimate(args)
         from engine.runs import RunManager
 
         if args.command == "train":
@@ -130,6 +141,22 @@ def _env(args: argparse.Namespace) -> int:
 
     report = env_report(args.outputs, probe_hubs=not args.no_network)
     print(json.dumps(report, indent=1, ensure_ascii=False) if args.json else to_markdown(report))
+    return 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from engine.env.gpus import gpu_info
+    from engine.sizing.fit import estimate_for
+    from engine.sizing.memory import Setting
+
+    setting = Setting(args.method, args.stage, args.max_len, args.batch, args.gradient_checkpointing, args.precision)
+    r = estimate_for(args.model, setting, gpu_info()["gpus"])
+    print(f"{args.model}: {args.method} {args.stage}, length {args.max_len}, batch {args.batch}, "
+          f"{r['setting']['precision']}{', checkpointing' if args.gradient_checkpointing else ''}")
+    print(f"  weights {r['weights_gb']} + trainable state {r['trainable_gb']} + activations {r['activations_gb']} "
+          f"+ overhead {r['overhead_gb']} = {r['total_gb']} GiB")
+    print(f"  {r['device']} ({r['device_gb']} GiB): {r['verdict']}" + (f"; try: {r['suggestion']}"
+                                                                      if r["suggestion"] else ""))
     return 0
 
 

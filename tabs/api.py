@@ -12,8 +12,10 @@ import gradio as gr
 from engine.config import DEFAULT_MODEL
 from engine.data.clean import CleanOptions
 from engine.data.explorer import DatasetChoice
-from engine.errors import DataError
+from engine.errors import DataError, ModelError
 from engine.service import build_config
+from engine.sizing.fit import METHODS, estimate_for
+from engine.sizing.memory import Setting
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 
@@ -59,9 +61,24 @@ def register(ctx: AppContext) -> set[str]:
         the same as a report to paste into a bug report."""
         return ctx.environment.refresh(probe_hubs)
 
-    gr.api(gradio_errors(env_report), api_name="env_report")
+    def estimate_memory(model: str, method: str = "lora", max_len: int = 1024, batch: int = 2,
+                        gradient_checkpointing: bool = False, precision: str = "auto", stage: str = "sft",
+                        lora_rank: int = 8) -> dict:
+        """Peak training memory of a model (catalogue name, hub id or local folder; read from config.json, no
+        weights) for method full/lora/qlora4/qlora8 and stage sft/dpo/pt: weights, trainable state,
+        activations and overhead in GiB, the verdict on this machine's largest GPU (or RAM), and the nearest
+        setting that fits."""
+        if method not in METHODS:
+            raise ModelError(f"method '{method}': use one of {', '.join(METHODS)}")
+        setting = Setting(method, stage, int(max_len), int(batch), bool(gradient_checkpointing), precision,
+                          int(lora_rank))
+        gpus = ctx.environment.last["gpu"]["gpus"] if ctx.environment.last else None
+        return estimate_for(model, setting, gpus)
+
+    for fn in (env_report, estimate_memory):
+        gr.api(gradio_errors(fn), api_name=fn.__name__)
     return {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log,
-                                   env_report)} | register_data(ctx)
+                                   env_report, estimate_memory)} | register_data(ctx)
 
 
 def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False

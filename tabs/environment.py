@@ -67,6 +67,14 @@ def readiness_frame(report: dict[str, Any], lang: str) -> pd.DataFrame:
                         columns=[t("env_col_check", lang), t("env_col_ok", lang), t("env_col_why", lang)])
 
 
+def can_train_frame(report: dict[str, Any], lang: str) -> pd.DataFrame:
+    mark = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}
+    rows = [[r["model"], r["params_b"], *(f"{mark[r[m]['verdict']]} {r[m]['gb']} GiB" for m in ("full", "lora",
+                                                                                                 "qlora4"))]
+            for r in report["can_train"]]
+    return pd.DataFrame(rows, columns=[t("env_col_model", lang), t("env_col_params", lang), "full", "LoRA", "QLoRA-4"])
+
+
 def deps_frame(report: dict[str, Any], lang: str) -> pd.DataFrame:
     mark = {"ok": "✅ OK", "warning": "⚠️", "missing": "❌"}
     return pd.DataFrame([[d["package"], d["required"], d["installed"] or "–", mark[d["status"]], d["fix"]]
@@ -88,6 +96,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> gr.Timer:
     live = gr.Plot(elem_id="env-live", show_label=False)
     readiness = tr.label(gr.Dataframe(label=t("env_readiness", tr.lang), interactive=False, wrap=True,
                                       elem_id="env-readiness"), "env_readiness")
+    can_train = tr.label(gr.Dataframe(label=t("env_can_train", tr.lang), interactive=False, wrap=True,
+                                      elem_id="env-can-train", max_height=420), "env_can_train")
     with gr.Accordion(t("env_deps", tr.lang), open=False) as deps_acc:
         deps = gr.Dataframe(interactive=False, wrap=True, elem_id="env-deps")
     tr.label(deps_acc, "env_deps")
@@ -95,11 +105,11 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> gr.Timer:
         report_md = gr.Code(language="markdown", interactive=False, elem_id="env-report")
     tr.label(report_acc, "env_report")
     timer = gr.Timer(LIVE_S, active=False)
-    outputs = [machine, rings, readiness, deps, report_md, status]
+    outputs = [machine, rings, readiness, can_train, deps, report_md, status]
 
     def show(report: dict[str, Any], lang: str) -> list[Any]:
         return [machine_markdown(report, lang), rings_figure(report, lang), readiness_frame(report, lang),
-                deps_frame(report, lang), report["markdown"], ""]
+                can_train_frame(report, lang), deps_frame(report, lang), report["markdown"], ""]
 
     @gradio_errors(in_page=True)
     def on_refresh(lang: str) -> list[Any]:
@@ -108,10 +118,10 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> gr.Timer:
     def on_open(lang: str) -> list[Any]:
         return show(ctx.environment.current(), lang)
 
-    refresh.click(lambda lang: [gr.skip()] * 5 + [t("env_checking", lang)], lang_state, outputs, **PRIVATE).then(
+    refresh.click(lambda lang: [gr.skip()] * 6 + [t("env_checking", lang)], lang_state, outputs, **PRIVATE).then(
         on_refresh, lang_state, outputs, **PRIVATE)
     ctx.on_tab_open["env"] = (on_open, [lang_state], outputs)
-    lang_state.change(lambda lang: show(ctx.environment.last, lang) if ctx.environment.last else [gr.skip()] * 6,
+    lang_state.change(lambda lang: show(ctx.environment.last, lang) if ctx.environment.last else [gr.skip()] * 7,
                       lang_state, outputs, **PRIVATE)
     timer.tick(lambda lang: hardware_figure(ctx.monitor.snapshot()[-120:], lang), lang_state, live, **PRIVATE)
     return timer

@@ -40,13 +40,19 @@ def wait_state(client, run_id, states, timeout=180):
 def test_every_endpoint_is_documented(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/start_run", "/list_runs", "/get_run", "/stop_run", "/resume_run", "/delete_run", "/run_log",
-            "/env_report"} <= names
+            "/env_report", "/estimate_memory"} <= names
 
 
 def test_env_report_over_http(client):
     report = client.predict(False, api_name="/env_report")
     assert report["cpu"]["cores_logical"] >= 1 and report["markdown"].startswith("## TuneDesk environment")
     assert {r["package"] for r in report["dependencies"]} >= {"torch", "gradio", "transformers"}
+    assert any(r["model"] == "SmolLM2-135M-Instruct" and r["lora"]["verdict"] == "fits" for r in report["can_train"])
+    fit = client.predict("HuggingFaceTB/SmolLM2-135M-Instruct", "lora", 512, 2, False, "auto", "sft", 8,
+                         api_name="/estimate_memory")
+    assert fit["verdict"] == "fits" and fit["total_gb"] > fit["weights_gb"] > 0
+    with pytest.raises(Exception, match="not in TuneDesk's catalogue"):
+        client.predict("someone/unknown", "lora", 512, 2, False, "auto", "sft", 8, api_name="/estimate_memory")
 
 
 def test_full_run_through_the_api(client, tiny_model, chat_file):

@@ -55,6 +55,7 @@ def test_each_tab_opens(app, page):
     page.goto(app.url)
     page.locator("#env-machine", has_text="CPU").wait_for(timeout=60_000)  # the first tab fills in on load
     page.locator("#env-readiness", has_text="SDPA attention").wait_for(timeout=30_000)
+    page.locator("#env-can-train", has_text="SmolLM2-135M-Instruct").wait_for(timeout=30_000)
     page.wait_for_function("() => { const p = document.querySelector('#env-live .js-plotly-plot');"
                            " return p && p.data && p.data.length >= 2 && p.data[0].x.length >= 2; }", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab_env.png"), full_page=True)

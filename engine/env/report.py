@@ -11,6 +11,7 @@ from engine.env.deps import dependency_matrix
 from engine.env.gpus import gpu_info
 from engine.env.machine import cpu_info, disk_info, memory_info, software_info
 from engine.env.readiness import readiness
+from engine.sizing.fit import device_memory, machine_table
 
 
 def env_report(outputs: str | Path = "outputs", probe_hubs: bool = True) -> dict[str, Any]:
@@ -28,6 +29,7 @@ def env_report(outputs: str | Path = "outputs", probe_hubs: bool = True) -> dict
         "gpu": gpus,
         "dependencies": dependency_matrix(),
         "readiness": readiness(gpus["gpus"], probe_hubs),
+        "can_train": machine_table(gpus["gpus"]),
     }
 
 
@@ -56,6 +58,12 @@ def to_markdown(report: dict[str, Any]) -> str:
               for d in report["disks"]]
     lines += ["", "| check | ok | why |", "|---|---|---|"]
     lines += [f"| {c['check']} | {_yes(c['ok'])} | {c['reason']} |" for c in report["readiness"]]
+    _, gb, name = device_memory(gpu["gpus"])
+    lines += ["", f"What this machine can train ({name}, {gb} GiB; length 1024, batch 1, gradient checkpointing):",
+              "", "| model | params (B) | full | LoRA | QLoRA-4 |", "|---|---|---|---|---|"]
+    for r in report["can_train"]:
+        cells = " | ".join(f"{r[m]['verdict']} ({r[m]['gb']} GiB)" for m in ("full", "lora", "qlora4"))
+        lines.append(f"| {r['model']} | {r['params_b']} | {cells} |")
     bad = [d for d in report["dependencies"] if d["status"] != "ok"]
     lines += ["", f"Dependencies: {len(report['dependencies']) - len(bad)} of {len(report['dependencies'])} as "
               "required" + ("." if not bad else ":")]

@@ -1,0 +1,68 @@
+"""Will it fit on this machine? The estimator applied to the detected devices, for a model given by
+name, hub id or local folder, and the "what this machine can train" table over the catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from engine.errors import ModelError
+from engine.sizing.catalog import CATALOG, find
+from engine.sizing.memory import Setting, describe_change, estimate, nearest_fit, verdict
+from engine.sizing.shape import ModelShape, shape_from_folder
+
+METHODS = ("full", "lora", "qlora4", "qlora8")
+
+
+def device_memory(gpus: list[dict[str, Any]] | None = None) -> tuple[str, float, str]:
+    """(gpu | cpu, GiB to train in, a name): the largest GPU's memory, or the RAM available now."""
+    if gpus:
+        best = max(gpus, key=lambda g: g.get("mem_total_gb", 0))
+        return "gpu", float(best.get("mem_total_gb", 0)), f"GPU {best['index']} {best['name']}"
+    return "cpu", round(psutil.virtual_memory().available / 2**30, 1), "RAM (no GPU)"
+
+
+def model_shape(model: str) -> ModelShape:
+    """From the catalogue, or a local folder's config.json; a hub model outside the catalogue needs its
+    config downloaded first."""
+    known = find(model)
+    if known is not None:
+        return known.shape
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return shape_from_folder(path)
+    raise ModelError(f"{model}: not in TuneDesk's catalogue and not a local model folder; download it (or its "
+                     "config.json) first to estimate its memory")
+
+
+def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    shape = model_shape(model)
+    device, gb, name = device_memory(gpus)
+    setting = Setting(**{**setting.__dict__, "device": device,
+                         "precision": "fp32" if device == "cpu" and setting.precision == "auto" else
+                         ("bf16" if setting.precision == "auto" else setting.precision)})
+    result = estimate(shape, setting)
+    out = {"model": model, "setting": setting.__dict__, **result.to_dict(), "device": name, "device_gb": gb,
+           "verdict": verdict(result.total_gb, gb), "suggestion": None}
+    if out["verdict"] != "fits":
+        found = nearest_fit(shape, setting, gb)
+        out["suggestion"] = (f"{describe_change(setting, found[0])} → {found[1].total_gb} GiB"
+                             if found else "too big for this machine even with QLoRA, batch 1 and short sequences")
+    return out
+
+
+def machine_table(gpus: list[dict[str, Any]] | None = None, max_len: int = 1024, batch: int = 1
+                  ) -> list[dict[str, Any]]:
+    """The catalogue × full / LoRA / QLoRA-4 with gradient checkpointing: what this machine can train."""
+    device, gb, _ = device_memory(gpus)
+    precision = "bf16" if device == "gpu" else "fp32"
+    rows = []
+    for m in CATALOG:
+        row: dict[str, Any] = {"model": m.name, "params_b": round(m.shape.params / 1e9, 2)}
+        for method in ("full", "lora", "qlora4"):
+            total = estimate(m.shape, Setting(method, "sft", max_len, batch, True, precision, 8, device)).total_gb
+            row[method] = {"gb": total, "verdict": verdict(total, gb)}
+        rows.append(row)
+    return rows

@@ -1,0 +1,124 @@
+"""The memory estimator: peak training memory of a model × method × length × batch, split into
+weights, trainable state (parameters, gradients, AdamW moments), activations and overhead, from the
+model's shape alone. Figures are what TuneDesk's own trainer holds (see `engine.models.load_model`):
+full fine-tuning keeps fp32 master weights, LoRA keeps the frozen base in the compute dtype with fp32
+adapters, QLoRA stores linear layers in 4-bit NF4 (double quantised) or 8-bit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from engine.sizing.shape import ModelShape
+
+GiB = 2**30
+BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+NF4_BYTES = 0.5 + 0.5 / 64 + 4 / (64 * 256)  # 4-bit weights + an fp8 scale per 64, fp32 per 256 of those
+LOGIT_COPIES = 5
+TIGHT = 0.85  # above this share of the device, the run may fail on fragmentation or a long batch
+
+
+@dataclass(frozen=True)
+class Setting:
+    method: str = "lora"  # full | lora | qlora4 | qlora8
+    stage: str = "sft"  # sft | dpo | pt
+    max_len: int = 1024
+    batch: int = 2
+    gradient_checkpointing: bool = False
+    precision: str = "bf16"  # compute dtype: bf16 | fp16 | fp32
+    lora_rank: int = 8
+    device: str = "gpu"  # gpu | cpu: a GPU adds the CUDA context
+
+
+@dataclass
+class Estimate:
+    weights_gb: float
+    trainable_gb: float
+    activations_gb: float
+    overhead_gb: float
+    total_gb: float
+    trainable_params: int
+    params: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def estimate(shape: ModelShape, s: Setting) -> Estimate:
+    compute = BYTES[s.precision]
+    linear, other = shape.linear_params, shape.params - shape.linear_params
+    if s.method == "full":
+        weights = shape.params * 4  # fp32 master weights
+        trainable = shape.params
+    elif s.method in ("qlora4", "qlora8"):
+        weights = linear * (NF4_BYTES if s.method == "qlora4" else 1.0) + other * compute
+        trainable = shape.lora_params(s.lora_rank)
+    else:
+        weights = shape.params * compute
+        trainable = shape.lora_params(s.lora_rank)
+    # fp32 gradients and two AdamW moments; LoRA adapters add their own fp32 weights (the full model's
+    # fp32 weights are already the weights above)
+    state = trainable * (12 if s.method == "full" else 16)
+    rows = s.batch * (2 if s.stage == "dpo" else 1)  # DPO runs chosen and rejected side by side
+    tokens = rows * s.max_len
+    act_bytes = compute if s.precision != "fp32" else 4
+    lora = s.method != "full"
+    # values kept per token and layer for the backward pass; LoRA adds its dropout copies of each
+    # adapter's input and the adapters' own outputs (fitted to measured runs: bench/estimator.py)
+    values = 4 * shape.hidden + 2 * shape.intermediate + (10 * shape.hidden + 4 * shape.intermediate if lora else 0)
+    per_layer = tokens * values * act_bytes
+    if s.gradient_checkpointing:
+        activations = shape.layers * tokens * shape.hidden * act_bytes + per_layer
+    else:
+        activations = shape.layers * per_layer
+    # the loss works on fp32 logits: the logits, their log-softmax, its gradient and temporaries
+    activations += tokens * shape.vocab * 4 * LOGIT_COPIES
+    if s.stage == "dpo":
+        activations += tokens * shape.vocab * 4  # the reference model's logits (no gradient)
+    overhead = (0.5 * GiB if s.device == "gpu" else 0.3 * GiB) + 0.08 * (weights + state + activations)
+    if s.device == "cpu" and s.method.startswith("qlora"):
+        overhead += shape.params * compute  # on a CPU the base is loaded unquantized, then quantized
+    total = weights + state + activations + overhead
+    return Estimate(_gb(weights), _gb(state), _gb(activations), _gb(overhead), _gb(total), trainable, shape.params)
+
+
+def _gb(n: float) -> float:
+    return round(n / GiB, 2)
+
+
+def verdict(total_gb: float, device_gb: float) -> str:
+    if total_gb <= TIGHT * device_gb:
+        return "fits"
+    return "tight" if total_gb <= device_gb else "does not fit"
+
+
+def nearest_fit(shape: ModelShape, s: Setting, device_gb: float) -> tuple[Setting, Estimate] | None:
+    """The first change, in the order people try them, that brings the run under the device's memory."""
+    tries = []
+    if not s.gradient_checkpointing:
+        tries.append(replace(s, gradient_checkpointing=True))
+    step = replace(s, gradient_checkpointing=True)
+    while step.batch > 1:
+        step = replace(step, batch=max(1, step.batch // 2))
+        tries.append(step)
+    if s.method in ("full", "lora"):
+        tries.append(replace(step, method="qlora4"))
+    length = replace(step, method="qlora4" if s.method in ("full", "lora") else s.method)
+    while length.max_len > 256:
+        length = replace(length, max_len=length.max_len // 2)
+        tries.append(length)
+    for candidate in tries:
+        result = estimate(shape, candidate)
+        if verdict(result.total_gb, device_gb) == "fits":
+            return candidate, result
+    return None
+
+
+def describe_change(before: Setting, after: Setting) -> str:
+    parts = []
+    for name, label in (("gradient_checkpointing", "gradient checkpointing"), ("batch", "batch"),
+                        ("method", "method"), ("max_len", "max length")):
+        a, b = getattr(before, name), getattr(after, name)
+        if a != b:
+            parts.append(f"{label} {'on' if b is True else b}" if isinstance(b, bool) else f"{label} {a} → {b}")
+    return ", ".join(parts)
