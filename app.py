@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_browser:
         webbrowser.open(url)
 
-    from tabs import build_app
+    from tabs import CSS, build_app
     from tabs.context import AppContext
 
     ctx = AppContext.create(args.outputs, lang=args.lang, confine=confine, allow_dirs=args.allow_dir)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     calm_queue(demo)
     demo.launch(
         server_name=args.host, server_port=port, share=args.share, auth=auth or None, inbrowser=False,
-        allowed_paths=[str(ctx.manager.outputs)], show_error=True, footer_links=["api"],
+        allowed_paths=[str(ctx.manager.outputs)], show_error=True, footer_links=["api"], css=CSS,
     )
 
 

@@ -11,7 +11,8 @@ from tabs.context import AppContext
 from tabs.i18n import t
 from tabs.translate import Translator
 
-CSS = "#run-progress{margin:4px 0} footer{display:none !important}"
+CSS = ("#run-progress{margin:4px 0} "
+       "#train-controls{position:sticky;top:0;z-index:20;background:var(--background-fill-primary)}")
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:

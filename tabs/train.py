@@ -98,17 +98,20 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
             preset_help = gr.Markdown(preset_description(presets[DEFAULT_PRESET], tr.lang)
                                       if DEFAULT_PRESET in presets else "")
             initial = load_preset(DEFAULT_PRESET) if DEFAULT_PRESET in presets else TrainConfig()
-            form = TrainForm(tr, initial)
-            with gr.Row():
-                start_btn = tr.button("start", variant="primary", elem_id="start")
-                stop_btn = tr.button("stop", variant="stop", elem_id="stop")
-                checkpoint = tr.label(gr.Dropdown(choices=[], label=t("checkpoint", tr.lang), allow_custom_value=True),
-                                      "checkpoint")
-                resume_btn = tr.button("resume", elem_id="resume")
-                delete_btn = tr.button("delete", elem_id="delete")
-                confirm_btn = tr.button("confirm_delete", variant="stop", visible=False,
-                                               elem_id="confirm-delete")
+            # the run controls and the memory verdict sit above the long form, always in view
+            with gr.Column(elem_id="train-controls"):
+                with gr.Row():
+                    start_btn = tr.button("start", variant="primary", elem_id="start")
+                    stop_btn = tr.button("stop", variant="stop", elem_id="stop")
+                    checkpoint = tr.label(gr.Dropdown(choices=[], label=t("checkpoint", tr.lang),
+                                                      allow_custom_value=True), "checkpoint")
+                    resume_btn = tr.button("resume", elem_id="resume")
+                    delete_btn = tr.button("delete", elem_id="delete")
+                    confirm_btn = tr.button("confirm_delete", variant="stop", visible=False,
+                                            elem_id="confirm-delete")
+                fit_box = gr.Markdown(fit_markdown(initial, tr.lang), elem_id="fit-verdict")
             message = gr.Markdown(elem_id="action-message")
+            form = TrainForm(tr, initial)
             with gr.Accordion(t("preview", tr.lang), open=False) as preview_acc:
                 first_yaml, first_cmd = command_preview(initial)
                 yaml_view = gr.Code(first_yaml, language="yaml", interactive=False)
@@ -167,6 +170,15 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     for widget in form.inputs:
         widget.change(lambda *v: _quiet(on_preview, *v), form.inputs, [yaml_view, cmd_view], show_progress="hidden",
                       queue=False)
+
+    def on_fit(lang: str, *values: Any) -> Any:
+        try:
+            return fit_markdown(form.to_config(values), lang)
+        except ConfigError:
+            return gr.skip()  # a half-typed value: keep the last verdict
+
+    for name in FIT_FIELDS:
+        form.widgets[name].change(on_fit, [lang_state, *form.inputs], fit_box, show_progress="hidden")
 
     @guard
     def on_save(*values: Any) -> Any:
@@ -242,6 +254,30 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
 
 def dataset_choices(ctx: AppContext) -> list[str]:
     return list(dict.fromkeys([*SAMPLE_DATASETS, *(d["spec"] for d in ctx.explorer.datasets())]))
+
+
+FIT_FIELDS = ("model_name_or_path", "method", "finetuning_type", "quantization_bit", "max_seq_length",
+              "per_device_train_batch_size", "gradient_checkpointing", "precision", "lora_r")
+
+
+def fit_markdown(config: TrainConfig, lang: str) -> str:
+    """The estimator's verdict for the form: a warning with numbers, never a block."""
+    from engine.errors import ModelError
+    from engine.sizing.fit import estimate_for
+    from engine.sizing.memory import Setting
+
+    method = {"full": "full", "lora": "lora"}.get(config.finetuning_type, f"qlora{config.quantization_bit}")
+    setting = Setting(method, config.method, config.max_seq_length, config.per_device_train_batch_size,
+                      config.gradient_checkpointing, config.precision, config.lora_r)
+    try:
+        r = estimate_for(config.model_name_or_path, setting)
+    except ModelError:
+        return t("fit_unknown", lang)
+    icon = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}[r["verdict"]]
+    text = t("fit_line", lang, icon=icon, total=r["total_gb"], device=r["device"], gb=r["device_gb"],
+             verdict=t(f"fit_{r['verdict'].replace(' ', '_')}", lang), weights=r["weights_gb"],
+             state=r["trainable_gb"], acts=r["activations_gb"])
+    return text + (f"  \n💡 {r['suggestion']}" if r["suggestion"] else "")
 
 
 def _quiet(fn: Any, *values: Any) -> Any:

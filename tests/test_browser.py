@@ -68,7 +68,11 @@ def test_each_tab_opens(app, page):
     page.locator("#data-inspect").wait_for()
     page.click("#tab_train-button")
     page.locator("#start").wait_for()
+    # the memory verdict for the form sits by Start: the bundled SmolLM2 LoRA preset fits any machine
+    page.locator("#fit-verdict", has_text="fits").wait_for(timeout=15_000)
     page.screenshot(path=str(ARTIFACTS / "train-form.png"), full_page=True)
+    set_field(page, "max_seq_length", 131072)
+    page.locator("#fit-verdict", has_text="does not fit").wait_for(timeout=15_000)
 
 
 def test_run_from_the_form_with_live_chart_and_refresh(app, page, tiny_model, chat_file):
