@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from tabs import api, dataset, environment, placeholders, train
+from tabs import api, dataset, environment, model_hub, placeholders, train
 from tabs.context import AppContext
 from tabs.i18n import t
 from tabs.translate import Translator
@@ -27,7 +27,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with tr.label(gr.Tab(t("tab_env", ctx.lang), elem_id="tab_env", id="env"), "tab_env") as env_tab:
                 env_timer = environment.build(ctx, tr, lang_state)
             with tr.label(gr.Tab(t("tab_hub", ctx.lang), elem_id="tab_hub", id="hub"), "tab_hub") as hub_tab:
-                placeholders.build(tr, "hub_coming")
+                model_hub.build(ctx, tr, lang_state)
             with tr.label(gr.Tab(t("tab_data", ctx.lang), elem_id="tab_data", id="data"), "tab_data") as data_t:
                 data_tab = dataset.build(ctx, tr, lang_state)
             with tr.label(gr.Tab(t("tab_train", ctx.lang), elem_id="tab_train", id="train"), "tab_train") as train_t:

@@ -13,8 +13,10 @@ from engine.config import DEFAULT_MODEL
 from engine.data.clean import CleanOptions
 from engine.data.explorer import DatasetChoice
 from engine.errors import DataError, ModelError
+from engine.modelhub.cache import delete_model, list_models
+from engine.modelhub.local import register as register_model
 from engine.service import build_config
-from engine.sizing.fit import METHODS, estimate_for
+from engine.sizing.fit import METHODS, catalog_table, estimate_for
 from engine.sizing.memory import Setting
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -75,10 +77,37 @@ def register(ctx: AppContext) -> set[str]:
         gpus = ctx.environment.last["gpu"]["gpus"] if ctx.environment.last else None
         return estimate_for(model, setting, gpus)
 
-    for fn in (env_report, estimate_memory):
+    def model_catalog(method: str = "lora", max_len: int = 1024, batch: int = 1, fits_only: bool = False) -> list:
+        """The curated models (parameters, context, licence, Hugging Face and ModelScope ids) with each one's
+        estimated peak memory for `method` on this machine and whether it fits."""
+        gpus = ctx.environment.last["gpu"]["gpus"] if ctx.environment.last else None
+        return catalog_table(method, int(max_len), int(batch), bool(fits_only), gpus)
+
+    def list_cached_models() -> list:
+        """Every model on disk: the bundled SmolLM2, the Hugging Face and ModelScope caches, TuneDesk's
+        converted GGUF cache and registered local folders, each with its size and folder."""
+        return list_models()
+
+    def delete_cached_model(folder: str, delete_files: bool = False) -> str:
+        """Delete one model listed by list_cached_models (by its folder). A registered local folder is only
+        unregistered unless delete_files. Refused on a shared or password-protected app."""
+        if ctx.service.guard.active:
+            raise ModelError("deleting models is only possible in a local app, not through a shared or "
+                             "password-protected one")
+        return delete_model(folder, bool(delete_files))
+
+    def register_local_model(path: str) -> dict:
+        """Register a local model folder (config, tokenizer and weights are checked) or a .gguf file; it then
+        appears among the Train tab's models."""
+        ctx.service.guard.check_path(path, "model")
+        return register_model(path.strip())
+
+    extra = (env_report, estimate_memory, model_catalog, list_cached_models, delete_cached_model,
+             register_local_model)
+    for fn in extra:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
     return {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log,
-                                   env_report, estimate_memory)} | register_data(ctx)
+                                   *extra)} | register_data(ctx)
 
 
 def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False

@@ -22,7 +22,7 @@ from tabs.charts import hardware_figure, loss_figure, training_figure
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
-from tabs.train_form import SAMPLE_DATASETS, TrainForm, command_preview
+from tabs.train_form import KNOWN_MODELS, SAMPLE_DATASETS, TrainForm, command_preview
 from tabs.translate import Translator
 
 # On a 2-core machine every redraw in the browser competes with training; both are tunable.
@@ -249,7 +249,17 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
                         live_outputs))
     # datasets saved in the Dataset Explorer join the dataset choices
     ctx.on_load.append((lambda: gr.update(choices=dataset_choices(ctx)), [], [form.widgets["dataset"]]))
+    # registered, cached and downloaded models join the model choices (typing any id or path still works)
+    ctx.on_load.append((lambda: gr.update(choices=model_choices()), [], [form.widgets["model_name_or_path"]]))
     return form
+
+
+def model_choices() -> list[str]:
+    from engine.modelhub.cache import list_models
+
+    on_disk = [m["id"] if m["source"] == "hf" else m["folder"] for m in list_models()
+               if m["source"] in ("hf", "local", "modelscope")]
+    return list(dict.fromkeys([*KNOWN_MODELS, *on_disk]))
 
 
 def dataset_choices(ctx: AppContext) -> list[str]:

@@ -153,3 +153,24 @@ def test_bad_dataset_files_get_messages_and_the_app_stays_up(client, tmp_path):
     with pytest.raises(Exception, match="file not found"):
         client.predict(str(tmp_path / "missing.jsonl"), 1, 2, "auto", "", "", 64, False, api_name="/preview_samples")
     assert isinstance(client.predict(api_name="/list_runs"), list)
+
+
+def test_model_hub_endpoints_over_http(client, tiny_model, tmp_path):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/model_catalog", "/list_cached_models", "/delete_cached_model", "/register_local_model"} <= names
+    catalog = client.predict("lora", 512, 1, True, api_name="/model_catalog")
+    assert any(r["model"] == "SmolLM2-135M-Instruct" for r in catalog) and all(r["verdict"] == "fits"
+                                                                                for r in catalog)
+    incomplete = tmp_path / "half-model"
+    incomplete.mkdir()
+    (incomplete / "config.json").write_text("{}")
+    with pytest.raises(Exception, match="not a complete model folder"):
+        client.predict(str(incomplete), api_name="/register_local_model")
+    info = client.predict(str(tiny_model), api_name="/register_local_model")
+    try:
+        assert info["kind"] == "folder"
+        listed = client.predict(api_name="/list_cached_models")
+        assert any(m["source"] == "local" and m["folder"] == info["folder"] for m in listed)
+    finally:  # the registry lives in the user's TuneDesk cache: leave it as it was
+        assert "files are kept" in client.predict(info["folder"], False, api_name="/delete_cached_model")
+    assert tiny_model.is_dir()

@@ -59,7 +59,13 @@ def test_each_tab_opens(app, page):
     page.wait_for_function("() => { const p = document.querySelector('#env-live .js-plotly-plot');"
                            " return p && p.data && p.data.length >= 2 && p.data[0].x.length >= 2; }", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab_env.png"), full_page=True)
-    tabs = (("tab_hub", "Model Hub", "hub_coming"), ("tab_chat", "Compare Chat", "chat_coming"))
+    page.locator("#tab_hub-button", has_text="Model Hub").click()
+    page.locator("#hub-catalog", has_text="SmolLM2-135M-Instruct").wait_for(timeout=15_000)
+    page.get_by_label("Only models that fit this machine").check()
+    page.wait_for_function("() => !document.querySelector('#hub-catalog').innerText.includes('Qwen2.5-14B')",
+                           timeout=15_000)  # 14B fits no 2-core CPU machine, nor a consumer GPU with LoRA
+    page.screenshot(path=str(ARTIFACTS / "tab_hub.png"), full_page=True)
+    tabs = (("tab_chat", "Compare Chat", "chat_coming"),)
     for tab, text, key in tabs:
         page.locator(f"#{tab}-button", has_text=text).click()
         page.locator(f"#placeholder-{key}", has_text="coming next").wait_for()

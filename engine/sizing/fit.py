@@ -66,3 +66,19 @@ def machine_table(gpus: list[dict[str, Any]] | None = None, max_len: int = 1024,
             row[method] = {"gb": total, "verdict": verdict(total, gb)}
         rows.append(row)
     return rows
+
+
+def catalog_table(method: str = "lora", max_len: int = 1024, batch: int = 1, fits_only: bool = False,
+                  gpus: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The catalogue with each model's estimated memory for one method on this machine."""
+    device, gb, _ = device_memory(gpus)
+    precision = "bf16" if device == "gpu" else "fp32"
+    rows = []
+    for m in CATALOG:
+        total = estimate(m.shape, Setting(method, "sft", max_len, batch, True, precision, 8, device)).total_gb
+        row = {"model": m.name, "params_b": round(m.shape.params / 1e9, 2), "context": m.shape.context,
+               "licence": m.licence, "hf_id": m.hf_id, "ms_id": m.ms_id, "memory_gb": total,
+               "verdict": verdict(total, gb)}
+        if not fits_only or row["verdict"] == "fits":
+            rows.append(row)
+    return rows

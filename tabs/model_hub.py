@@ -1,0 +1,100 @@
+"""The Model Hub tab: the curated catalogue with each model's memory on this machine, every model on
+disk with its size (delete, register a local folder). All work is done by `engine.modelhub` and
+`engine.sizing`; this file lays out widgets and calls them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from engine.errors import ModelError
+from engine.modelhub.cache import delete_model, list_models
+from engine.modelhub.local import register
+from engine.sizing.fit import catalog_table
+from tabs.context import AppContext
+from tabs.errors import gradio_errors
+from tabs.i18n import t
+from tabs.translate import Translator
+
+PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
+MARK = {"fits": "✅ fits", "tight": "⚠️ tight", "does not fit": "❌ no"}
+
+
+def catalog_frame(rows: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    return pd.DataFrame([[r["model"], r["params_b"], r["context"], r["memory_gb"], MARK[r["verdict"]], r["licence"],
+                          r["hf_id"], r["ms_id"]] for r in rows],
+                        columns=[t("hub_col_id", lang), "B", t("hub_col_ctx", lang), t("hub_col_mem", lang),
+                                 t("hub_col_fit", lang), t("hub_col_licence", lang), "Hugging Face", "ModelScope"])
+
+
+def disk_frame(models: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    return pd.DataFrame([[m["source"], m["id"], m["size_gb"], m["folder"]] for m in models],
+                        columns=[t(k, lang) for k in ("hub_col_source", "hub_col_id", "hub_col_size",
+                                                      "hub_col_folder")])
+
+
+def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
+    gpus = lambda: ctx.environment.last["gpu"]["gpus"] if ctx.environment.last else None  # noqa: E731
+    tr.text(gr.Markdown(t("hub_search_note", tr.lang), elem_id="hub-note"), "hub_search_note")
+    with gr.Row():
+        method = tr.label(gr.Dropdown(["lora", "qlora4", "qlora8", "full"], value="lora",
+                                      label=t("hub_method", tr.lang), elem_id="hub-method"), "hub_method")
+        length = tr.label(gr.Number(1024, label=t("hub_len", tr.lang), precision=0, minimum=16), "hub_len")
+        batch = tr.label(gr.Number(1, label=t("hub_batch", tr.lang), precision=0, minimum=1), "hub_batch")
+        fits_only = tr.label(gr.Checkbox(False, label=t("hub_fits_only", tr.lang), elem_id="hub-fits-only"),
+                             "hub_fits_only")
+    catalog = tr.label(gr.Dataframe(catalog_frame(catalog_table(), tr.lang), label=t("hub_catalog", tr.lang),
+                                    interactive=False, wrap=True, elem_id="hub-catalog"), "hub_catalog")
+    with gr.Row():
+        refresh = tr.button("hub_refresh", elem_id="hub-refresh", scale=0, min_width=120)
+        message = gr.Markdown(elem_id="hub-message")
+    disk = tr.label(gr.Dataframe(label=t("hub_on_disk", tr.lang), interactive=False, wrap=True,
+                                 elem_id="hub-disk"), "hub_on_disk")
+    with gr.Row():
+        pick = tr.label(gr.Dropdown(choices=[], label=t("hub_pick", tr.lang), elem_id="hub-pick", scale=3),
+                        "hub_pick")
+        with_files = tr.label(gr.Checkbox(False, label=t("hub_delete_files", tr.lang)), "hub_delete_files")
+        delete_btn = tr.button("hub_delete", elem_id="hub-delete", scale=0, min_width=120)
+        confirm = tr.button("hub_confirm", variant="stop", visible=False, elem_id="hub-confirm", scale=0,
+                            min_width=140)
+    with gr.Row():
+        path = tr.label(gr.Textbox(label=t("hub_register_path", tr.lang), elem_id="hub-register-path", scale=4),
+                        "hub_register_path")
+        register_btn = tr.button("hub_register", elem_id="hub-register", scale=0, min_width=120)
+    guard = gradio_errors(in_page=True)
+
+    def on_catalog(m: str, n: Any, b: Any, only: bool, lang: str) -> pd.DataFrame:
+        return catalog_frame(catalog_table(m, int(n or 1024), int(b or 1), bool(only), gpus()), lang)
+
+    for widget in (method, length, batch, fits_only):
+        widget.change(on_catalog, [method, length, batch, fits_only, lang_state], catalog, **PRIVATE)
+
+    def on_refresh(lang: str) -> list[Any]:
+        models = list_models()
+        deletable = [(f"{m['source']}: {m['id']} ({m['size_gb']} GiB)", m["folder"]) for m in models
+                     if m["source"] != "bundled"]
+        return [disk_frame(models, lang), gr.update(choices=deletable, value=None)]
+
+    refresh.click(on_refresh, lang_state, [disk, pick], **PRIVATE)
+    ctx.on_load.append((on_refresh, [lang_state], [disk, pick]))
+    delete_btn.click(lambda chosen: gr.update(visible=bool(chosen)), pick, confirm, **PRIVATE)
+
+    @guard
+    def on_delete(chosen: str, files: bool, lang: str) -> list[Any]:
+        if ctx.service.guard.active:
+            raise ModelError("deleting models is only possible in a local app, not through a shared or "
+                             "password-protected one")
+        text = delete_model(chosen, bool(files))
+        return [text, gr.update(visible=False), *on_refresh(lang)]
+
+    confirm.click(on_delete, [pick, with_files, lang_state], [message, confirm, disk, pick], **PRIVATE)
+
+    @guard
+    def on_register(folder: str, lang: str) -> list[Any]:
+        ctx.service.guard.check_path(folder, "model")
+        info = register(folder.strip())
+        return [t("hub_registered", lang, path=info["folder"], size=info["size_gb"]), *on_refresh(lang)]
+
+    register_btn.click(on_register, [path, lang_state], [message, disk, pick], **PRIVATE)
