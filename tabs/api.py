@@ -15,6 +15,7 @@ from engine.data.explorer import DatasetChoice
 from engine.errors import DataError, ModelError
 from engine.modelhub.cache import delete_model, list_models
 from engine.modelhub.local import register as register_model
+from engine.modelhub.structure import model_structure as structure_of
 from engine.service import build_config
 from engine.sizing.fit import METHODS, catalog_table, estimate_for
 from engine.sizing.memory import Setting
@@ -102,8 +103,15 @@ def register(ctx: AppContext) -> set[str]:
         ctx.service.guard.check_path(path, "model")
         return register_model(path.strip())
 
+    def model_structure(model: str) -> dict:
+        """A model's structure without reading weights (built on the meta device from its config): module tree,
+        parameter treemap (ids, labels, parents, values), parameters by layer type, layers, hidden size,
+        heads, KV heads, vocabulary, context. `model` is a catalogue name or id, or a local folder."""
+        ctx.service.guard.check_path(model, "model")
+        return structure_of(model.strip())
+
     extra = (env_report, estimate_memory, model_catalog, list_cached_models, delete_cached_model,
-             register_local_model)
+             register_local_model, model_structure)
     for fn in extra:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
     return {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log,

@@ -8,10 +8,13 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
+import plotly.graph_objects as go
 
 from engine.errors import ModelError
 from engine.modelhub.cache import delete_model, list_models
 from engine.modelhub.local import register
+from engine.modelhub.structure import model_structure
+from engine.sizing.catalog import CATALOG
 from engine.sizing.fit import catalog_table
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -63,7 +66,33 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
         path = tr.label(gr.Textbox(label=t("hub_register_path", tr.lang), elem_id="hub-register-path", scale=4),
                         "hub_register_path")
         register_btn = tr.button("hub_register", elem_id="hub-register", scale=0, min_width=120)
+    with gr.Accordion(t("hub_structure", tr.lang), open=False) as structure_acc:
+        with gr.Row():
+            which = tr.label(gr.Dropdown([m.name for m in CATALOG], value=CATALOG[0].name, allow_custom_value=True,
+                                         label=t("hub_structure_model", tr.lang), elem_id="hub-structure-model",
+                                         scale=4), "hub_structure_model")
+            show_btn = tr.button("hub_show_structure", elem_id="hub-show-structure", scale=0, min_width=160)
+        facts = gr.Markdown(elem_id="hub-structure-facts")
+        treemap = gr.Plot(elem_id="hub-treemap", show_label=False)
+        tree = gr.Code(language="python", interactive=False, elem_id="hub-tree", max_lines=40)
+    tr.label(structure_acc, "hub_structure")
     guard = gradio_errors(in_page=True)
+
+    @guard
+    def on_structure(model: str, lang: str) -> list[Any]:
+        ctx.service.guard.check_path(model or "", "model")
+        r = model_structure((model or "").strip())
+        text = t("hub_structure_facts", lang, arch=r["architecture"], params=f"{r['params']:,}", layers=r["layers"],
+                 hidden=r["hidden"], heads=r["heads"], kv=r["kv_heads"], vocab=f"{r['vocab']:,}",
+                 context=f"{r['context']:,}" if r["context"] else "?")
+        m = r["treemap"]
+        figure = go.Figure(go.Treemap(ids=m["ids"], labels=m["labels"], parents=m["parents"], values=m["values"],
+                                      branchvalues="total", maxdepth=3))
+        figure.update_layout(height=520, margin={"l": 4, "r": 4, "t": 30, "b": 4},
+                             title=t("hub_structure_title", lang))
+        return [text, figure, r["tree"]]
+
+    show_btn.click(on_structure, [which, lang_state], [facts, treemap, tree], **PRIVATE)
 
     def on_catalog(m: str, n: Any, b: Any, only: bool, lang: str) -> pd.DataFrame:
         return catalog_frame(catalog_table(m, int(n or 1024), int(b or 1), bool(only), gpus()), lang)

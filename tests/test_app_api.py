@@ -157,7 +157,10 @@ def test_bad_dataset_files_get_messages_and_the_app_stays_up(client, tmp_path):
 
 def test_model_hub_endpoints_over_http(client, tiny_model, tmp_path):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/model_catalog", "/list_cached_models", "/delete_cached_model", "/register_local_model"} <= names
+    assert {"/model_catalog", "/list_cached_models", "/delete_cached_model", "/register_local_model",
+            "/model_structure"} <= names
+    structure = client.predict("HuggingFaceTB/SmolLM2-135M-Instruct", api_name="/model_structure")
+    assert structure["architecture"] == "LlamaForCausalLM" and structure["layers"] == 30
     catalog = client.predict("lora", 512, 1, True, api_name="/model_catalog")
     assert any(r["model"] == "SmolLM2-135M-Instruct" for r in catalog) and all(r["verdict"] == "fits"
                                                                                 for r in catalog)

@@ -64,6 +64,12 @@ def test_each_tab_opens(app, page):
     page.get_by_label("Only models that fit this machine").check()
     page.wait_for_function("() => !document.querySelector('#hub-catalog').innerText.includes('Qwen2.5-14B')",
                            timeout=15_000)  # 14B fits no 2-core CPU machine, nor a consumer GPU with LoRA
+    page.get_by_text("Model structure (built on the meta device").click()
+    page.click("#hub-show-structure")
+    page.wait_for_function("() => { const p = document.querySelector('#hub-treemap .js-plotly-plot');"
+                           " return p && p.data && p.data[0].type === 'treemap' && p.data[0].ids.length > 50; }",
+                           timeout=60_000)
+    page.locator("#hub-structure-facts", has_text="LlamaForCausalLM").wait_for()
     page.screenshot(path=str(ARTIFACTS / "tab_hub.png"), full_page=True)
     tabs = (("tab_chat", "Compare Chat", "chat_coming"),)
     for tab, text, key in tabs:

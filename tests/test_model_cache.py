@@ -79,3 +79,25 @@ def test_register_validates_and_delete_keeps_files_unless_asked(caches: Path, ti
     assert not mine.exists()
     with pytest.raises(ModelError, match="not among the models"):
         delete_model("/etc")
+
+
+def test_structure_on_the_meta_device(tiny_model: Path):
+    from transformers import AutoModelForCausalLM
+
+    from engine.modelhub.structure import model_structure
+    from engine.sizing.catalog import find
+
+    local = model_structure(str(tiny_model))
+    real = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert local["params"] == sum(p.numel() for p in real.parameters()) == sum(local["by_type"].values())
+    assert "Qwen3DecoderLayer" in local["tree"] and local["layers"] == 2
+    tm = local["treemap"]
+    children = sum(v for v, parent in zip(tm["values"], tm["parents"], strict=True) if parent == tm["ids"][0])
+    assert tm["values"][0] == children  # a valid "total" treemap, tied embeddings and all
+    assert len(set(tm["ids"])) == len(tm["ids"]) and set(tm["parents"]) - {""} <= set(tm["ids"])
+    catalogue = model_structure("Qwen3-0.6B")
+    assert catalogue["params"] == find("Qwen3-0.6B").shape.params  # the meta model agrees with the estimator
+    with pytest.raises(ModelError, match="needs its own remote code"):
+        model_structure("ChatGLM3-6B")
+    with pytest.raises(ModelError, match="not in TuneDesk's catalogue"):
+        model_structure("someone/unknown")
