@@ -14,7 +14,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -28,18 +27,11 @@ SHARED = ROOT.parent / "shared"
 
 
 def cpu_line() -> str:
-    model = platform.processor() or "?"
-    flags: set[str] = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    return f"CPU: {model}, {os.cpu_count()} cores, flags: {' '.join(wanted) or 'none of avx2/avx512/amx'}"
+    from engine.env.machine import cpu_info
+
+    cpu = cpu_info()
+    flags = " ".join(f for f, on in cpu["flags"].items() if on) or "none of avx2/avx512/amx"
+    return f"CPU: {cpu['model']}, {cpu['cores_logical']} cores, flags: {flags}"
 
 
 def make_file(path: Path, rows: int) -> None:

@@ -145,12 +145,11 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from engine.env.gpus import gpu_info
     from engine.sizing.fit import estimate_for
     from engine.sizing.memory import Setting
 
     setting = Setting(args.method, args.stage, args.max_len, args.batch, args.gradient_checkpointing, args.precision)
-    r = estimate_for(args.model, setting, gpu_info()["gpus"])
+    r = estimate_for(args.model, setting)
     print(f"{args.model}: {args.method} {args.stage}, length {args.max_len}, batch {args.batch}, "
           f"{r['setting']['precision']}{', checkpointing' if args.gradient_checkpointing else ''}")
     print(f"  weights {r['weights_gb']} + trainable state {r['trainable_gb']} + activations {r['activations_gb']} "

@@ -75,14 +75,12 @@ def register(ctx: AppContext) -> set[str]:
             raise ModelError(f"method '{method}': use one of {', '.join(METHODS)}")
         setting = Setting(method, stage, int(max_len), int(batch), bool(gradient_checkpointing), precision,
                           int(lora_rank))
-        gpus = ctx.environment.last["gpu"]["gpus"] if ctx.environment.last else None
-        return estimate_for(model, setting, gpus)
+        return estimate_for(model, setting)
 
     def model_catalog(method: str = "lora", max_len: int = 1024, batch: int = 1, fits_only: bool = False) -> list:
         """The curated models (parameters, context, licence, Hugging Face and ModelScope ids) with each one's
         estimated peak memory for `method` on this machine and whether it fits."""
-        gpus = ctx.environment.last["gpu"]["gpus"] if ctx.environment.last else None
-        return catalog_table(method, int(max_len), int(batch), bool(fits_only), gpus)
+        return catalog_table(method, int(max_len), int(batch), bool(fits_only))
 
     def list_cached_models() -> list:
         """Every model on disk: the bundled SmolLM2, the Hugging Face and ModelScope caches, TuneDesk's

@@ -39,7 +39,6 @@ def disk_frame(models: list[dict[str, Any]], lang: str) -> pd.DataFrame:
 
 
 def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
-    gpus = lambda: ctx.environment.last["gpu"]["gpus"] if ctx.environment.last else None  # noqa: E731
     tr.text(gr.Markdown(t("hub_search_note", tr.lang), elem_id="hub-note"), "hub_search_note")
     with gr.Row():
         method = tr.label(gr.Dropdown(["lora", "qlora4", "qlora8", "full"], value="lora",
@@ -95,7 +94,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
     show_btn.click(on_structure, [which, lang_state], [facts, treemap, tree], **PRIVATE)
 
     def on_catalog(m: str, n: Any, b: Any, only: bool, lang: str) -> pd.DataFrame:
-        return catalog_frame(catalog_table(m, int(n or 1024), int(b or 1), bool(only), gpus()), lang)
+        return catalog_frame(catalog_table(m, int(n or 1024), int(b or 1), bool(only)), lang)
 
     for widget in (method, length, batch, fits_only):
         widget.change(on_catalog, [method, length, batch, fits_only, lang_state], catalog, **PRIVATE)

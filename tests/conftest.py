@@ -92,6 +92,13 @@ def outputs(tmp_path: Path) -> Path:
     return tmp_path / "outputs"
 
 
+def data_config(dataset: Path | str, **kw: object):
+    """A TrainConfig around a dataset, for data tests that load no model."""
+    from engine.config import TrainConfig
+
+    return TrainConfig.from_dict({"dataset": str(dataset), **kw})
+
+
 def tiny_config(model: Path, dataset: Path | str, outputs: Path, **overrides: object):
     from engine.config import TrainConfig
 

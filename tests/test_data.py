@@ -8,16 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.config import TrainConfig
 from engine.data.encode import IGNORE, EncodeStats, encode_conversation
 from engine.data.formats import Conversation
 from engine.data.prepare import encode_samples, read_samples
 from engine.errors import DataError
 from tests.conftest import SHARED_DATA, needs_shared
-
-
-def cfg(dataset: Path | str, **kw: object) -> TrainConfig:
-    return TrainConfig.from_dict({"dataset": str(dataset), **kw})
+from tests.conftest import data_config as cfg
 
 
 def write(path: Path, rows: list) -> Path:

@@ -10,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import TrainConfig
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.sources import load_source
 from engine.errors import DataError
-
-
-def cfg(dataset: Path | str, **kw: object) -> TrainConfig:
-    return TrainConfig.from_dict({"dataset": str(dataset), **kw})
+from tests.conftest import data_config as cfg
 
 
 def test_malformed_json_line_is_named_by_its_line(tmp_path: Path):

@@ -6,23 +6,19 @@ KTO rows and plain text, from TuneDesk's own samples in samples/formats/."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from engine.config import TrainConfig
 from engine.data.encode import IGNORE, EncodeStats, encode_conversation
 from engine.data.formats import RowError, detect_format, normalize
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
 from tests.conftest import ROOT, needs_shared, run_to_end, tiny_config
+from tests.conftest import data_config as cfg
 
 FORMATS_DIR = ROOT / "samples" / "formats"
 
-
-def cfg(dataset: Path | str, **kw: object) -> TrainConfig:
-    return TrainConfig.from_dict({"dataset": str(dataset), **kw})
 
 
 def trained_text(tok, examples) -> str:

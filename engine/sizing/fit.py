@@ -17,7 +17,12 @@ METHODS = ("full", "lora", "qlora4", "qlora8")
 
 
 def device_memory(gpus: list[dict[str, Any]] | None = None) -> tuple[str, float, str]:
-    """(gpu | cpu, GiB to train in, a name): the largest GPU's memory, or the RAM available now."""
+    """(gpu | cpu, GiB to train in, a name): the largest GPU's memory, or the RAM available now. GPUs are
+    detected here when the caller has not (a pynvml query: milliseconds)."""
+    if gpus is None:
+        from engine.env.gpus import gpu_info
+
+        gpus = gpu_info()["gpus"]
     if gpus:
         best = max(gpus, key=lambda g: g.get("mem_total_gb", 0))
         return "gpu", float(best.get("mem_total_gb", 0)), f"GPU {best['index']} {best['name']}"
