@@ -178,12 +178,13 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
 
     # --- source ---------------------------------------------------------------------------
     @guard
-    def on_upload(files: list[str] | None) -> Any:
+    def on_upload(files: list[str] | None) -> list[Any]:
         if not files:
-            return gr.skip()
-        return gr.update(value=explorer.import_uploads([str(f) for f in files]))
+            return [gr.skip(), gr.skip()]
+        # the drop zone is emptied again: a later drop is a new dataset, not more files for this one
+        return [gr.update(value=explorer.import_uploads([str(f) for f in files])), None]
 
-    upload.upload(on_upload, upload, source, **PRIVATE)
+    upload.upload(on_upload, upload, [source, upload], **PRIVATE)
     source.change(lambda s: gr.update(choices=_entries(s), value=None), source, entry, **PRIVATE)
 
     # --- inspect as a job -------------------------------------------------------------------

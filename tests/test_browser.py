@@ -181,3 +181,28 @@ def test_dataset_explorer_in_chinese_with_a_broken_file(app, page, tmp_path):
     page.get_by_text("错误行").first.click()
     page.locator("#data-bad-rows", has_text="broken.jsonl line 2").wait_for(timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "data-explorer-zh.png"), full_page=True)
+
+
+def test_dropped_files_of_each_format_are_detected(app, page, tiny_model):
+    """Files uploaded as a user drops them: each gets its format; several at once become one dataset."""
+    from tests.conftest import ROOT
+
+    formats = ROOT / "samples" / "formats"
+    page.goto(app.url)
+    page.click("#tab_data-button")
+    type_into(page, "#data-model", tiny_model)
+    for name, fmt in (("kto.jsonl", "kto"), ("pairwise.jsonl", "pairwise"), ("text.jsonl", "text"),
+                      ("sharegpt_tools.json", "sharegpt")):
+        page.locator("#data-upload input[type=file]").set_input_files(str(formats / name))
+        page.wait_for_function(f"() => (document.querySelector('#data-source input')?.value || '')"
+                               f".endsWith('{name}')", timeout=30_000)
+        page.click("#data-inspect")
+        page.locator("#data-summary", has_text=f"Format: {fmt}").wait_for(timeout=60_000)
+    # several files dropped together are one dataset: 3 csv rows + 2 tsv rows
+    page.locator("#data-upload input[type=file]").set_input_files([str(formats / "alpaca.csv"),
+                                                                  str(formats / "alpaca.tsv")])
+    page.wait_for_function("() => !(document.querySelector('#data-source input')?.value || '').endsWith('.json')",
+                           timeout=30_000)
+    page.click("#data-inspect")
+    page.locator("#data-summary", has_text="5 rows · 5 usable").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "data-upload.png"), full_page=True)
