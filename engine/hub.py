@@ -19,9 +19,9 @@ def modelscope_endpoint() -> str:
     return os.environ.get("MODELSCOPE_DOMAIN", "https://www.modelscope.cn")
 
 
-def ensure_reachable(hub: str) -> None:
+def ensure_reachable(hub: str, url: str | None = None) -> None:
     """Raise HubUnreachable with advice unless the hub's host accepts a TCP connection quickly."""
-    url = hf_endpoint() if hub == "hf" else modelscope_endpoint()
+    url = url or (hf_endpoint() if hub == "hf" else modelscope_endpoint())
     if not url.startswith(("http://", "https://")):
         url = "https://" + url
     parsed = urlparse(url)

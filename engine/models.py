@@ -130,15 +130,17 @@ def resolve_model(config: TrainConfig, log: Any = print) -> ResolvedModel:
 def _hf_download(repo: str, gguf_file: str, log: Any) -> str:
     from huggingface_hub import snapshot_download
 
+    from engine.modelhub.cache import hf_cache_dir
+
     patterns = [gguf_file, "*.json", "*.model", "*.jinja", "*.txt"] if gguf_file else None
     try:
-        return snapshot_download(repo, allow_patterns=patterns, local_files_only=True)
+        return snapshot_download(repo, allow_patterns=patterns, local_files_only=True, cache_dir=hf_cache_dir())
     except Exception:
         pass  # not cached yet: download below
     ensure_reachable("hf")
     log(f"downloading {repo} from Hugging Face…")
     try:
-        return snapshot_download(repo, allow_patterns=patterns,
+        return snapshot_download(repo, allow_patterns=patterns, cache_dir=hf_cache_dir(),
                                  ignore_patterns=None if gguf_file else ["*.gguf", "*.bin", "*.pth", "original/*"])
     except Exception as exc:
         raise ModelError(f"could not download {repo} from Hugging Face: {exc}. Check the id, and for gated "

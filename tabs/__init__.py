@@ -27,7 +27,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with tr.label(gr.Tab(t("tab_env", ctx.lang), elem_id="tab_env", id="env"), "tab_env") as env_tab:
                 env_timer = environment.build(ctx, tr, lang_state)
             with tr.label(gr.Tab(t("tab_hub", ctx.lang), elem_id="tab_hub", id="hub"), "tab_hub") as hub_tab:
-                model_hub.build(ctx, tr, lang_state)
+                hub_timer = model_hub.build(ctx, tr, lang_state)
             with tr.label(gr.Tab(t("tab_data", ctx.lang), elem_id="tab_data", id="data"), "tab_data") as data_t:
                 data_tab = dataset.build(ctx, tr, lang_state)
             with tr.label(gr.Tab(t("tab_train", ctx.lang), elem_id="tab_train", id="train"), "tab_train") as train_t:
@@ -35,6 +35,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with tr.label(gr.Tab(t("tab_chat", ctx.lang), elem_id="tab_chat", id="chat"), "tab_chat") as chat_t:
                 placeholders.build(tr, "chat_coming")
         _live_only_when_shown(ctx, env_tab, env_timer, [hub_tab, data_t, train_t, chat_t])
+        _timer_while_open(hub_tab, hub_timer, [env_tab, data_t, train_t, chat_t])
         _send_to_train(ctx, data_tab, form, tabs, lang_state)
         public = api.register(ctx)
         lang.change(lambda code: [code, *tr.updates(code)], lang, [lang_state, *tr.components],
@@ -61,6 +62,14 @@ def _send_to_train(ctx: AppContext, data_tab: dataset.DatasetTab, form: train.Tr
                                 [form.widgets["dataset"], tabs], api_visibility="private")
     data_tab.chosen.change(lambda _: gr.update(choices=train.dataset_choices(ctx)), data_tab.chosen,
                            form.widgets["dataset"], api_visibility="private", show_progress="hidden")
+
+
+def _timer_while_open(tab: gr.Tab, timer: gr.Timer, others: list[gr.Tab]) -> None:
+    """Opening the tab starts the timer (its first tick stops it when there is nothing to follow)."""
+    hidden = {"api_visibility": "private", "show_progress": "hidden"}
+    tab.select(lambda: gr.Timer(active=True), None, timer, **hidden)
+    for other in others:
+        other.select(lambda: gr.Timer(active=False), None, timer, **hidden)
 
 
 def _live_only_when_shown(ctx: AppContext, env_tab: gr.Tab, timer: gr.Timer, others: list[gr.Tab]) -> None:

@@ -1,4 +1,5 @@
-"""Named API endpoints for every Train and Dataset Explorer action, callable with gradio_client.
+"""Named API endpoints for every Train and Dataset Explorer action, callable with gradio_client (the
+Environment and Model Hub ones are in api_models.py).
 
 Each returns plain JSON; engine errors come back as Gradio errors with the message the UI shows.
 """
@@ -12,13 +13,9 @@ import gradio as gr
 from engine.config import DEFAULT_MODEL
 from engine.data.clean import CleanOptions
 from engine.data.explorer import DatasetChoice
-from engine.errors import DataError, ModelError
-from engine.modelhub.cache import delete_model, list_models
-from engine.modelhub.local import register as register_model
-from engine.modelhub.structure import model_structure as structure_of
+from engine.errors import DataError
 from engine.service import build_config
-from engine.sizing.fit import METHODS, catalog_table, estimate_for
-from engine.sizing.memory import Setting
+from tabs.api_models import register_models
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 
@@ -58,62 +55,8 @@ def register(ctx: AppContext) -> set[str]:
 
     for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log):
         gr.api(gradio_errors(fn), api_name=fn.__name__)
-    def env_report(probe_hubs: bool = True) -> dict:
-        """This machine: OS, CPU and its instruction sets, RAM, disks, GPUs, torch/CUDA, the dependency matrix
-        and readiness checks (QLoRA, bf16, SDPA, flash-attention, multi-GPU, hubs reachable); `markdown` is
-        the same as a report to paste into a bug report."""
-        return ctx.environment.refresh(probe_hubs)
-
-    def estimate_memory(model: str, method: str = "lora", max_len: int = 1024, batch: int = 2,
-                        gradient_checkpointing: bool = False, precision: str = "auto", stage: str = "sft",
-                        lora_rank: int = 8) -> dict:
-        """Peak training memory of a model (catalogue name, hub id or local folder; read from config.json, no
-        weights) for method full/lora/qlora4/qlora8 and stage sft/dpo/pt: weights, trainable state,
-        activations and overhead in GiB, the verdict on this machine's largest GPU (or RAM), and the nearest
-        setting that fits."""
-        if method not in METHODS:
-            raise ModelError(f"method '{method}': use one of {', '.join(METHODS)}")
-        setting = Setting(method, stage, int(max_len), int(batch), bool(gradient_checkpointing), precision,
-                          int(lora_rank))
-        return estimate_for(model, setting)
-
-    def model_catalog(method: str = "lora", max_len: int = 1024, batch: int = 1, fits_only: bool = False) -> list:
-        """The curated models (parameters, context, licence, Hugging Face and ModelScope ids) with each one's
-        estimated peak memory for `method` on this machine and whether it fits."""
-        return catalog_table(method, int(max_len), int(batch), bool(fits_only))
-
-    def list_cached_models() -> list:
-        """Every model on disk: the bundled SmolLM2, the Hugging Face and ModelScope caches, TuneDesk's
-        converted GGUF cache and registered local folders, each with its size and folder."""
-        return list_models()
-
-    def delete_cached_model(folder: str, delete_files: bool = False) -> str:
-        """Delete one model listed by list_cached_models (by its folder). A registered local folder is only
-        unregistered unless delete_files. Refused on a shared or password-protected app."""
-        if ctx.service.guard.active:
-            raise ModelError("deleting models is only possible in a local app, not through a shared or "
-                             "password-protected one")
-        return delete_model(folder, bool(delete_files))
-
-    def register_local_model(path: str) -> dict:
-        """Register a local model folder (config, tokenizer and weights are checked) or a .gguf file; it then
-        appears among the Train tab's models."""
-        ctx.service.guard.check_path(path, "model")
-        return register_model(path.strip())
-
-    def model_structure(model: str) -> dict:
-        """A model's structure without reading weights (built on the meta device from its config): module tree,
-        parameter treemap (ids, labels, parents, values), parameters by layer type, layers, hidden size,
-        heads, KV heads, vocabulary, context. `model` is a catalogue name or id, or a local folder."""
-        ctx.service.guard.check_path(model, "model")
-        return structure_of(model.strip())
-
-    extra = (env_report, estimate_memory, model_catalog, list_cached_models, delete_cached_model,
-             register_local_model, model_structure)
-    for fn in extra:
-        gr.api(gradio_errors(fn), api_name=fn.__name__)
-    return {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log,
-                                   *extra)} | register_data(ctx)
+    names = {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log)}
+    return names | register_data(ctx) | register_models(ctx)
 
 
 def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False

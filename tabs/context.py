@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.data.explorer import DatasetExplorer
 from engine.env.report import Environment
+from engine.modelhub.download import DownloadManager
 from engine.monitor import HardwareMonitor
 from engine.paths import PathGuard
 from engine.presets import PRESETS_DIR
@@ -24,6 +25,7 @@ class AppContext:
     monitor: HardwareMonitor
     explorer: DatasetExplorer
     environment: Environment
+    downloads: DownloadManager
     lang: str = "en"
     # (fn, inputs, outputs) to run when a page loads, so a refresh re-attaches to the live run
     on_load: list[tuple[Any, list[Any], list[Any]]] = field(default_factory=list)
@@ -37,4 +39,4 @@ class AppContext:
         allowed = [manager.outputs, SAMPLES_DIR, *(allow_dirs or [])] if confine else []
         guard = PathGuard(allowed)
         return cls(manager, Service(manager, guard), HardwareMonitor().start(), DatasetExplorer(manager.outputs, guard),
-                   Environment(manager.outputs), lang)
+                   Environment(manager.outputs), DownloadManager(), lang)

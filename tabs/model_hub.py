@@ -1,6 +1,7 @@
-"""The Model Hub tab: the curated catalogue with each model's memory on this machine, every model on
-disk with its size (delete, register a local folder). All work is done by `engine.modelhub` and
-`engine.sizing`; this file lays out widgets and calls them."""
+"""The Model Hub tab: search and download (model_hub_search.py), the curated catalogue with each
+model's memory on this machine, every model on disk with its size (delete, register a local folder),
+and a model's structure. All work is done by `engine.modelhub` and `engine.sizing`; this file lays out
+widgets and calls them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from engine.modelhub.local import register
 from engine.modelhub.structure import model_structure
 from engine.sizing.catalog import CATALOG
 from engine.sizing.fit import catalog_table
+from tabs import model_hub_search
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -38,8 +40,10 @@ def disk_frame(models: list[dict[str, Any]], lang: str) -> pd.DataFrame:
                                                       "hub_col_folder")])
 
 
-def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
-    tr.text(gr.Markdown(t("hub_search_note", tr.lang), elem_id="hub-note"), "hub_search_note")
+def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> gr.Timer:
+    """Returns the download progress timer (the app runs it only while this tab is open)."""
+    timer, finished = model_hub_search.build(ctx, tr, lang_state)
+    tr.text(gr.Markdown(t("hub_catalog_head", tr.lang)), "hub_catalog_head")
     with gr.Row():
         method = tr.label(gr.Dropdown(["lora", "qlora4", "qlora8", "full"], value="lora",
                                       label=t("hub_method", tr.lang), elem_id="hub-method"), "hub_method")
@@ -126,3 +130,5 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> None:
         return [t("hub_registered", lang, path=info["folder"], size=info["size_gb"]), *on_refresh(lang)]
 
     register_btn.click(on_register, [path, lang_state], [message, disk, pick], **PRIVATE)
+    finished.change(on_refresh, lang_state, [disk, pick], **PRIVATE)
+    return timer

@@ -51,8 +51,13 @@ def test_env_report_over_http(client):
     fit = client.predict("HuggingFaceTB/SmolLM2-135M-Instruct", "lora", 512, 2, False, "auto", "sft", 8,
                          api_name="/estimate_memory")
     assert fit["verdict"] == "fits" and fit["total_gb"] > fit["weights_gb"] > 0
-    with pytest.raises(Exception, match="not in TuneDesk's catalogue"):
+    # a hub model known nowhere here: its config is fetched, and offline that says so quickly
+    started = time.time()
+    with pytest.raises(Exception, match="cannot reach Hugging Face"):
         client.predict("someone/unknown", "lora", 512, 2, False, "auto", "sft", 8, api_name="/estimate_memory")
+    assert time.time() - started < 30
+    with pytest.raises(Exception, match="not in TuneDesk's catalogue"):
+        client.predict("no-such-model", "lora", 512, 2, False, "auto", "sft", 8, api_name="/estimate_memory")
 
 
 def test_full_run_through_the_api(client, tiny_model, chat_file):

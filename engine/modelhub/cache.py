@@ -15,9 +15,12 @@ from engine.modelhub.local import registered, unregister
 
 
 def hf_cache_dir() -> Path:
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
+    """Read at call time (huggingface_hub reads it once at import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
+                                                      "huggingface")
+    return Path(home) / "hub"
 
 
 def modelscope_cache_dir() -> Path:

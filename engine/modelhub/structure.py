@@ -28,7 +28,13 @@ def model_config(model: str) -> Any:
             raise ModelError(f"{path}: cannot read its config.json ({exc})") from exc
     entry = find(model)
     if entry is None:
-        raise ModelError(f"{model}: not in TuneDesk's catalogue and not a local model folder; download it first")
+        from engine.modelhub.info import known_config_folder
+
+        folder = known_config_folder(model)
+        if folder is None:
+            raise ModelError(f"{model}: not in TuneDesk's catalogue, not cached and not a local model folder; "
+                             "open its model page first (that fetches its config.json)")
+        return model_config(str(folder))
     cls_name = next((cls for prefix, cls in FAMILIES if entry.name.startswith(prefix)), None)
     if cls_name is None:
         raise ModelError(f"{entry.name} needs its own remote code to be built (trust_remote_code); download it "
@@ -40,12 +46,17 @@ def model_config(model: str) -> Any:
         max_position_embeddings=s.context or 4096, **({"head_dim": s.head_dim} if s.head_dim else {}))
 
 
-def model_structure(model: str, max_depth: int = 4) -> dict[str, Any]:
+def model_structure(model: str, max_depth: int = 4, fetch: bool = False) -> dict[str, Any]:
     """Module tree (torch's own condensed repr), a treemap of parameters (ids, labels, parents, values)
-    down to `max_depth`, and the headline numbers."""
+    down to `max_depth`, and the headline numbers. With `fetch`, a hub model known nowhere on this machine
+    has its config.json fetched first."""
     import torch
     from transformers import AutoModelForCausalLM
 
+    if fetch and not Path(model).expanduser().exists() and find(model) is None and model.count("/") == 1:
+        from engine.modelhub.info import fetch_config
+
+        fetch_config(model)
     config = model_config(model)
     try:
         with torch.device("meta"):

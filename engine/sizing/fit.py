@@ -38,8 +38,13 @@ def model_shape(model: str) -> ModelShape:
     path = Path(model).expanduser()
     if path.is_dir():
         return shape_from_folder(path)
-    raise ModelError(f"{model}: not in TuneDesk's catalogue and not a local model folder; download it (or its "
-                     "config.json) first to estimate its memory")
+    from engine.modelhub.info import known_config_folder
+
+    folder = known_config_folder(model)
+    if folder is not None:
+        return shape_from_folder(folder)
+    raise ModelError(f"{model}: not in TuneDesk's catalogue, not cached and not a local model folder; open its "
+                     "model page in the Model Hub tab (that fetches its config.json) or download it first")
 
 
 def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None = None) -> dict[str, Any]:
