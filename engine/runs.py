@@ -59,6 +59,8 @@ class RunManager:
         self._file_cache: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         self._summaries: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._worker: threading.Thread | None = None
+        # called before each run starts; each may free memory (Compare Chat's models) and say so in the log
+        self.before_run: list[Any] = []
         self.recover_interrupted()
 
     # --- queue and worker -------------------------------------------------------------------
@@ -110,6 +112,13 @@ class RunManager:
                             self._worker = None
                             return
                 continue
+            for hook in self.before_run:
+                try:
+                    note = hook()
+                except Exception as exc:  # freeing memory is best effort; the run goes on
+                    note = f"could not free memory before the run: {exc}"
+                if note:
+                    job.run.log(note)
             watchdog = threading.Thread(target=self._watch, args=(job,), daemon=True)
             watchdog.start()
             try:

@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from tabs import api, dataset, environment, model_hub, placeholders, train
+from tabs import api, compare_chat, dataset, environment, model_hub, train
 from tabs.context import AppContext
 from tabs.i18n import t
 from tabs.translate import Translator
@@ -33,10 +33,11 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with tr.label(gr.Tab(t("tab_train", ctx.lang), elem_id="tab_train", id="train"), "tab_train") as train_t:
                 form = train.build(ctx, tr, lang_state)
             with tr.label(gr.Tab(t("tab_chat", ctx.lang), elem_id="tab_chat", id="chat"), "tab_chat") as chat_t:
-                placeholders.build(tr, "chat_coming")
+                chat = compare_chat.build(ctx, tr, lang_state)
         _live_only_when_shown(ctx, env_tab, env_timer, [hub_tab, data_t, train_t, chat_t])
         _timer_while_open(hub_tab, hub_timer, [env_tab, data_t, train_t, chat_t])
         _send_to_train(ctx, data_tab, form, tabs, lang_state)
+        _open_in_chat(ctx, form, chat, tabs)
         public = api.register(ctx)
         lang.change(lambda code: [code, *tr.updates(code)], lang, [lang_state, *tr.components],
                     show_progress="hidden")
@@ -62,6 +63,23 @@ def _send_to_train(ctx: AppContext, data_tab: dataset.DatasetTab, form: train.Tr
                                 [form.widgets["dataset"], tabs], api_visibility="private")
     data_tab.chosen.change(lambda _: gr.update(choices=train.dataset_choices(ctx)), data_tab.chosen,
                            form.widgets["dataset"], api_visibility="private", show_progress="hidden")
+
+
+def _open_in_chat(ctx: AppContext, form: train.TrainForm, chat: compare_chat.ChatTab, tabs: gr.Tabs) -> None:
+    """"Open in Compare Chat": the selected run on the right, its base model on the left."""
+
+    def open_run(run_id: str | None) -> list[Any]:
+        if not run_id:
+            raise gr.Error("select a completed run first")
+        from engine.inference.sides import side_choices
+
+        config = ctx.manager.run(run_id).config()
+        fresh = side_choices(ctx.manager)
+        return [gr.update(choices=fresh, value=f"base:{config.model_name_or_path}"),
+                gr.update(choices=fresh, value=f"run:{run_id}"), gr.Tabs(selected="chat")]
+
+    form.open_in_chat.click(open_run, form.selected, [chat.left, chat.right, tabs], api_visibility="private",
+                            show_progress="hidden")
 
 
 def _timer_while_open(tab: gr.Tab, timer: gr.Timer, others: list[gr.Tab]) -> None:

@@ -15,6 +15,7 @@ from engine.data.clean import CleanOptions
 from engine.data.explorer import DatasetChoice
 from engine.errors import DataError
 from engine.service import build_config
+from tabs.api_chat import register_chat
 from tabs.api_models import register_models
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -56,7 +57,7 @@ def register(ctx: AppContext) -> set[str]:
     for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log):
         gr.api(gradio_errors(fn), api_name=fn.__name__)
     names = {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log)}
-    return names | register_data(ctx) | register_models(ctx)
+    return names | register_data(ctx) | register_models(ctx) | register_chat(ctx)
 
 
 def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False

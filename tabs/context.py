@@ -8,6 +8,9 @@ from typing import Any
 
 from engine.data.explorer import DatasetExplorer
 from engine.env.report import Environment
+from engine.evaluation.batch import BatchComparer
+from engine.inference.compare import CompareChat
+from engine.inference.pool import POOL
 from engine.modelhub.download import DownloadManager
 from engine.monitor import HardwareMonitor
 from engine.paths import PathGuard
@@ -26,6 +29,8 @@ class AppContext:
     explorer: DatasetExplorer
     environment: Environment
     downloads: DownloadManager
+    compare: CompareChat
+    comparer: BatchComparer
     lang: str = "en"
     # (fn, inputs, outputs) to run when a page loads, so a refresh re-attaches to the live run
     on_load: list[tuple[Any, list[Any], list[Any]]] = field(default_factory=list)
@@ -38,5 +43,6 @@ class AppContext:
         manager = RunManager(outputs)
         allowed = [manager.outputs, SAMPLES_DIR, *(allow_dirs or [])] if confine else []
         guard = PathGuard(allowed)
+        manager.before_run.append(POOL.release)  # training gets the memory Compare Chat's models held
         return cls(manager, Service(manager, guard), HardwareMonitor().start(), DatasetExplorer(manager.outputs, guard),
-                   Environment(manager.outputs), DownloadManager(), lang)
+                   Environment(manager.outputs), DownloadManager(), CompareChat(manager), BatchComparer(manager), lang)

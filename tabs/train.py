@@ -120,8 +120,10 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
 
         with gr.Column(scale=6, min_width=480):
             # --- live view ---
-            selected = tr.label(gr.Dropdown(choices=[], label=t("selected_run", tr.lang), elem_id="selected-run",
-                                            allow_custom_value=True), "selected_run")
+            with gr.Row():
+                selected = tr.label(gr.Dropdown(choices=[], label=t("selected_run", tr.lang), elem_id="selected-run",
+                                                allow_custom_value=True, scale=4), "selected_run")
+                open_in_chat = tr.button("open_in_chat", elem_id="open-in-chat", scale=0, min_width=180)
             progress = gr.HTML(elem_id="progress-box")
             alerts = gr.Markdown(elem_id="alerts")
             loss_plot = gr.Plot(elem_id="loss-plot", show_label=False)
@@ -193,9 +195,15 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
 
     @guard
     def on_start(lang: str, state: dict[str, Any], *values: Any) -> tuple[str, dict[str, Any]]:
+        from engine.inference.pool import POOL
+
+        chat_loaded = bool(POOL.loaded)
         run_id = service.start(form.to_config(values))
         busy = manager.current_run_id() not in (None, run_id) or len(manager.queued()) > 1
-        return t("queued" if busy else "started", lang, run_id=run_id), {**state, "run": run_id, "sigs": {}}
+        note = t("queued" if busy else "started", lang, run_id=run_id)
+        if chat_loaded:  # the worker frees them before the run starts
+            note += "  \n" + t("chat_unloaded", lang)
+        return note, {**state, "run": run_id, "sigs": {}}
 
     start_btn.click(on_start, [lang_state, view, *form.inputs], [message, view])
 
@@ -251,6 +259,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     ctx.on_load.append((lambda: gr.update(choices=dataset_choices(ctx)), [], [form.widgets["dataset"]]))
     # registered, cached and downloaded models join the model choices (typing any id or path still works)
     ctx.on_load.append((lambda: gr.update(choices=model_choices()), [], [form.widgets["model_name_or_path"]]))
+    form.selected, form.open_in_chat = selected, open_in_chat
     return form
 
 

@@ -53,6 +53,8 @@ class TrainForm:
         self.tr = tr
         self.names = field_names()
         self.widgets: dict[str, Any] = {}
+        self.selected: Any = None  # the live view's run picker and its "Open in Compare Chat" button
+        self.open_in_chat: Any = None
         hints = get_type_hints(TrainConfig)
         for group in GROUPS:
             acc = gr.Accordion(t(f"group_{group}", tr.lang), open=group in OPEN_GROUPS)

@@ -1,0 +1,170 @@
+"""The models Compare Chat has in memory. A LoRA run and its base share one copy of the base weights:
+the base is wrapped once in PEFT and each run's adapter is loaded under its own name, so a batch can
+mix "adapter off" and "adapter on" rows in one generate call. Fully fine-tuned runs are models of their
+own. Only what the current comparison needs stays loaded; a training run empties the pool first."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ModelError
+from engine.inference.sides import SidePlan
+
+BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+
+
+@dataclass
+class Loaded:
+    """One model in memory and the adapters loaded into it."""
+
+    model: Any
+    path: str
+    adapters: dict[str, str] = field(default_factory=dict)  # folder -> adapter name
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one generate at a time per model
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+
+@dataclass
+class Side:
+    """A side ready to generate: the model, which adapter (or BASE), and its tokenizer."""
+
+    plan: SidePlan
+    loaded: Loaded
+    adapter: str
+    tokenizer: Any
+
+
+Progress = Callable[[float, str], None]
+
+
+class ModelPool:
+    def __init__(self) -> None:
+        self._models: dict[str, Loaded] = {}  # base key or full-model folder -> Loaded
+        self._tokenizers: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def sides(self, plans: list[SidePlan], progress: Progress | None = None) -> list[Side]:
+        progress = progress or (lambda f, m: None)
+        with self._lock:
+            keys = {p.full or p.base_key for p in plans}
+            for key in [k for k in self._models if k not in keys]:
+                del self._models[key]  # only what this comparison needs stays in memory
+            gc.collect()
+            out = []
+            for i, plan in enumerate(plans):
+                progress(i / len(plans), f"loading {plan.label}…")
+                loaded = self._full_model(plan) if plan.full else self._base(plan)
+                adapter = self._adapter(loaded, plan.adapter) if plan.adapter else BASE
+                out.append(Side(plan, loaded, adapter, self._tokenizer(plan, loaded)))
+            progress(1.0, "loaded")
+            return out
+
+    def release(self) -> str | None:
+        """Free every model (before training); returns a note for the run's log when something was freed."""
+        with self._lock:
+            if not self._models:
+                return None
+            names = ", ".join(sorted(self._models))
+            self._models.clear()
+            self._tokenizers.clear()
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:
+            pass
+        return f"unloaded Compare Chat's models ({names}) to give training the memory"
+
+    @property
+    def loaded(self) -> list[str]:
+        return sorted(self._models)
+
+    # ---- loading ---------------------------------------------------------------------------------
+
+    def _base(self, plan: SidePlan) -> Loaded:
+        if plan.base_key in self._models:
+            return self._models[plan.base_key]
+        from engine.config import TrainConfig
+        from engine.models import resolve_model
+
+        resolved = resolve_model(TrainConfig(model_name_or_path=plan.base, model_source=plan.model_source,
+                                             gguf_file=plan.gguf_file, trust_remote_code=plan.trust_remote_code),
+                                 log=lambda m: None)
+        loaded = Loaded(_load(resolved.path, plan.trust_remote_code), resolved.path)
+        self._models[plan.base_key] = loaded
+        return loaded
+
+    def _full_model(self, plan: SidePlan) -> Loaded:
+        if plan.full not in self._models:
+            self._models[plan.full] = Loaded(_load(plan.full, plan.trust_remote_code), plan.full)
+        return self._models[plan.full]
+
+    def _adapter(self, loaded: Loaded, folder: str) -> str:
+        if folder in loaded.adapters:
+            return loaded.adapters[folder]
+        from peft import PeftModel
+
+        name = "a" + hashlib.sha1(folder.encode()).hexdigest()[:10]
+        try:
+            if isinstance(loaded.model, PeftModel):
+                loaded.model.load_adapter(folder, adapter_name=name)
+            else:
+                loaded.model = PeftModel.from_pretrained(loaded.model, folder, adapter_name=name)
+        except Exception as exc:
+            raise ModelError(f"the adapter in {folder} does not fit the base model {loaded.path} "
+                             f"({str(exc).splitlines()[0][:300]}): was the run trained on another base?") from exc
+        loaded.model.eval()
+        loaded.adapters[folder] = name
+        return name
+
+    def _tokenizer(self, plan: SidePlan, loaded: Loaded) -> Any:
+        folder = plan.tokenizer or loaded.path
+        if folder not in self._tokenizers:
+            from transformers import AutoTokenizer
+
+            from engine.data.encode import CHATML_TEMPLATE
+
+            try:
+                tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=plan.trust_remote_code)
+            except Exception as exc:
+                raise ModelError(f"cannot load the tokenizer from {folder}: {exc}") from exc
+            if tok.pad_token is None:
+                tok.pad_token = tok.eos_token
+            if not tok.chat_template:
+                tok.chat_template = CHATML_TEMPLATE  # what TuneDesk trains base models with
+            tok.padding_side = "left"
+            self._tokenizers[folder] = tok
+        return self._tokenizers[folder]
+
+
+def _load(path: str, trust_remote_code: bool) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cuda = torch.cuda.is_available()
+    if cuda:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        from engine.models import cpu_bf16_is_faster
+
+        dtype = torch.bfloat16 if cpu_bf16_is_faster() else torch.float32
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
+                                                     **({"device_map": {"": 0}} if cuda else {}))
+    except Exception as exc:
+        raise ModelError(f"cannot load the model from {path}: {str(exc).splitlines()[0][:300]}") from exc
+    model.eval()
+    return model
+
+
+POOL = ModelPool()  # one per process, like the hardware monitor

@@ -1,0 +1,59 @@
+"""Named API endpoints of the Compare Chat tab, callable with gradio_client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from engine.evaluation.batch import CompareRequest
+from engine.inference.generate import Sampling
+from engine.inference.sides import side_choices
+from tabs.context import AppContext
+from tabs.errors import gradio_errors
+
+
+def register_chat(ctx: AppContext) -> set[str]:
+    def chat_sides() -> list:
+        """What a side can be: the bundled model, each run's base, each completed run's final model and its
+        checkpoints, as [label, spec] pairs (spec: base:<model>, run:<id>, run:<id>@checkpoint-N)."""
+        return [list(c) for c in side_choices(ctx.manager)]
+
+    def list_checkpoints(run_id: str) -> list:
+        """A run's checkpoints (name, step, whether it holds a complete model or adapter) and its final model."""
+        run = ctx.manager.run(run_id)
+        out = []
+        for point in [*run.checkpoints(), run.final_path]:
+            if point.is_dir():
+                complete = (point / "adapter_config.json").is_file() or (point / "config.json").is_file()
+                step = int(point.name.split("-")[-1]) if point.name.startswith("checkpoint-") else None
+                out.append({"name": point.name, "step": step, "complete": complete,
+                            "spec": f"run:{run_id}" + ("" if point.name == "final" else f"@{point.name}")})
+        return out
+
+    def chat_compare(left: str, right: str, message: str, system: str = "", temperature: float = 0.0,
+                     top_p: float = 1.0, top_k: int = 0, max_new_tokens: int = 256, repetition_penalty: float = 1.0,
+                     seed: int = 0) -> dict:
+        """The same message to both sides (see chat_sides), same sampling; returns both answers, each side's
+        label and chat template, and warnings (the tab streams the same answers token by token)."""
+        sampling = Sampling(float(temperature), float(top_p), int(top_k), int(max_new_tokens),
+                            float(repetition_penalty), int(seed))
+        return ctx.compare.chat(left, right, message, system, sampling)
+
+    def batch_compare(left: str, right: str, questions: str = "", split: str = "auto", general: bool = True,
+                      max_new_tokens: int = 128, limit: int = 200) -> dict:
+        """Both sides answer a questions file (json/jsonl/csv; question + optional answer / facts columns) or
+        the run's validation/test split, plus TuneDesk's general questions: BLEU-4, ROUGE-L, perplexity,
+        questions right, leaks; waits and returns the summary and the saved report's paths (`saved`)."""
+        if questions:
+            ctx.service.guard.check_path(questions, "questions file")
+        request = CompareRequest(left, right, questions, split, bool(general), int(max_new_tokens), int(limit))
+        job_id = ctx.comparer.start(request)
+        report: dict[str, Any] = ctx.comparer.jobs.wait(job_id)
+        return {"summary": report["summary"], "saved": report["saved"], "left": report["left"],
+                "right": report["right"], "rows": len(report["rows"])}
+
+    fns = (chat_sides, list_checkpoints, chat_compare, batch_compare)
+    for fn in fns:
+        gr.api(gradio_errors(fn), api_name=fn.__name__)
+    return {fn.__name__ for fn in fns}

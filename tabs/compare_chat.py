@@ -1,0 +1,261 @@
+"""The Compare Chat tab: the same prompt to two sides (base, a run's final model or a checkpoint),
+answers streaming into two panes; and the batch comparison "did it help — and did it hurt?" as a
+background job with a progress bar. `engine.inference` and `engine.evaluation` do the work."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from engine.config import DEFAULT_MODEL, ConfigError
+from engine.errors import ModelError, TuneDeskError
+from engine.evaluation.batch import CompareRequest
+from engine.inference.generate import Sampling
+from engine.inference.sides import side_choices
+from tabs.context import AppContext
+from tabs.errors import gradio_errors
+from tabs.i18n import t
+from tabs.translate import Translator
+
+PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
+STOPS: dict[str, threading.Event] = {}  # per browser session: the Stop button ends that session's generation
+
+
+@dataclass
+class ChatTab:
+    left: gr.Dropdown
+    right: gr.Dropdown
+
+
+def default_sides(ctx: AppContext) -> tuple[str, str]:
+    """Base on the left; the newest completed run on the right (its own base on the left)."""
+    for row in ctx.manager.list_runs():
+        if row["state"] == "completed":
+            return f"base:{row['model']}", f"run:{row['run_id']}"
+    return f"base:{DEFAULT_MODEL}", f"base:{DEFAULT_MODEL}"
+
+
+def report_markdown(report: dict[str, Any], lang: str) -> str:
+    s = report["summary"]
+    lines = [t("chat_report_head", lang, left=report["left"], right=report["right"])]
+    if s.get("with_reference"):
+        def cell(metric: str, side: str) -> str:
+            value = s.get(f"{side}_{metric}")
+            return "–" if value is None else f"{value}"
+
+        table = ["| | BLEU-4 | ROUGE-L | " + t("chat_ppl", lang) + " |", "|---|---|---|---|"]
+        for side in ("left", "right"):
+            table.append(f"| {report[side]} | {cell('bleu4', side)} | {cell('rougeL', side)} | "
+                         f"{cell('perplexity', side)} |")
+        table.append(f"| Δ ({t('chat_right', lang)} − {t('chat_left', lang)}) | {cell('bleu4', 'diff')} | "
+                     f"{cell('rougeL', 'diff')} | {cell('perplexity', 'diff')} |")
+        lines.append("\n".join(table))
+    if s.get("task_right"):
+        r = s["task_right"]
+        lines.append(t("chat_task_right", lang, left=r["left"], right=r["right"], of=r["of"]))
+    if s.get("general_right"):
+        g = s["general_right"]
+        lines.append(t("chat_general_right", lang, left=g["left"], right=g["right"], of=g["of"]))
+    if s.get("general_leaks"):
+        leaks = s["general_leaks"]
+        lines.append(t("chat_leaks", lang, left=leaks["left"], right=leaks["right"], of=leaks["of"],
+                       terms=", ".join(s.get("signature_terms", [])[:6])))
+    return "\n\n".join(lines)
+
+
+def report_frame(report: dict[str, Any]) -> pd.DataFrame:
+    columns = ["kind", "question", "left_answer", "right_answer", "reference", "left_bleu4", "right_bleu4",
+               "left_rougeL", "right_rougeL", "left_right", "right_right", "right_leak"]
+    rows = [{c: r.get(c, "") for c in columns} for r in report["rows"]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
+    left0, right0 = default_sides(ctx)
+    choices = side_choices(ctx.manager)
+    with gr.Row():
+        left = tr.label(gr.Dropdown(choices, value=left0, label=t("chat_left_model", tr.lang), allow_custom_value=True,
+                                    elem_id="chat-left", scale=3), "chat_left_model")
+        right = tr.label(gr.Dropdown(choices, value=right0, label=t("chat_right_model", tr.lang),
+                                     allow_custom_value=True, elem_id="chat-right", scale=3), "chat_right_model")
+        refresh = tr.button("chat_refresh", elem_id="chat-refresh", scale=0, min_width=110)
+    info = gr.Markdown(elem_id="chat-info")
+    with gr.Row(equal_height=True):
+        labels = dict((v, k) for k, v in choices)
+        left_box = gr.Chatbot(label=labels.get(left0, left0), elem_id="chat-left-pane", height=420)
+        right_box = gr.Chatbot(label=labels.get(right0, right0), elem_id="chat-right-pane", height=420)
+    with gr.Row():
+        message = tr.label(gr.Textbox(label=t("chat_message", tr.lang), lines=2, elem_id="chat-message", scale=5),
+                           "chat_message")
+        send = tr.button("chat_send", variant="primary", elem_id="chat-send", scale=0, min_width=100)
+        stop = tr.button("chat_stop", variant="stop", elem_id="chat-stop", scale=0, min_width=100)
+        clear = tr.button("chat_clear", elem_id="chat-clear", scale=0, min_width=100)
+    with gr.Accordion(t("chat_sampling", tr.lang), open=False) as sampling_acc:
+        system = tr.label(gr.Textbox(label=t("chat_system", tr.lang), lines=2, elem_id="chat-system"), "chat_system")
+        with gr.Row():
+            temperature = tr.label(gr.Slider(0, 2, value=0, step=0.05, label=t("chat_temperature", tr.lang)),
+                                   "chat_temperature")
+            top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="top-p")
+            top_k = gr.Number(0, label="top-k", precision=0, minimum=0)
+        with gr.Row():
+            max_new = tr.label(gr.Slider(1, 2048, value=256, step=1, label=t("chat_max_new", tr.lang),
+                                         elem_id="chat-max-new"), "chat_max_new")
+            repetition = tr.label(gr.Slider(0.8, 2.0, value=1.0, step=0.05, label=t("chat_repetition", tr.lang)),
+                                  "chat_repetition")
+            seed = tr.label(gr.Number(0, label=t("chat_seed", tr.lang), precision=0, minimum=0), "chat_seed")
+    tr.label(sampling_acc, "chat_sampling")
+    with gr.Accordion(t("chat_batch", tr.lang), open=False, elem_id="chat-batch") as batch_acc:
+        tr.text(gr.Markdown(t("chat_batch_help", tr.lang)), "chat_batch_help")
+        with gr.Row():
+            upload = tr.label(gr.File(label=t("chat_questions_file", tr.lang), file_types=[".json", ".jsonl", ".csv"],
+                                      height=90, elem_id="chat-questions-file", scale=2), "chat_questions_file")
+            path = tr.label(gr.Textbox(label=t("chat_questions_path", tr.lang), elem_id="chat-questions-path",
+                                       scale=3), "chat_questions_path")
+        with gr.Row():
+            split = tr.label(gr.Radio(["auto", "valid", "test"], value="auto", label=t("chat_split", tr.lang)),
+                             "chat_split")
+            general = tr.label(gr.Checkbox(True, label=t("chat_general", tr.lang), elem_id="chat-general"),
+                               "chat_general")
+            batch_new = tr.label(gr.Number(128, label=t("chat_max_new", tr.lang), precision=0, minimum=1,
+                                           maximum=2048), "chat_max_new")
+            start = tr.button("chat_batch_start", variant="primary", elem_id="chat-batch-start", scale=0,
+                              min_width=140)
+            cancel = tr.button("chat_batch_cancel", variant="stop", elem_id="chat-batch-cancel", scale=0,
+                               min_width=110)
+        batch_progress = gr.HTML(elem_id="chat-batch-progress")
+        summary = gr.Markdown(elem_id="chat-batch-summary")
+        table = gr.Dataframe(interactive=False, wrap=True, visible=False, elem_id="chat-batch-table",
+                             column_widths=["70px", "18%", "20%", "20%", "14%"] + ["72px"] * 7)
+        files = gr.File(label="JSON / CSV", file_count="multiple", interactive=False, visible=False,
+                        elem_id="chat-batch-files")
+    tr.label(batch_acc, "chat_batch")
+    job_state = gr.State("")
+    timer = gr.Timer(1.0, active=False)
+    guard = gradio_errors(in_page=True)
+
+    def on_refresh(l_value: str, r_value: str) -> list[Any]:
+        fresh = side_choices(ctx.manager)
+        return [gr.update(choices=fresh, value=l_value), gr.update(choices=fresh, value=r_value)]
+
+    refresh.click(on_refresh, [left, right], [left, right], **PRIVATE)
+    ctx.on_load.append((on_refresh, [left, right], [left, right]))
+    def relabel(spec: str) -> Any:
+        labels = dict((v, k) for k, v in side_choices(ctx.manager))
+        return gr.update(label=labels.get(spec, spec), value=[])
+
+    for box, dropdown in ((left_box, left), (right_box, right)):
+        dropdown.change(relabel, dropdown, box, **PRIVATE)
+
+    def sampling_of(temp: float, p: float, k: Any, new: Any, rep: float, s: Any) -> Sampling:
+        return Sampling(float(temp or 0), float(p or 1), int(k or 0), int(new or 256), float(rep or 1), int(s or 0))
+
+    def on_send(l_spec: str, r_spec: str, text: str, hist_l: list, hist_r: list, sys_text: str, temp: float,
+                p: float, k: Any, new: Any, rep: float, s: Any, lang: str, request: gr.Request) -> Any:
+        """A generator: both panes grow as tokens arrive (errors come back as the engine's message)."""
+        try:
+            if not (text or "").strip():
+                raise ModelError(t("chat_empty", lang))
+            event = STOPS[request.session_hash or ""] = threading.Event()
+            turns = [_turns(hist_l), _turns(hist_r)]
+            hist_l = list(hist_l or []) + [{"role": "user", "content": text}]
+            hist_r = list(hist_r or []) + [{"role": "user", "content": text}]
+            waiting = {"role": "assistant", "content": t("chat_loading", lang)}
+            yield hist_l + [waiting], hist_r + [waiting], "", gr.update()
+            stream = ctx.compare.stream(l_spec, r_spec, text, turns, sys_text or "",
+                                        sampling_of(temp, p, k, new, rep, s), event)
+            described, a, b = "", "", ""
+            for a, b in stream:
+                if not described:
+                    _, details = ctx.compare.load(l_spec, r_spec)
+                    described = _describe(details, lang)
+                yield (hist_l + [{"role": "assistant", "content": a or "…"}],
+                       hist_r + [{"role": "assistant", "content": b or "…"}], "", described)
+            if not (a.strip() and b.strip()):  # say so rather than leave an empty bubble
+                blank = t("chat_blank", lang)
+                yield (hist_l + [{"role": "assistant", "content": a.strip() or blank}],
+                       hist_r + [{"role": "assistant", "content": b.strip() or blank}], "", described)
+        except (ConfigError, TuneDeskError) as exc:
+            raise gr.Error(str(exc), duration=None) from exc
+
+    inputs = [left, right, message, left_box, right_box, system, temperature, top_p, top_k, max_new, repetition,
+              seed, lang_state]
+    send.click(on_send, inputs, [left_box, right_box, message, info], **PRIVATE)
+    message.submit(on_send, inputs, [left_box, right_box, message, info], **PRIVATE)
+    def on_stop(request: gr.Request) -> None:
+        event = STOPS.get(request.session_hash or "")
+        if event is not None:
+            event.set()
+
+    stop.click(on_stop, None, None, **PRIVATE)
+    clear.click(lambda: ([], []), None, [left_box, right_box], **PRIVATE)
+
+    @guard
+    def on_batch(l_spec: str, r_spec: str, file: Any, typed: str, part: str, gen: bool, new: Any, sys_text: str,
+                 lang: str) -> list[Any]:
+        source = (file if isinstance(file, str) else getattr(file, "name", "")) if file else (typed or "").strip()
+        if source and file is None:
+            ctx.service.guard.check_path(source, "questions file")
+        request = CompareRequest(l_spec, r_spec, source, part or "auto", bool(gen), int(new or 128),
+                                 system=sys_text or "")
+        job_id = ctx.comparer.start(request)
+        return [job_id, gr.Timer(active=True), _bar(0.0, t("chat_loading", lang), "running"), "",
+                gr.update(visible=False), gr.update(visible=False)]
+
+    start.click(on_batch, [left, right, upload, path, split, general, batch_new, system, lang_state],
+                [job_state, timer, batch_progress, summary, table, files], **PRIVATE)
+    cancel.click(lambda job: ctx.comparer.jobs.cancel(job) if job else None, job_state, None, **PRIVATE)
+
+    def on_tick(job_id: str, lang: str) -> list[Any]:
+        job = ctx.comparer.jobs.latest("compare") if not job_id else _job(ctx, job_id)
+        if job is None:
+            return [gr.Timer(active=False), gr.update(), gr.update(), gr.update(), gr.update(), job_id]
+        bar = _bar(job.progress, job.error or job.message or job.state, job.state)
+        if job.state == "running":
+            return [gr.Timer(active=True), bar, gr.update(), gr.update(), gr.update(), job.job_id]
+        if job.state != "done":
+            return [gr.Timer(active=False), bar, gr.update(), gr.update(), gr.update(), job.job_id]
+        report = job.result
+        return [gr.Timer(active=False), bar, report_markdown(report, lang),
+                gr.update(value=report_frame(report), visible=True),
+                gr.update(value=[report["saved"]["json"], report["saved"]["csv"]], visible=True), job.job_id]
+
+    tick_outputs = [timer, batch_progress, summary, table, files, job_state]
+    timer.tick(on_tick, [job_state, lang_state], tick_outputs, **PRIVATE)
+    ctx.on_load.append((on_tick, [job_state, lang_state], tick_outputs))
+    return ChatTab(left, right)
+
+
+def _job(ctx: AppContext, job_id: str) -> Any:
+    try:
+        return ctx.comparer.jobs.get(job_id)
+    except Exception:
+        return None
+
+
+def _turns(history: list | None) -> list[dict[str, str]]:
+    out = []
+    for m in history or []:
+        role = m.get("role") if isinstance(m, dict) else getattr(m, "role", None)
+        content = m.get("content") if isinstance(m, dict) else getattr(m, "content", "")
+        if role in ("user", "assistant") and isinstance(content, str):
+            out.append({"role": role, "content": content})
+    return out
+
+
+def _describe(details: dict[str, Any], lang: str) -> str:
+    line = t("chat_sides", lang, left=details["labels"][0], lt=details["templates"][0], right=details["labels"][1],
+             rt=details["templates"][1])
+    if details["shared_base"]:
+        line += " · " + t("chat_shared", lang)
+    return "\n\n".join([line] + [f"⚠️ {w}" for w in details["warnings"]])
+
+
+def _bar(fraction: float, text: str, state: str) -> str:
+    color = {"failed": "#dc2626", "cancelled": "#d97706", "done": "#16a34a"}.get(state, "#2563eb")
+    return (f'<div id="chat-batch-bar" data-state="{state}"><div style="background:#e5e7eb;border-radius:4px;'
+            f'height:10px"><div style="width:{int(fraction * 100)}%;background:{color};height:10px;'
+            f'border-radius:4px"></div></div><div style="font-size:0.9em">{text}</div></div>')
