@@ -83,6 +83,7 @@ class EventCallback(TrainerCallback):
             "epoch": round(state.epoch or 0.0, 4),
             "loss": logs.get("loss"),
             "eval_loss": logs.get("eval_loss"),
+            "eval_perplexity": _perplexity(logs.get("eval_loss")),
             "lr": logs.get("learning_rate"),
             "grad_norm": logs.get("grad_norm"),
             "tokens_per_s": round((tokens - self.last_tokens) / span, 2) if "loss" in logs else None,
@@ -120,3 +121,11 @@ class EventCallback(TrainerCallback):
                                 f"needs about {need / 2**30:.1f} GiB. Free space or lower save_total_limit."}
             alerts = [a for a in self.run.status().get("alerts", []) if a.get("key") != "disk_low"]
             self.run.write_status(alerts=[*alerts, alert])
+
+
+def _perplexity(loss: float | None) -> float | None:
+    import math
+
+    if loss is None or not math.isfinite(loss):
+        return None
+    return round(math.exp(min(loss, 50.0)), 3)

@@ -161,6 +161,30 @@ class TrainConfig:
     eval_steps: int = opt(0, "advanced", ("Eval steps", "评估间隔"),
                           ("Evaluate every N steps (needs a validation split); 0 = at save time.",
                            "每 N 步评估一次（需要验证集）；0 表示与保存同步。"), minimum=0)
+    early_stopping_patience: int = opt(
+        0, "advanced", ("Early stopping patience", "早停耐心值"),
+        ("Stop when the validation loss has not improved for this many evaluations (needs a validation split); "
+         "0 = off.", "验证损失连续这么多次评估没有改善就停止训练（需要验证集）；0 表示关闭。"), minimum=0)
+    early_stopping_threshold: float = opt(
+        0.0, "advanced", ("Early stopping min. improvement", "早停最小改善"),
+        ("How much lower the validation loss must be to count as an improvement.", "验证损失至少降低多少才算改善。"),
+        minimum=0)
+    keep_best: bool = opt(
+        False, "advanced", ("Keep the best checkpoint as final", "以最佳检查点作为最终模型"),
+        ("The final model is the checkpoint with the lowest validation loss, not the last one (evaluates at "
+         "every save).", "最终模型取验证损失最低的检查点，而非最后一个（每次保存时评估）。"))
+    compare_after_training: bool = opt(
+        True, "advanced", ("Comparison report after training", "训练后生成对比报告"),
+        ("When the run has a validation or test split, base and tuned model answer it (and TuneDesk's general "
+         "questions) after training; the report is saved as comparison.json in the run.",
+         "运行有验证集或测试集时，训练结束后让基座模型和微调模型分别作答（并回答 TuneDesk 的通用问题），"
+         "报告保存为运行目录中的 comparison.json。"))
+    replay_ratio: float = opt(
+        0.0, "train", ("Keep general behaviour (replay)", "保持通用能力（回放）"),
+        ("Mix in answers the base model itself gives to TuneDesk's built-in general prompts (generated once "
+         "before training, no external data), this many per training sample; 0 = off. Counters forgetting.",
+         "混入基座模型自己对 TuneDesk 内置通用提示的回答（训练前生成一次，无需外部数据），每条训练样本配这么多条；"
+         "0 表示关闭。用于减轻遗忘。"), minimum=0, maximum=10)
     save_total_limit: int = opt(2, "advanced", ("Checkpoints kept", "保留检查点数"),
                                 ("Older checkpoints are deleted; 0 = keep all.", "更早的检查点会被删除；0 表示全部保留。"),
                                 minimum=0)
@@ -220,6 +244,12 @@ class TrainConfig:
             errors.append("lora_target: empty; use all-linear or names such as q_proj,v_proj")
         if self.cuda_visible_devices and not all(p.strip().isdigit() for p in self.cuda_visible_devices.split(",")):
             errors.append(f"cuda_visible_devices: {self.cuda_visible_devices!r} is not a list of GPU numbers like 0,1")
+        if (self.keep_best or self.early_stopping_patience) and self.eval_steps and \
+                self.save_steps % self.eval_steps:
+            errors.append(f"keep_best / early stopping compare checkpoints by validation loss: save_steps "
+                          f"({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
+        if self.replay_ratio and self.method != "sft":
+            errors.append("replay_ratio: replay mixes in chat answers, so it works with method sft only")
         if errors:
             raise ConfigError("\n".join(errors))
 

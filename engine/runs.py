@@ -122,10 +122,36 @@ class RunManager:
             watchdog = threading.Thread(target=self._watch, args=(job,), daemon=True)
             watchdog.start()
             try:
-                execute(job.run, job.stop, self.events, job.resume_from)
+                state = execute(job.run, job.stop, self.events, job.resume_from)
+                if state == "completed" and not job.stop.is_set():
+                    self._compare_after(job.run)
             finally:
                 with self._lock:
                     self._current = None
+
+    def _compare_after(self, run: RunDir) -> None:
+        """The comparison report of a completed run with a validation or test split (compare_after_training).
+        Best effort: the run stays completed whatever happens here."""
+        from engine.rundir import read_json
+
+        try:
+            config = run.config()
+            data = read_json(run.path / "data_report.json", {}) or {}
+            if not config.compare_after_training or not (data.get("val_examples") or data.get("test_examples")):
+                return
+            from engine.evaluation.batch import BatchComparer, CompareRequest
+            from engine.inference.pool import POOL
+
+            run.log("comparison report: base and tuned model answer the validation split and general questions…")
+            request = CompareRequest(f"base:{config.model_name_or_path}", f"run:{run.run_id}", max_new_tokens=64,
+                                     limit=50)
+            try:
+                report = BatchComparer(self).run(request)
+            finally:
+                POOL.release()
+            run.log(f"comparison report saved: {report['saved']['json']} — {summary_line(report['summary'])}")
+        except Exception as exc:  # noqa: BLE001 - a report must never turn a completed run into a failure
+            run.log(f"comparison report skipped: {type(exc).__name__}: {exc}")
 
     def _watch(self, job: _Job) -> None:
         """Stall watchdog: flags a run that has made no step for stall_after_s."""
@@ -270,3 +296,17 @@ class RunManager:
             run.write_status(state="failed", error="interrupted: the process running it stopped",
                              suggestion=suggestion, ended_at=status.get("ended_at") or time.time())
             run.log("marked failed: interrupted (the process running it stopped)")
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The comparison report in one line, for the run's log."""
+    parts = []
+    if summary.get("with_reference"):
+        parts.append(f"ROUGE-L {summary.get('left_rougeL')} → {summary.get('right_rougeL')}")
+        parts.append(f"perplexity {summary.get('left_perplexity')} → {summary.get('right_perplexity')}")
+    if summary.get("general_right"):
+        g = summary["general_right"]
+        parts.append(f"general questions right {g['left']} → {g['right']} of {g['of']}")
+    if summary.get("general_leaks"):
+        parts.append(f"leaks {summary['general_leaks']['right']} of {summary['general_leaks']['of']}")
+    return "; ".join(parts) or "no scores"

@@ -9,6 +9,7 @@ import yaml
 from engine.config import ConfigError, TrainConfig, load_yaml_text
 from engine.paths import PathGuard
 from engine.presets import load_preset
+from engine.rundir import read_json
 from engine.runs import RunManager
 
 
@@ -42,6 +43,8 @@ class Service:
 
     def run_detail(self, run_id: str, last: int = 20) -> dict[str, Any]:
         run = self.manager.run(run_id)
+        report = read_json(run.path / "comparison.json", None)
         return {**self.manager.summary(run), "status": run.status(),
                 "metrics": self.manager.metrics(run_id)[-last:],
-                "checkpoints": [p.name for p in run.checkpoints()]}
+                "checkpoints": [p.name for p in run.checkpoints()],
+                "comparison": report.get("summary") if isinstance(report, dict) else None}

@@ -94,6 +94,8 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     set_seed(config.seed)
     started = time.time()
     model = load_model(resolved, config, precision)
+    if config.replay_ratio > 0:
+        train = train + _replay(model, tok, resolved.path, config, len(train), run)
     if config.uses_lora:
         model = apply_lora(model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -114,13 +116,32 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     if callback.stop_requested_at is not None:
         return _stopped(run, f"stopped at step {callback.stop_requested_at}; checkpoint saved", final_loss)
 
-    # 5. save
+    # 5. save (with keep_best, the trainer has loaded the best checkpoint back)
+    best = trainer.state.best_model_checkpoint
+    if best and (config.keep_best or config.early_stopping_patience):
+        what = "is" if config.keep_best else "was"
+        run.log(f"best checkpoint {what} {Path(best).name} (validation loss {trainer.state.best_metric:.4f})"
+                + (f"; early stopping ended training at step {result.global_step}"
+                   if config.early_stopping_patience and result.global_step < trainer.state.max_steps else ""))
     trainer.save_model(str(run.final_path))
     tok.save_pretrained(str(run.final_path))
     run.log(f"completed: {result.global_step} steps, final loss {final_loss}, saved to {run.final_path}")
     run.write_status(state="completed", ended_at=time.time(), final_loss=final_loss, progress=1.0,
                      step=result.global_step)
     return "completed"
+
+
+def _replay(model: Any, tok: Any, model_path: str, config: Any, n_train: int, run: RunDir) -> list[Any]:
+    """The base model's own answers to general prompts, encoded like the training data (before LoRA is
+    applied, so they are the base's answers)."""
+    from engine.data.encode import EncodeStats, encode_conversations
+    from engine.data.replay import replay_conversations
+
+    convs = replay_conversations(model, tok, model_path, round(config.replay_ratio * n_train), config.seed, run.log)
+    encoded = encode_conversations(tok, convs, config.max_seq_length, config.train_on_prompt, EncodeStats())
+    extra = [e for item in encoded if isinstance(item, list) for e in item]
+    run.log(f"replay: {len(extra)} answers of the base model mixed into {n_train} training examples")
+    return extra
 
 
 def _stopped(run: RunDir, message: str, final_loss: float | None = None) -> str:

@@ -50,7 +50,24 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "dataloader_num_workers": 0,
         "include_num_input_tokens_seen": "all",
         "use_cpu": not torch.cuda.is_available(),
+        **(_best_kwargs(config) if has_eval else {}),
     }
+
+
+def _best_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Keeping the best checkpoint and early stopping both judge checkpoints by validation loss."""
+    if not (config.keep_best or config.early_stopping_patience):
+        return {}
+    return {"metric_for_best_model": "eval_loss", "greater_is_better": False,
+            "load_best_model_at_end": config.keep_best}
+
+
+def stopping_callbacks(config: TrainConfig, has_eval: bool) -> list[Any]:
+    if not (config.early_stopping_patience and has_eval):
+        return []
+    from transformers import EarlyStoppingCallback
+
+    return [EarlyStoppingCallback(config.early_stopping_patience, config.early_stopping_threshold)]
 
 
 def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], val: list[Any], output_dir: Path,
@@ -58,7 +75,7 @@ def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], v
     from transformers import PrinterCallback
 
     trainer = (_dpo_trainer if config.method == "dpo" else _plain_trainer)(
-        config, model, tok, train, val, output_dir, precision, callbacks)
+        config, model, tok, train, val, output_dir, precision, callbacks + stopping_callbacks(config, bool(val)))
     trainer.remove_callback(PrinterCallback)  # events go to metrics.jsonl and the UI, not stdout
     return trainer
 

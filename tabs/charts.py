@@ -36,8 +36,10 @@ def loss_figure(metrics: list[dict[str, Any]], lang: str) -> go.Figure:
         fig.add_scatter(x=steps, y=smooth(loss), mode="lines", name=t("chart_smooth", lang), line={"color": "#08519c"})
     eval_steps, eval_loss = _series(metrics, "eval_loss")
     if eval_loss:
+        _, ppl = _series(metrics, "eval_perplexity")
+        hover = [f"perplexity {p:.3g}" for p in ppl] if len(ppl) == len(eval_loss) else None
         fig.add_scatter(x=eval_steps, y=eval_loss, mode="lines+markers", name=t("chart_eval", lang),
-                        line={"color": "#e6550d"})
+                        line={"color": "#e6550d"}, hovertext=hover)
     fig.update_layout(title=t("chart_loss", lang), xaxis_title=t("step", lang), **LAYOUT)
     return fig
 

@@ -202,6 +202,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat_general_right": ("General questions right: left {left} / {of}, right {right} / {of}", "通用问题答对：左 {left} / {of}，右 {right} / {of}"),
     "chat_leaks": ("General answers leaking the trained content ({terms}): left {left} / {of}, right {right} / {of}", "通用回答中“串入”训练内容（{terms}）：左 {left} / {of}，右 {right} / {of}"),
     "chat_blank": ("(no text: the model produced only whitespace or special tokens)", "（没有文字：模型只生成了空白或特殊符号）"),
+    "comparison_line": ("Comparison report (base → tuned; details in Compare Chat)", "对比报告（基座 → 微调；详情见对比聊天）"),
     "open_in_chat": ("Open in Compare Chat", "在对比聊天中打开"),
     "chat_unloaded": ("Compare Chat's models were unloaded to give this run the memory.", "已卸载对比聊天的模型，把内存留给训练。"),
     "hub_catalog_head": ("### Catalogue and models on this machine", "### 模型目录与本机模型"),

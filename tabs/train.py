@@ -353,6 +353,13 @@ def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
     state["state"] = (run_id, status.get("state"))
     bar = progress_html(status, lang)
     notes = alerts_markdown(status, lang)
+    report = run.path / "comparison.json"
+    if status.get("state") == "completed" and report.is_file():
+        from engine.rundir import read_json
+        from engine.runs import summary_line
+
+        summary = (read_json(report, {}) or {}).get("summary") or {}
+        notes += f"\n\n📊 {t('comparison_line', lang)}: {summary_line(summary)}"
     return [state, choices, bar if _changed(state, "bar", bar) else skip,
             notes if _changed(state, "notes", notes) else skip,
             loss_figure(metrics, lang) if charts else skip, training_figure(metrics, lang) if charts else skip,
