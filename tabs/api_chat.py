@@ -6,6 +6,8 @@ from typing import Any
 
 import gradio as gr
 
+from engine.config import ConfigError
+from engine.errors import TuneDeskError
 from engine.evaluation.batch import CompareRequest
 from engine.inference.generate import Sampling
 from engine.inference.sides import side_choices
@@ -40,6 +42,18 @@ def register_chat(ctx: AppContext) -> set[str]:
                             float(repetition_penalty), int(seed))
         return ctx.compare.chat(left, right, message, system, sampling)
 
+    def chat_stream(left: str, right: str, message: str, system: str = "", temperature: float = 0.0,
+                    top_p: float = 1.0, top_k: int = 0, max_new_tokens: int = 256, repetition_penalty: float = 1.0,
+                    seed: int = 0):  # noqa: ANN201 - a generator: gradio_client's submit() iterates it
+        """chat_compare, streamed: yields [left text, right text] as both answers grow."""
+        sampling = Sampling(float(temperature), float(top_p), int(top_k), int(max_new_tokens),
+                            float(repetition_penalty), int(seed))
+        try:
+            for pair in ctx.compare.stream(left, right, message, None, system, sampling):
+                yield list(pair)
+        except (ConfigError, TuneDeskError) as exc:
+            raise gr.Error(str(exc)) from exc
+
     def batch_compare(left: str, right: str, questions: str = "", split: str = "auto", general: bool = True,
                       max_new_tokens: int = 128, limit: int = 200) -> dict:
         """Both sides answer a questions file (json/jsonl/csv; question + optional answer / facts columns) or
@@ -56,4 +70,5 @@ def register_chat(ctx: AppContext) -> set[str]:
     fns = (chat_sides, list_checkpoints, chat_compare, batch_compare)
     for fn in fns:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
-    return {fn.__name__ for fn in fns}
+    gr.api(chat_stream, api_name="chat_stream")
+    return {fn.__name__ for fn in fns} | {"chat_stream"}

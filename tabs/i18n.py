@@ -12,8 +12,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab_data": ("Dataset Explorer", "数据集浏览"),
     "tab_train": ("Train", "训练"),
     "tab_chat": ("Compare Chat", "对比对话"),
-    "chat_coming": ("**Compare Chat** — coming next: chat with the base model and your fine-tuned result side by "
-                    "side.", "**对比对话** —— 即将推出：并排与底座模型和微调结果对话。"),
     "group_model": ("Model & data", "模型与数据"),
     "group_method": ("Method", "训练方法"),
     "group_train": ("Core hyper-parameters", "核心超参数"),

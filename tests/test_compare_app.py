@@ -53,6 +53,12 @@ def test_chat_endpoints(client, run_id, tiny_model):
     assert answer["shared_base"] and len(answer["templates"]) == 2
     with pytest.raises(Exception, match="a side is base"):
         client.predict("nonsense", f"run:{run_id}", "hi", api_name="/chat_compare")
+    # streamed: both texts grow, and end at the same answers as the non-streamed call
+    job = client.submit(f"base:{tiny_model}", f"run:{run_id}", "Say the number 2.", "", 0.0, 1.0, 0, 10, 1.0, 0,
+                        api_name="/chat_stream")
+    updates = list(job)
+    assert len(updates) >= 3 and tuple(updates[-1]) == (answer["left"], answer["right"])
+    assert all(b[1].startswith(a[1]) for a, b in zip(updates, updates[1:], strict=False))
 
 
 def test_batch_compare_endpoint(client, run_id, tiny_model, tmp_path):

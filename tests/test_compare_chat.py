@@ -95,6 +95,8 @@ def test_bad_sides_and_prompts_are_explained(lora_run, tiny_model: Path, tmp_pat
         plan_side("whatever", manager)
     with pytest.raises(ModelError, match="context is 1,024 tokens"):
         list(chat.stream(f"base:{tiny_model}", f"run:{run.run_id}", "word " * 2000))
+    with pytest.raises(ModelError, match="cannot be found"):
+        list(chat.stream(f"base:{tmp_path / 'gone'}", f"run:{run.run_id}", "hi"))
     with pytest.raises(ModelError, match="empty"):
         list(chat.stream(f"base:{tiny_model}", f"run:{run.run_id}", "  "))
     # an interrupted checkpoint save: no adapter, no weights
@@ -170,3 +172,31 @@ def test_a_questions_file_with_the_wrong_columns_names_them(lora_run, tiny_model
         comparer.jobs.wait(job, 60)
     with pytest.raises(DataError, match="not found"):
         comparer.start(CompareRequest(f"base:{tiny_model}", f"run:{run.run_id}", str(tmp_path / "none.csv")))
+
+
+def test_the_cli_chats_and_compares(lora_run, tiny_model: Path, tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    manager, run = lora_run
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    chat = subprocess.run([sys.executable, "-m", "engine", "chat", f"base:{tiny_model}", f"run:{run.run_id}",
+                           "Say the number 4.", "--max-new-tokens", "8", "--outputs", str(manager.outputs)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert chat.returncode == 0, chat.stderr[-2000:]
+    assert f"--- run:{run.run_id} ---" in chat.stdout
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "Say the number 1.", "answer": "The number is 1."}\n', encoding="utf-8")
+    compare = subprocess.run([sys.executable, "-m", "engine", "compare", f"base:{tiny_model}", f"run:{run.run_id}",
+                              "--questions", str(questions), "--no-general", "--max-new-tokens", "8",
+                              "--outputs", str(manager.outputs)],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert compare.returncode == 0, compare.stderr[-2000:]
+    assert "ROUGE-L" in compare.stdout and str(run.path / "comparison.json") in compare.stdout
+    bad = subprocess.run([sys.executable, "-m", "engine", "chat", "nonsense", f"run:{run.run_id}", "hi",
+                          "--outputs", str(manager.outputs)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and "a side is base" in bad.stderr

@@ -166,12 +166,14 @@ class BatchComparer:
 
 
 def signature_terms(train_answers: list[str], base_answers: list[str], top: int = 12) -> list[str]:
-    """Words in at least a quarter of the training answers that the base model never says on its own."""
+    """Words in at least a quarter of the training answers that the base model never says on its own
+    (5+ letters, or 3+ Chinese characters)."""
     if not train_answers:
         return []
-    docs = Counter()
+    docs: Counter[str] = Counter()
     for text in train_answers:
-        docs.update({w for w in words(text) if (len(w) >= 5 if w.isascii() else len(w) >= 2)})
+        # short words are too common to be anyone's signature: 5+ letters, or 3+ Chinese characters
+        docs.update({w for w in words(text) if len(w) >= (5 if w.isascii() else 3)})
     base_words = {w for text in base_answers for w in words(text)}
     common = [w for w, n in docs.most_common() if n >= max(2, len(train_answers) / 4) and w not in base_words]
     return common[:top]

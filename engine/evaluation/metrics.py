@@ -21,9 +21,7 @@ def is_chinese(text: str) -> bool:
 def words(text: str) -> list[str]:
     """Words for ROUGE and for matching: jieba segments Chinese; everything is lower-cased; punctuation goes."""
     if CJK.search(text):
-        import jieba
-
-        pieces = jieba.lcut(text)
+        pieces = _jieba().lcut(text)
     else:
         pieces = WORD.findall(text)
     out = []
@@ -42,11 +40,17 @@ class _Words:
 
 
 @lru_cache(maxsize=1)
-def _rouge() -> Any:
+def _jieba() -> Any:
     import jieba
-    from rouge_score import rouge_scorer
 
     jieba.setLogLevel(60)  # its "building prefix dict" chatter is not for our users
+    return jieba
+
+
+@lru_cache(maxsize=1)
+def _rouge() -> Any:
+    from rouge_score import rouge_scorer
+
     return rouge_scorer.RougeScorer(["rougeL"], tokenizer=_Words())
 
 

@@ -103,6 +103,15 @@ def split_questions(run: Any, which: str = "auto", limit: int = 200) -> list[Que
 
 
 def right(answer: str, facts: list[str]) -> bool:
-    """Every fact is in the answer (any of its "|"-separated spellings, ignoring case)."""
-    low = answer.lower()
-    return bool(facts) and all(any(alt.strip().lower() in low for alt in fact.split("|")) for fact in facts)
+    """Every fact is in the answer: any of its "|"-separated spellings, ignoring case; a Latin or numeric
+    spelling only as a whole word ("7" is not in "1976"), a Chinese one anywhere."""
+    return bool(facts) and all(any(_mentions(answer, alt.strip()) for alt in fact.split("|") if alt.strip())
+                               for fact in facts)
+
+
+def _mentions(answer: str, fact: str) -> bool:
+    import re
+
+    if not fact.isascii():
+        return fact.lower() in answer.lower()
+    return re.search(rf"(?<![\w.]){re.escape(fact)}(?![\w]|\.\d)", answer, re.IGNORECASE) is not None

@@ -97,9 +97,14 @@ class ModelPool:
         from engine.config import TrainConfig
         from engine.models import resolve_model
 
-        resolved = resolve_model(TrainConfig(model_name_or_path=plan.base, model_source=plan.model_source,
-                                             gguf_file=plan.gguf_file, trust_remote_code=plan.trust_remote_code),
-                                 log=lambda m: None)
+        try:
+            resolved = resolve_model(TrainConfig(model_name_or_path=plan.base, model_source=plan.model_source,
+                                                 gguf_file=plan.gguf_file, trust_remote_code=plan.trust_remote_code),
+                                     log=lambda m: None)
+        except ModelError as exc:
+            of = f" (the base of {plan.label})" if plan.spec.startswith("run:") else ""
+            raise ModelError(f"the model {plan.base}{of} cannot be found ({exc}): put it back, or register where "
+                             "it is now in the Model Hub tab") from exc
         loaded = Loaded(_load(resolved.path, plan.trust_remote_code), resolved.path)
         self._models[plan.base_key] = loaded
         return loaded

@@ -1,0 +1,60 @@
+"""`python -m engine chat|compare`: Compare Chat from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parsers(sub: Any) -> None:
+    chat = sub.add_parser("chat", help="the same message to two sides (base:<model>, run:<id>[@checkpoint-N])")
+    chat.add_argument("left")
+    chat.add_argument("right")
+    chat.add_argument("message")
+    chat.add_argument("--system", default="")
+    chat.add_argument("--max-new-tokens", type=int, default=256)
+    chat.add_argument("--temperature", type=float, default=0.0)
+    chat.add_argument("--seed", type=int, default=0)
+    chat.add_argument("--outputs", default="outputs")
+    compare = sub.add_parser("compare", help="batch comparison: scores, general questions, leaks; saved in the run")
+    compare.add_argument("left")
+    compare.add_argument("right")
+    compare.add_argument("--questions", default="", help="json/jsonl/csv (default: the run's validation split)")
+    compare.add_argument("--split", default="auto", choices=("auto", "valid", "test"))
+    compare.add_argument("--no-general", action="store_true", help="skip TuneDesk's general questions")
+    compare.add_argument("--max-new-tokens", type=int, default=128)
+    compare.add_argument("--outputs", default="outputs")
+    compare.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.runs import RunManager
+
+    manager = RunManager(args.outputs)
+    if args.command == "chat":
+        from engine.inference.compare import CompareChat
+        from engine.inference.generate import Sampling
+
+        sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
+        shown = ["", ""]
+        chat = CompareChat(manager)
+        for left, _right in chat.stream(args.left, args.right, args.message, None, args.system, sampling):
+            sys.stdout.write(left[len(shown[0]):])  # the left side streams; the right prints when done
+            sys.stdout.flush()
+            shown = [left, _right]
+        print(f"\n--- {args.right} ---\n{shown[1]}")
+        return 0
+    from engine.evaluation.batch import BatchComparer, CompareRequest
+
+    report = BatchComparer(manager).run(CompareRequest(args.left, args.right, args.questions, args.split,
+                                                       not args.no_general, args.max_new_tokens))
+    if args.json:
+        print(json.dumps(report, indent=1, ensure_ascii=False, default=str))
+        return 0
+    from engine.runs import summary_line
+
+    print(f"{report['left']} → {report['right']}: {summary_line(report['summary'])}")
+    print(f"report: {report['saved']['json']}\n        {report['saved']['csv']}")
+    return 0
