@@ -20,10 +20,7 @@ def is_chinese(text: str) -> bool:
 
 def words(text: str) -> list[str]:
     """Words for ROUGE and for matching: jieba segments Chinese; everything is lower-cased; punctuation goes."""
-    if CJK.search(text):
-        pieces = _jieba().lcut(text)
-    else:
-        pieces = WORD.findall(text)
+    pieces = _jieba().lcut(text) if CJK.search(text) else WORD.findall(text)
     out = []
     for piece in pieces:
         piece = piece.strip().lower()
