@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
@@ -44,7 +45,7 @@ def register_chat(ctx: AppContext) -> set[str]:
 
     def chat_stream(left: str, right: str, message: str, system: str = "", temperature: float = 0.0,
                     top_p: float = 1.0, top_k: int = 0, max_new_tokens: int = 256, repetition_penalty: float = 1.0,
-                    seed: int = 0):  # noqa: ANN201 - a generator: gradio_client's submit() iterates it
+                    seed: int = 0) -> Iterator[list]:
         """chat_compare, streamed: yields [left text, right text] as both answers grow."""
         sampling = Sampling(float(temperature), float(top_p), int(top_k), int(max_new_tokens),
                             float(repetition_penalty), int(seed))
