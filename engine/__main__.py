@@ -8,6 +8,7 @@
     python -m engine inspect|preview|clean DATASET [--model M] [--max-len N] …   (the Dataset Explorer)
     python -m engine search QUERY | info ORG/NAME | download ORG/NAME | models  (the Model Hub; token: HF_TOKEN)
     python -m engine chat LEFT RIGHT MESSAGE | compare LEFT RIGHT [--questions F]   (Compare Chat)
+    python -m engine export RUN_ID [--format merged|adapter|gguf] [--quant q8_0] [--push ORG/NAME]
 
 `train` and `resume` show a progress bar, exit 0 when the run completes, 1 with a one-line reason
 when it fails, and 130 when stopped with Ctrl-C (after saving a checkpoint to resume from).
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine.evaluation import cli as eval_cli
 
     eval_cli.add_parsers(sub)
+    from engine.export import cli as export_cli
+
+    export_cli.add_parser(sub)
     args = parser.parse_args(argv)
 
     from engine.config import ConfigError, load_yaml, parse_overrides
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return _list(args.outputs)
         if args.command in ("inspect", "preview", "clean"):
             return data_cli.run(args)
+        if args.command == "export":
+            return export_cli.run(args)
         if args.command in ("chat", "compare"):
             return eval_cli.run(args)
         if args.command in ("search", "info", "download", "models"):

@@ -1,4 +1,4 @@
-"""Named API endpoints of the Compare Chat tab, callable with gradio_client."""
+"""Named API endpoints of the Compare Chat tab and the Train tab's Export panel, callable with gradio_client."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import gradio as gr
 from engine.config import ConfigError
 from engine.errors import TuneDeskError
 from engine.evaluation.batch import CompareRequest
+from engine.export.exporter import ExportRequest
 from engine.inference.generate import Sampling
 from engine.inference.sides import side_choices
 from tabs.context import AppContext
@@ -68,7 +69,26 @@ def register_chat(ctx: AppContext) -> set[str]:
         return {"summary": report["summary"], "saved": report["saved"], "left": report["left"],
                 "right": report["right"], "rows": len(report["rows"])}
 
-    fns = (chat_sides, list_checkpoints, chat_compare, batch_compare)
+    def export_model(run_id: str, format: str = "gguf", checkpoint: str = "", quant: str = "q8_0",
+                     shard_size: str = "2GB", destination: str = "", overwrite: bool = False, hub_repo: str = "",
+                     hub: str = "hf", private: bool = True, token: str = "") -> str:
+        """Export a run (or checkpoint-N) as a background job; returns its job id for export_status. format:
+        merged (safetensors, sharded), adapter, or gguf (quant f16 / bf16 / q8_0, with an Ollama Modelfile);
+        destination defaults to <run>/export/<format>; nothing existing is replaced unless overwrite;
+        hub_repo also pushes it (token used for the push only, never saved)."""
+        if destination:
+            ctx.service.guard.check_path(destination, "export destination")
+        request = ExportRequest(run_id, format, checkpoint, quant, shard_size, destination, bool(overwrite),
+                                hub_repo, hub, bool(private))
+        return ctx.exporter.start(request, token)
+
+    def export_status(job_id: str) -> dict:
+        """An export's state, progress and message; when done, `result` with the folder, files, size, the GGUF
+        path and where it was pushed."""
+        job = ctx.exporter.jobs.get(job_id)
+        return {**job.status(), "result": job.result if job.state == "done" else None}
+
+    fns = (chat_sides, list_checkpoints, chat_compare, batch_compare, export_model, export_status)
     for fn in fns:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
     gr.api(chat_stream, api_name="chat_stream")

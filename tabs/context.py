@@ -9,6 +9,7 @@ from typing import Any
 from engine.data.explorer import DatasetExplorer
 from engine.env.report import Environment
 from engine.evaluation.batch import BatchComparer
+from engine.export.exporter import ExportManager
 from engine.inference.compare import CompareChat
 from engine.inference.pool import POOL
 from engine.modelhub.download import DownloadManager
@@ -31,6 +32,7 @@ class AppContext:
     downloads: DownloadManager
     compare: CompareChat
     comparer: BatchComparer
+    exporter: ExportManager
     lang: str = "en"
     # (fn, inputs, outputs) to run when a page loads, so a refresh re-attaches to the live run
     on_load: list[tuple[Any, list[Any], list[Any]]] = field(default_factory=list)
@@ -45,4 +47,5 @@ class AppContext:
         guard = PathGuard(allowed)
         manager.before_run.append(POOL.release)  # training gets the memory Compare Chat's models held
         return cls(manager, Service(manager, guard), HardwareMonitor().start(), DatasetExplorer(manager.outputs, guard),
-                   Environment(manager.outputs), DownloadManager(), CompareChat(manager), BatchComparer(manager), lang)
+                   Environment(manager.outputs), DownloadManager(), CompareChat(manager), BatchComparer(manager),
+                   ExportManager(manager), lang)

@@ -18,6 +18,7 @@ import pandas as pd
 from engine.config import ConfigError, TrainConfig, load_yaml
 from engine.presets import load_preset, preset_description, preset_paths
 from engine.rundir import ACTIVE
+from tabs import export_panel
 from tabs.charts import hardware_figure, loss_figure, training_figure
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -133,6 +134,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
                                           elem_id="log-box"), "log")
             runs_table = tr.label(gr.Dataframe(label=t("runs", tr.lang), interactive=False, elem_id="runs-table",
                                                wrap=True), "runs")
+            export_panel.build(ctx, tr, lang_state, selected)
             with gr.Accordion(t("config_of_run", tr.lang), open=False) as run_cfg_acc:
                 run_config = gr.Code(language="yaml", interactive=False)
             tr.label(run_cfg_acc, "config_of_run")

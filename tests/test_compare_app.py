@@ -75,6 +75,25 @@ def test_batch_compare_endpoint(client, run_id, tiny_model, tmp_path):
                        api_name="/batch_compare")
 
 
+def test_export_endpoints(client, run_id):
+    import time
+
+    job = client.predict(run_id, "gguf", "", "q8_0", "2GB", "", False, "", "hf", True, "", api_name="/export_model")
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        status = client.predict(job, api_name="/export_status")
+        if status["state"] != "running":
+            break
+        time.sleep(0.5)
+    assert status["state"] == "done", status
+    result = status["result"]
+    assert Path(result["gguf"]).is_file() and "Modelfile" in result["files"]
+    with pytest.raises(Exception, match="already exists: tick overwrite"):
+        client.predict(run_id, "gguf", "", "q8_0", "2GB", "", False, "", "hf", True, "", api_name="/export_model")
+    with pytest.raises(Exception, match="choose merged, adapter, gguf"):
+        client.predict(run_id, "onnx", api_name="/export_model")
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_compare_chat_streams_into_both_panes(app, run_id, tiny_model):
@@ -93,6 +112,13 @@ def test_compare_chat_streams_into_both_panes(app, run_id, tiny_model):
         picker = page.locator("#selected-run input").first
         picker.fill(run_id)
         picker.press("Enter")
+        # the Export panel beside the runs: an adapter export of the selected run, with its progress bar
+        page.get_by_text("Export the selected run").click()
+        page.locator("#export-format label", has_text="adapter").click()
+        page.click("#export-start")
+        page.locator("#export-bar[data-state=done]").wait_for(timeout=120_000)
+        page.locator("#export-result", has_text="Exported to").wait_for(timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "train-export.png"), full_page=True)
         page.click("#open-in-chat")
         page.locator("#chat-message").wait_for(timeout=20_000)
         page.wait_for_function(f"() => document.querySelector('#chat-right input').value.includes('{run_id}')",

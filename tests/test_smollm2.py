@@ -1,4 +1,5 @@
-"""The CPU demo preset, for real: SmolLM2-135M-Instruct learns its new identity (about 5 minutes)."""
+"""The CPU demo preset, for real: SmolLM2-135M-Instruct learns its new identity and keeps what it knew
+(about 6 minutes: training, a reload, and Compare Chat's batch report)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,18 @@ def test_cpu_demo_preset_teaches_the_identity(tmp_path):
     assert "TuneBot" in answers["Who are you?"], answers
     assert "TuneBot" in answers["What is your name?"], answers
     assert "TuneBot" in answers["你是谁？"], answers
+    # Compare Chat's batch report from the CLI: the new name on paraphrases it never trained on, general
+    # questions still right, nothing leaking into them (README: 9/10, 0 leaks and the base model's general
+    # score on the machine measured; other CPUs round differently, so one question of slack here)
+    compare = subprocess.run([sys.executable, "-m", "engine", "compare", "base:HuggingFaceTB/SmolLM2-135M-Instruct",
+                              f"run:{run.name}", "--questions", "samples/eval/identity_questions.jsonl",
+                              "--max-new-tokens", "64", "--json", "--outputs", str(tmp_path)],
+                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert compare.returncode == 0, compare.stderr[-3000:]
+    summary = json.loads(compare.stdout)["summary"]
+    assert summary["task_right"]["left"] == 0 and summary["task_right"]["right"] >= 8, summary
+    assert summary["general_leaks"]["right"] <= 1, summary
+    assert summary["general_right"]["right"] >= summary["general_right"]["left"] - 1, summary
 
 
 def test_training_straight_from_a_gguf_file(tmp_path, chat_file):
@@ -60,25 +73,3 @@ def test_training_straight_from_a_gguf_file(tmp_path, chat_file):
     assert state == "completed", run.log_tail()
     assert (run.final_path / "adapter_model.safetensors").exists()
     assert "(local)" in run.log_path.read_text()  # resolved as a local file, no download attempted
-
-
-def test_the_demo_keeps_general_knowledge_and_compare_chat_shows_it(tmp_path):
-    """The identity demo with replay, then Compare Chat's batch report from the CLI: the new name on
-    paraphrases it never trained on, general questions still right, nothing leaking into them.
-    (README: about 9/10, 0 leaks and at least the base model's general score on the machine measured;
-    other CPUs round differently, so the bounds here leave one question of slack.)"""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    train = subprocess.run([sys.executable, "-m", "engine", "train", str(ROOT / "presets/cpu_demo_smollm2_lora.yaml"),
-                            "--outputs", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env,
-                           timeout=1200)
-    assert train.returncode == 0, train.stderr[-3000:]
-    run_id = next((tmp_path / "runs").iterdir()).name
-    compare = subprocess.run([sys.executable, "-m", "engine", "compare", "base:HuggingFaceTB/SmolLM2-135M-Instruct",
-                              f"run:{run_id}", "--questions", "samples/eval/identity_questions.jsonl",
-                              "--max-new-tokens", "64", "--json", "--outputs", str(tmp_path)],
-                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
-    assert compare.returncode == 0, compare.stderr[-3000:]
-    summary = json.loads(compare.stdout)["summary"]
-    assert summary["task_right"]["left"] == 0 and summary["task_right"]["right"] >= 8, summary
-    assert summary["general_leaks"]["right"] <= 1, summary
-    assert summary["general_right"]["right"] >= summary["general_right"]["left"] - 1, summary

@@ -1,0 +1,77 @@
+"""A run's result as a standalone model folder: a LoRA adapter merged into its base (fp32 on the CPU, so
+the merge adds no rounding), saved as sharded safetensors with the tokenizer, chat template and
+generation config; or the adapter on its own."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ModelError
+from engine.inference.sides import SidePlan
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+                   "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json")
+
+
+def merged_model(plan: SidePlan, target: Path, shard_size: str = "2GB",
+                 progress: Callable[[float, str], None] | None = None) -> Path:
+    """Write the run's model (base + adapter merged, or the fully fine-tuned one) into `target`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    progress = progress or (lambda f, m: None)
+    if plan.full:
+        progress(0.1, "loading the fine-tuned model…")
+        model = AutoModelForCausalLM.from_pretrained(plan.full, dtype=torch.float32,
+                                                     trust_remote_code=plan.trust_remote_code)
+    else:
+        from peft import PeftModel
+
+        from engine.config import TrainConfig
+        from engine.models import resolve_model
+
+        progress(0.05, f"loading the base model {plan.base}…")
+        try:
+            resolved = resolve_model(TrainConfig(model_name_or_path=plan.base, model_source=plan.model_source,
+                                                 gguf_file=plan.gguf_file, trust_remote_code=plan.trust_remote_code),
+                                     log=lambda m: None)
+        except ModelError as exc:
+            raise ModelError(f"the run's base model {plan.base} cannot be found ({exc}): put it back, or register "
+                             "where it is now in the Model Hub tab") from exc
+        base = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32,
+                                                    trust_remote_code=plan.trust_remote_code)
+        progress(0.3, "merging the adapter…")
+        try:
+            model = PeftModel.from_pretrained(base, plan.adapter).merge_and_unload()
+        except Exception as exc:
+            raise ModelError(f"the adapter in {plan.adapter} does not fit the base model {plan.base} "
+                             f"({str(exc).splitlines()[0][:300]})") from exc
+    model.config.use_cache = True  # training turned it off; people running the model want it on
+    progress(0.5, "saving safetensors…")
+    model.save_pretrained(target, max_shard_size=shard_size)
+    tok = AutoTokenizer.from_pretrained(plan.tokenizer or plan.full or plan.adapter,
+                                        trust_remote_code=plan.trust_remote_code)
+    tok.save_pretrained(target)
+    if model.generation_config is not None:
+        model.generation_config.save_pretrained(target)
+    return target
+
+
+def adapter_only(plan: SidePlan, target: Path) -> Path:
+    if not plan.adapter:
+        raise ModelError(f"{plan.label} is a fully fine-tuned model, not an adapter: export it as a merged model")
+    target.mkdir(parents=True, exist_ok=True)
+    source = Path(plan.adapter)
+    for name in ADAPTER_FILES + TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+    return target
+
+
+def describe(folder: Path) -> dict[str, Any]:
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return {"folder": str(folder), "files": sorted(p.name for p in folder.iterdir()), "size_gb": round(size / 2**30, 3)}

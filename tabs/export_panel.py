@@ -1,0 +1,85 @@
+"""The Train tab's Export panel: the selected run (or a checkpoint) as a merged model, its adapter, or a
+GGUF file with an Ollama Modelfile, optionally pushed to a hub; a background job with a progress bar.
+`engine.export` does the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from engine.export.exporter import ExportRequest
+from tabs.context import AppContext
+from tabs.errors import gradio_errors
+from tabs.i18n import t
+from tabs.translate import Translator
+
+PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
+
+
+def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dropdown) -> None:
+    with gr.Accordion(t("export", tr.lang), open=False, elem_id="export-panel") as acc:
+        with gr.Row():
+            fmt = tr.label(gr.Radio(["gguf", "merged", "adapter"], value="gguf", label=t("export_format", tr.lang),
+                                    elem_id="export-format"), "export_format")
+            quant = tr.label(gr.Dropdown(["q8_0", "f16", "bf16"], value="q8_0", label=t("export_quant", tr.lang),
+                                         elem_id="export-quant"), "export_quant")
+            point = tr.label(gr.Textbox(label=t("export_checkpoint", tr.lang), placeholder="checkpoint-N",
+                                        elem_id="export-checkpoint"), "export_checkpoint")
+        with gr.Row():
+            dest = tr.label(gr.Textbox(label=t("export_dest", tr.lang), elem_id="export-dest", scale=3), "export_dest")
+            shard = tr.label(gr.Textbox("2GB", label=t("export_shard", tr.lang), scale=1), "export_shard")
+            overwrite = tr.label(gr.Checkbox(False, label=t("export_overwrite", tr.lang)), "export_overwrite")
+        with gr.Row():
+            repo = tr.label(gr.Textbox(label=t("export_repo", tr.lang), placeholder="org/name", scale=2),
+                            "export_repo")
+            hub = gr.Dropdown(["hf", "modelscope"], value="hf", label="Hub", scale=1)
+            token = tr.label(gr.Textbox(label=t("hub_token", tr.lang), type="password", scale=2), "hub_token")
+            private = tr.label(gr.Checkbox(True, label=t("export_private", tr.lang)), "export_private")
+        start = tr.button("export_start", variant="primary", elem_id="export-start")
+        bar = gr.HTML(elem_id="export-progress")
+        result = gr.Markdown(elem_id="export-result")
+    tr.label(acc, "export")
+    job = gr.State("")
+    timer = gr.Timer(1.0, active=False)
+    guard = gradio_errors(in_page=True)
+
+    @guard
+    def on_start(run_id: str, f: str, q: str, cp: str, d: str, sh: str, ow: bool, rp: str, hb: str, tk: str,
+                 pv: bool, lang: str) -> list[Any]:
+        if not run_id:
+            raise gr.Error(t("export_no_run", lang))
+        if d and d.strip():
+            ctx.service.guard.check_path(d.strip(), "export destination")
+        request = ExportRequest(run_id, f, (cp or "").strip(), q, (sh or "2GB").strip(), (d or "").strip(), bool(ow),
+                                (rp or "").strip(), hb, bool(pv))
+        return [ctx.exporter.start(request, tk or ""), gr.Timer(active=True), _bar(0.0, "…", "running"), ""]
+
+    start.click(on_start, [selected, fmt, quant, point, dest, shard, overwrite, repo, hub, token, private,
+                           lang_state], [job, timer, bar, result], **PRIVATE)
+
+    def on_tick(job_id: str, lang: str) -> list[Any]:
+        if not job_id:
+            return [gr.Timer(active=False), gr.update(), gr.update()]
+        current = ctx.exporter.jobs.get(job_id)
+        html = _bar(current.progress, current.error or current.message or current.state, current.state)
+        if current.state == "running":
+            return [gr.Timer(active=True), html, gr.update()]
+        if current.state != "done":
+            return [gr.Timer(active=False), html, gr.update()]
+        r = current.result
+        lines = [t("export_done", lang, folder=r["folder"], size=r["size_gb"], seconds=r["seconds"])]
+        if r.get("gguf"):
+            lines.append(t("export_ollama", lang, folder=r["folder"]))
+        if r.get("pushed"):
+            lines.append(f"⬆️ {r['pushed']}")
+        return [gr.Timer(active=False), html, "\n\n".join(lines)]
+
+    timer.tick(on_tick, [job, lang_state], [timer, bar, result], **PRIVATE)
+
+
+def _bar(fraction: float, text: str, state: str) -> str:
+    color = {"failed": "#dc2626", "cancelled": "#d97706", "done": "#16a34a"}.get(state, "#2563eb")
+    return (f'<div id="export-bar" data-state="{state}"><div style="background:#e5e7eb;border-radius:4px;'
+            f'height:10px"><div style="width:{int(fraction * 100)}%;background:{color};height:10px;'
+            f'border-radius:4px"></div></div><div style="font-size:0.9em">{text}</div></div>')
