@@ -18,7 +18,7 @@ def ensure_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is not None:
         return
     print("building llama-cpp-python from source (several minutes)…", flush=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "llama-cpp-python"], check=True,
+    subprocess.run([sys.executable, "-m", "pip", "install", "llama-cpp-python", "diskcache"], check=True,
                    env={**__import__("os").environ, "CMAKE_ARGS": "-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF"})
 
 
