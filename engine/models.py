@@ -158,6 +158,20 @@ def _modelscope_download(repo: str, gguf_file: str, log: Any) -> str:
         raise ModelError(f"could not download {repo} from ModelScope: {exc}") from exc
 
 
+def release_memory() -> None:
+    """Give back what a finished run or unloaded chat models held (Python objects, then CUDA's cache)."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_bf16_is_faster() -> bool:
     """Some CPUs (AVX-512 BF16, AMX) run bf16 matmul several times faster than fp32; many run it far slower."""

@@ -139,7 +139,7 @@ class RunManager:
             data = read_json(run.path / "data_report.json", {}) or {}
             if not config.compare_after_training or not (data.get("val_examples") or data.get("test_examples")):
                 return
-            from engine.evaluation.batch import BatchComparer, CompareRequest
+            from engine.evaluation.batch import BatchComparer, CompareRequest, summary_line
             from engine.inference.pool import POOL
 
             run.log("comparison report: base and tuned model answer the validation split and general questions…")
@@ -296,17 +296,3 @@ class RunManager:
             run.write_status(state="failed", error="interrupted: the process running it stopped",
                              suggestion=suggestion, ended_at=status.get("ended_at") or time.time())
             run.log("marked failed: interrupted (the process running it stopped)")
-
-
-def summary_line(summary: dict[str, Any]) -> str:
-    """The comparison report in one line, for the run's log."""
-    parts = []
-    if summary.get("with_reference"):
-        parts.append(f"ROUGE-L {summary.get('left_rougeL')} → {summary.get('right_rougeL')}")
-        parts.append(f"perplexity {summary.get('left_perplexity')} → {summary.get('right_perplexity')}")
-    if summary.get("general_right"):
-        g = summary["general_right"]
-        parts.append(f"general questions right {g['left']} → {g['right']} of {g['of']}")
-    if summary.get("general_leaks"):
-        parts.append(f"leaks {summary['general_leaks']['right']} of {summary['general_leaks']['of']}")
-    return "; ".join(parts) or "no scores"

@@ -6,7 +6,6 @@ resume from, or `failed` with a reason and suggestion in status.json and the tra
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import queue
@@ -16,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from engine.models import release_memory
 from engine.rundir import RunDir, write_json_atomic
 
 LIBRARY_LOGGERS = ("transformers", "peft", "trl", "accelerate")
@@ -56,7 +56,7 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
     finally:
         for name in LIBRARY_LOGGERS:
             logging.getLogger(name).removeHandler(handler)
-        _release_memory()
+        release_memory()
     from engine.callbacks import publish
 
     publish(events, {"run_id": run.run_id, "type": "state", "state": state, "time": time.time()})
@@ -169,12 +169,3 @@ def _select_gpus(devices: str, run: RunDir) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices
 
 
-def _release_memory() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass

@@ -15,10 +15,11 @@ from engine.config import DEFAULT_MODEL, ConfigError
 from engine.errors import ModelError, TuneDeskError
 from engine.evaluation.batch import CompareRequest
 from engine.inference.generate import Sampling
-from engine.inference.sides import side_choices
+from engine.inference.sides import side_choices, side_label
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
+from tabs.progress import bar_html
 from tabs.translate import Translator
 
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
@@ -85,9 +86,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
         refresh = tr.button("chat_refresh", elem_id="chat-refresh", scale=0, min_width=110)
     info = gr.Markdown(elem_id="chat-info")
     with gr.Row(equal_height=True):
-        labels = dict((v, k) for k, v in choices)
-        left_box = gr.Chatbot(label=labels.get(left0, left0), elem_id="chat-left-pane", height=420)
-        right_box = gr.Chatbot(label=labels.get(right0, right0), elem_id="chat-right-pane", height=420)
+        left_box = gr.Chatbot(label=side_label(left0), elem_id="chat-left-pane", height=420)
+        right_box = gr.Chatbot(label=side_label(right0), elem_id="chat-right-pane", height=420)
     with gr.Row():
         message = tr.label(gr.Textbox(label=t("chat_message", tr.lang), lines=2, elem_id="chat-message", scale=5),
                            "chat_message")
@@ -144,8 +144,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     refresh.click(on_refresh, [left, right], [left, right], **PRIVATE)
     ctx.on_load.append((on_refresh, [left, right], [left, right]))
     def relabel(spec: str) -> Any:
-        labels = dict((v, k) for k, v in side_choices(ctx.manager))
-        return gr.update(label=labels.get(spec, spec), value=[])
+        return gr.update(label=side_label(spec or ""), value=[])
 
     for box, dropdown in ((left_box, left), (right_box, right)):
         dropdown.change(relabel, dropdown, box, **PRIVATE)
@@ -165,13 +164,12 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
             hist_r = list(hist_r or []) + [{"role": "user", "content": text}]
             waiting = {"role": "assistant", "content": t("chat_loading", lang)}
             yield hist_l + [waiting], hist_r + [waiting], "", gr.update()
+            details: dict[str, Any] = {}
             stream = ctx.compare.stream(l_spec, r_spec, text, turns, sys_text or "",
-                                        sampling_of(temp, p, k, new, rep, s), event)
+                                        sampling_of(temp, p, k, new, rep, s), event, on_loaded=details.update)
             described, a, b = "", "", ""
             for a, b in stream:
-                if not described:
-                    _, details = ctx.compare.load(l_spec, r_spec)
-                    described = _describe(details, lang)
+                described = described or _describe(details, lang)
                 yield (hist_l + [{"role": "assistant", "content": a or "…"}],
                        hist_r + [{"role": "assistant", "content": b or "…"}], "", described)
             if not (a.strip() and b.strip()):  # say so rather than leave an empty bubble
@@ -202,7 +200,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
         request = CompareRequest(l_spec, r_spec, source, part or "auto", bool(gen), int(new or 128),
                                  system=sys_text or "")
         job_id = ctx.comparer.start(request)
-        return [job_id, gr.Timer(active=True), _bar(0.0, t("chat_loading", lang), "running"), "",
+        return [job_id, gr.Timer(active=True), bar_html("chat-batch-bar", 0.0, t("chat_loading", lang), "running"), "",
                 gr.update(visible=False), gr.update(visible=False)]
 
     start.click(on_batch, [left, right, upload, path, split, general, batch_new, system, lang_state],
@@ -213,7 +211,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
         job = ctx.comparer.jobs.latest("compare") if not job_id else _job(ctx, job_id)
         if job is None:
             return [gr.Timer(active=False), gr.update(), gr.update(), gr.update(), gr.update(), job_id]
-        bar = _bar(job.progress, job.error or job.message or job.state, job.state)
+        bar = bar_html("chat-batch-bar", job.progress, job.error or job.message or job.state, job.state)
         if job.state == "running":
             return [gr.Timer(active=True), bar, gr.update(), gr.update(), gr.update(), job.job_id]
         if job.state != "done":
@@ -252,10 +250,3 @@ def _describe(details: dict[str, Any], lang: str) -> str:
     if details["shared_base"]:
         line += " · " + t("chat_shared", lang)
     return "\n\n".join([line] + [f"⚠️ {w}" for w in details["warnings"]])
-
-
-def _bar(fraction: float, text: str, state: str) -> str:
-    color = {"failed": "#dc2626", "cancelled": "#d97706", "done": "#16a34a"}.get(state, "#2563eb")
-    return (f'<div id="chat-batch-bar" data-state="{state}"><div style="background:#e5e7eb;border-radius:4px;'
-            f'height:10px"><div style="width:{int(fraction * 100)}%;background:{color};height:10px;'
-            f'border-radius:4px"></div></div><div style="font-size:0.9em">{text}</div></div>')

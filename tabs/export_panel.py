@@ -12,6 +12,7 @@ from engine.export.exporter import ExportRequest
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
+from tabs.progress import bar_html
 from tabs.translate import Translator
 
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
@@ -53,7 +54,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
             ctx.service.guard.check_path(d.strip(), "export destination")
         request = ExportRequest(run_id, f, (cp or "").strip(), q, (sh or "2GB").strip(), (d or "").strip(), bool(ow),
                                 (rp or "").strip(), hb, bool(pv))
-        return [ctx.exporter.start(request, tk or ""), gr.Timer(active=True), _bar(0.0, "…", "running"), ""]
+        job_id = ctx.exporter.start(request, tk or "")
+        return [job_id, gr.Timer(active=True), bar_html("export-bar", 0.0, "…", "running"), ""]
 
     start.click(on_start, [selected, fmt, quant, point, dest, shard, overwrite, repo, hub, token, private,
                            lang_state], [job, timer, bar, result], **PRIVATE)
@@ -62,7 +64,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
         if not job_id:
             return [gr.Timer(active=False), gr.update(), gr.update()]
         current = ctx.exporter.jobs.get(job_id)
-        html = _bar(current.progress, current.error or current.message or current.state, current.state)
+        text = current.error or current.message or current.state
+        html = bar_html("export-bar", current.progress, text, current.state)
         if current.state == "running":
             return [gr.Timer(active=True), html, gr.update()]
         if current.state != "done":
@@ -76,10 +79,3 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
         return [gr.Timer(active=False), html, "\n\n".join(lines)]
 
     timer.tick(on_tick, [job, lang_state], [timer, bar, result], **PRIVATE)
-
-
-def _bar(fraction: float, text: str, state: str) -> str:
-    color = {"failed": "#dc2626", "cancelled": "#d97706", "done": "#16a34a"}.get(state, "#2563eb")
-    return (f'<div id="export-bar" data-state="{state}"><div style="background:#e5e7eb;border-radius:4px;'
-            f'height:10px"><div style="width:{int(fraction * 100)}%;background:{color};height:10px;'
-            f'border-radius:4px"></div></div><div style="font-size:0.9em">{text}</div></div>')

@@ -15,26 +15,16 @@ from engine.modelhub.info import model_info, search_models
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
+from tabs.progress import bar_html
 from tabs.translate import Translator
 
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 ACTIVE = ("queued", "running")
-COLORS = {"running": "#2563eb", "queued": "#9ca3af", "done": "#16a34a", "failed": "#dc2626",
-          "cancelled": "#d97706", "interrupted": "#d97706"}
-
 
 def downloads_html(downloads: list[dict[str, Any]], lang: str) -> str:
     if not downloads:
         return f"<p>{html.escape(t('hub_no_downloads', lang))}</p>"
-    rows = []
-    for d in downloads[:8]:
-        pct = int(d["progress"] * 100)
-        color = COLORS.get(d["state"], "#6b7280")
-        rows.append(
-            f'<div class="td-dl" data-state="{d["state"]}" style="margin:6px 0">'
-            f'<div style="font-size:0.9em">{html.escape(d["message"])}</div>'
-            f'<div style="background:#e5e7eb;border-radius:4px;height:10px">'
-            f'<div style="width:{pct}%;background:{color};height:10px;border-radius:4px"></div></div></div>')
+    rows = [bar_html("", d["progress"], d["message"], d["state"], css_class="td-dl") for d in downloads[:8]]
     return "".join(rows)
 
 

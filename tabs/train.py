@@ -357,8 +357,8 @@ def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
     notes = alerts_markdown(status, lang)
     report = run.path / "comparison.json"
     if status.get("state") == "completed" and report.is_file():
+        from engine.evaluation.batch import summary_line
         from engine.rundir import read_json
-        from engine.runs import summary_line
 
         summary = (read_json(report, {}) or {}).get("summary") or {}
         notes += f"\n\n📊 {t('comparison_line', lang)}: {summary_line(summary)}"

@@ -16,7 +16,8 @@ import pytest
 
 from engine.errors import ModelError
 from engine.jobs import JobError
-from engine.modelhub.download import DownloadManager, hf_repo_dir
+from engine.modelhub.cache import hf_repo_dir
+from engine.modelhub.download import DownloadManager
 from engine.modelhub.info import model_info, search_models
 from tests.conftest import ROOT
 from tests.hub_server import FakeHub

@@ -58,7 +58,6 @@ def _generate(model: Any, tok: Any, prompts: list[str]) -> list[str]:
     plan = SidePlan("base:training", "base model", "", "auto", "", "", "", "", "")
     side = Side(plan, Loaded(model, ""), BASE, tok)
     was, model.config.use_cache = model.config.use_cache, True  # training turns the cache off; decoding wants it
-    side_before = tok.padding_side
     try:
         out: list[str] = []
         for start in range(0, len(prompts), BATCH):
@@ -68,4 +67,3 @@ def _generate(model: Any, tok: Any, prompts: list[str]) -> list[str]:
         return out
     finally:
         model.config.use_cache = was
-        tok.padding_side = side_before

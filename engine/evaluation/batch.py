@@ -96,9 +96,11 @@ class BatchComparer:
             raise
 
     def _run_of(self, request: CompareRequest) -> Any:
+        """The tuned side's run (the right one, else the left one), or None for base against base."""
         for spec in (request.right, request.left):
-            if spec.startswith("run:"):
-                return self.manager.run(spec[4:].partition("@")[0])
+            run_id = plan_side(spec, self.manager).run_id
+            if run_id:
+                return self.manager.run(run_id)
         return None
 
     def _answer(self, sides: list[Side], chunk: list[Question], kind: str, sampling: Sampling, system: str
@@ -136,8 +138,8 @@ class BatchComparer:
         from engine.data.prepare import read_samples
 
         for plan in reversed(plans):
-            if plan.spec.startswith("run:"):
-                run = self.manager.run(plan.spec[4:].partition("@")[0])
+            if plan.run_id:
+                run = self.manager.run(plan.run_id)
                 try:
                     normalized, _ = read_samples(run.config())
                 except Exception:  # the training data moved: the report goes on without leak figures
@@ -149,11 +151,8 @@ class BatchComparer:
     def _save(self, report: dict[str, Any], plans: list[Any]) -> dict[str, str]:
         import pandas as pd
 
-        folder = None
-        for plan in reversed(plans):
-            if plan.spec.startswith("run:"):
-                folder = self.manager.run(plan.spec[4:].partition("@")[0]).path
-                break
+        run_id = next((plan.run_id for plan in reversed(plans) if plan.run_id), "")
+        folder = self.manager.run(run_id).path if run_id else None
         if folder is None:
             folder = self.manager.outputs / "comparisons" / time.strftime("%Y%m%d-%H%M%S")
             folder.mkdir(parents=True, exist_ok=True)
@@ -215,3 +214,17 @@ def summarise(rows: list[dict[str, Any]], sides: list[Side], train_answers: list
                 summary.setdefault("general_leaks", {})[side] = len(leaked)
             summary["general_leaks"]["of"] = len(general)
     return {"summary": summary, "rows": rows}
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """A comparison report in one line, for the run's log and the Train tab."""
+    parts = []
+    if summary.get("with_reference"):
+        parts.append(f"ROUGE-L {summary.get('left_rougeL')} → {summary.get('right_rougeL')}")
+        parts.append(f"perplexity {summary.get('left_perplexity')} → {summary.get('right_perplexity')}")
+    if summary.get("general_right"):
+        g = summary["general_right"]
+        parts.append(f"general questions right {g['left']} → {g['right']} of {g['of']}")
+    if summary.get("general_leaks"):
+        parts.append(f"leaks {summary['general_leaks']['right']} of {summary['general_leaks']['of']}")
+    return "; ".join(parts) or "no scores"

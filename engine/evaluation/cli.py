@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=1, ensure_ascii=False, default=str))
         return 0
-    from engine.runs import summary_line
+    from engine.evaluation.batch import summary_line
 
     print(f"{report['left']} → {report['right']}: {summary_line(report['summary'])}")
     print(f"report: {report['saved']['json']}\n        {report['saved']['csv']}")

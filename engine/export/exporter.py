@@ -132,9 +132,9 @@ def _stop_tokens(folder: Path) -> list[str]:
         return []
     eos = config.get("eos_token")
     eos = eos.get("content") if isinstance(eos, dict) else eos
-    return [t for t in dict.fromkeys([eos, "<|im_end|>" if (folder / "tokenizer.json").is_file() and
-                                      "<|im_end|>" in (folder / "tokenizer.json").read_text(encoding="utf-8")
-                                      else None]) if t]
+    raw = folder / "tokenizer.json"
+    chatml = raw.is_file() and "<|im_end|>" in raw.read_text(encoding="utf-8")
+    return [t for t in dict.fromkeys([eos, "<|im_end|>" if chatml else None]) if t]
 
 
 def modelfile(gguf_name: str, has_template: bool, stops: list[str]) -> str:

@@ -31,18 +31,8 @@ def merged_model(plan: SidePlan, target: Path, shard_size: str = "2GB",
     else:
         from peft import PeftModel
 
-        from engine.config import TrainConfig
-        from engine.models import resolve_model
-
         progress(0.05, f"loading the base model {plan.base}…")
-        try:
-            resolved = resolve_model(TrainConfig(model_name_or_path=plan.base, model_source=plan.model_source,
-                                                 gguf_file=plan.gguf_file, trust_remote_code=plan.trust_remote_code),
-                                     log=lambda m: None)
-        except ModelError as exc:
-            raise ModelError(f"the run's base model {plan.base} cannot be found ({exc}): put it back, or register "
-                             "where it is now in the Model Hub tab") from exc
-        base = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32,
+        base = AutoModelForCausalLM.from_pretrained(plan.resolve_base(), dtype=torch.float32,
                                                     trust_remote_code=plan.trust_remote_code)
         progress(0.3, "merging the adapter…")
         try:

@@ -4,7 +4,7 @@ sampling for both, each side's own chat template and history, streamed."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.errors import ModelError
@@ -20,22 +20,24 @@ class CompareChat:
         self.manager = manager
         self.pool = pool
 
-    def load(self, left: str, right: str, progress: Any = None) -> tuple[list[Side], dict[str, Any]]:
+    def load(self, left: str, right: str) -> tuple[list[Side], dict[str, Any]]:
         plans = [plan_side(left, self.manager), plan_side(right, self.manager)]
-        sides = self.pool.sides(plans, progress)
+        sides = self.pool.sides(plans)
         return sides, describe(sides)
 
     def stream(self, left: str, right: str, message: str, history: list[list[dict[str, str]]] | None = None,
                system: str = "", sampling: Sampling | None = None, stop: threading.Event | None = None,
-               progress: Any = None) -> Iterator[tuple[str, str]]:
+               on_loaded: Callable[[dict[str, Any]], None] | None = None) -> Iterator[tuple[str, str]]:
         """Yield (left text, right text) as both grow. `history` is each side's earlier turns (each side
-        keeps its own answers)."""
+        keeps its own answers); `on_loaded` gets the sides' labels, templates and warnings once loaded."""
         message = (message or "").strip()
         if not message:
             raise ModelError("the message is empty: type a question")
         if len(message) > MAX_PROMPT_CHARS:
             raise ModelError(f"the message is {len(message):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
-        sides, _ = self.load(left, right, progress)
+        sides, info = self.load(left, right)
+        if on_loaded is not None:
+            on_loaded(info)
         history = history or [[], []]
         conversations = []
         for turns in history:
@@ -46,10 +48,9 @@ class CompareChat:
 
     def chat(self, left: str, right: str, message: str, system: str = "", sampling: Sampling | None = None
              ) -> dict[str, Any]:
-        answers = ("", "")
-        for step in self.stream(left, right, message, None, system, sampling):
+        answers, info = ("", ""), {}
+        for step in self.stream(left, right, message, None, system, sampling, on_loaded=info.update):
             answers = step
-        _, info = self.load(left, right)
         return {"left": answers[0], "right": answers[1], **info}
 
 

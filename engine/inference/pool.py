@@ -75,14 +75,9 @@ class ModelPool:
             names = ", ".join(sorted(self._models))
             self._models.clear()
             self._tokenizers.clear()
-        gc.collect()
-        try:
-            import torch
+        from engine.models import release_memory
 
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except Exception:
-            pass
+        release_memory()
         return f"unloaded Compare Chat's models ({names}) to give training the memory"
 
     @property
@@ -94,18 +89,8 @@ class ModelPool:
     def _base(self, plan: SidePlan) -> Loaded:
         if plan.base_key in self._models:
             return self._models[plan.base_key]
-        from engine.config import TrainConfig
-        from engine.models import resolve_model
-
-        try:
-            resolved = resolve_model(TrainConfig(model_name_or_path=plan.base, model_source=plan.model_source,
-                                                 gguf_file=plan.gguf_file, trust_remote_code=plan.trust_remote_code),
-                                     log=lambda m: None)
-        except ModelError as exc:
-            of = f" (the base of {plan.label})" if plan.spec.startswith("run:") else ""
-            raise ModelError(f"the model {plan.base}{of} cannot be found ({exc}): put it back, or register where "
-                             "it is now in the Model Hub tab") from exc
-        loaded = Loaded(_load(resolved.path, plan.trust_remote_code), resolved.path)
+        path = plan.resolve_base()
+        loaded = Loaded(_load(path, plan.trust_remote_code), path)
         self._models[plan.base_key] = loaded
         return loaded
 

@@ -35,6 +35,24 @@ class SidePlan:
     def base_key(self) -> str:
         return f"{self.base}|{self.model_source}|{self.gguf_file}"
 
+    @property
+    def run_id(self) -> str:
+        """The run this side comes from ("" for a base model)."""
+        return self.spec[4:].partition("@")[0] if self.spec.startswith("run:") else ""
+
+    def resolve_base(self) -> str:
+        """The base model's folder on disk, with advice when it has gone missing."""
+        from engine.models import resolve_model
+
+        try:
+            return resolve_model(TrainConfig(model_name_or_path=self.base, model_source=self.model_source,
+                                              gguf_file=self.gguf_file, trust_remote_code=self.trust_remote_code),
+                                 log=lambda m: None).path
+        except ModelError as exc:
+            of = f" (the base of {self.label})" if self.run_id else ""
+            raise ModelError(f"the base model {self.base}{of} cannot be found ({exc}): put it back, or register "
+                             "where it is now in the Model Hub tab") from exc
+
 
 def _run_dir(manager: Any, run_id: str) -> Any:
     from engine.runs import RunError
@@ -49,7 +67,7 @@ def plan_side(spec: str, manager: Any) -> SidePlan:
     spec = (spec or "").strip()
     if spec.startswith("base:") or not spec:
         model = spec[5:].strip() or DEFAULT_MODEL
-        return SidePlan(f"base:{model}", f"base {model}", model, "auto", "", "", "", "", "")
+        return SidePlan(f"base:{model}", side_label(f"base:{model}"), model, "auto", "", "", "", "", "")
     if not spec.startswith("run:"):
         raise ModelError(f"'{spec}': a side is base:<model>, run:<run id> or run:<run id>@checkpoint-N")
     run_id, _, point = spec[4:].partition("@")
@@ -73,7 +91,7 @@ def plan_side(spec: str, manager: Any) -> SidePlan:
                          "pick another checkpoint")
     tokenizer = str(folder) if any((folder / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")) \
         else (str(run.final_path) if (run.final_path / "tokenizer_config.json").is_file() else "")
-    label = f"{run.run_id}" + (f" @ {point}" if point else " (final)")
+    label = side_label(spec)
     return SidePlan(spec, label, config.model_name_or_path, config.model_source, config.gguf_file,
                     str(folder) if is_adapter else "", "" if is_adapter else str(folder), tokenizer,
                     template_of(tokenizer) if tokenizer else "", config.trust_remote_code)
@@ -103,10 +121,17 @@ def template_id(template: str) -> str:
     return f"custom #{hashlib.sha1(template.encode()).hexdigest()[:6]}"
 
 
+def side_label(spec: str) -> str:
+    """How a side is shown: "base: <model>", "<run id> (final)" or "<run id> @ checkpoint-N"."""
+    if spec.startswith("run:"):
+        run_id, _, point = spec[4:].partition("@")
+        return f"{run_id} @ {point}" if point else f"{run_id} (final)"
+    return f"base: {spec.removeprefix('base:')}"
+
+
 def side_choices(manager: Any) -> list[tuple[str, str]]:
     """(label, spec) for the bundled model, every completed run's base, final model and checkpoints."""
-    choices: list[tuple[str, str]] = [(f"base: {DEFAULT_MODEL}", f"base:{DEFAULT_MODEL}")]
-    bases = {DEFAULT_MODEL}
+    specs = [f"base:{DEFAULT_MODEL}"]
     for row in manager.list_runs():
         run_id = row["run_id"]
         try:
@@ -114,11 +139,8 @@ def side_choices(manager: Any) -> list[tuple[str, str]]:
             config = run.config()
         except Exception:  # a damaged run folder: leave it out of the list
             continue
-        if config.model_name_or_path not in bases:
-            bases.add(config.model_name_or_path)
-            choices.append((f"base: {config.model_name_or_path}", f"base:{config.model_name_or_path}"))
+        specs.append(f"base:{config.model_name_or_path}")
         if run.final_path.is_dir():
-            choices.append((f"{run_id} (final)", f"run:{run_id}"))
-        for point in reversed(run.checkpoints()):
-            choices.append((f"{run_id} @ {point.name}", f"run:{run_id}@{point.name}"))
-    return choices
+            specs.append(f"run:{run_id}")
+        specs += [f"run:{run_id}@{point.name}" for point in reversed(run.checkpoints())]
+    return [(side_label(spec), spec) for spec in dict.fromkeys(specs)]

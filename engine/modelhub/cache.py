@@ -23,6 +23,11 @@ def hf_cache_dir() -> Path:
     return Path(home) / "hub"
 
 
+def hf_repo_dir(repo: str) -> Path:
+    """Where Hugging Face's cache keeps one model repository."""
+    return hf_cache_dir() / ("models--" + repo.replace("/", "--"))
+
+
 def modelscope_cache_dir() -> Path:
     return Path(os.environ.get("MODELSCOPE_CACHE", Path.home() / ".cache" / "modelscope")) / "hub"
 

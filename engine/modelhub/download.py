@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.errors import HubUnreachable, ModelError
 from engine.jobs import FINISHED, JobContext, JobRegistry
-from engine.modelhub.cache import hf_cache_dir
+from engine.modelhub.cache import hf_repo_dir
 from engine.modelhub.fetch import fetch, place
 from engine.modelhub.hubs import (
     HUB_NAMES,
@@ -39,10 +39,6 @@ SKIP = ("*.onnx", "onnx/*", "*.msgpack", "*.h5", "*.ot", "*.tflite", "original/*
         "*.mlmodel", "flax_model*", "tf_model*", "rust_model*", ".gitattributes")
 SMALL = ("*.json", "*.txt", "*.model", "*.jinja", "*.md", "*.tiktoken", "*.py")
 SAVE_EVERY_S = 1.0
-
-
-def hf_repo_dir(repo: str) -> Path:
-    return hf_cache_dir() / ("models--" + repo.replace("/", "--"))
 
 
 def select_files(files: list[RemoteFile], gguf_file: str = "") -> list[RemoteFile]:
@@ -248,10 +244,7 @@ class DownloadManager:
             folder = self._hf_snapshot(state, access, info["revision"], files, meter)
         else:
             folder = self._modelscope(state, access, files, meter)
-        state.current = "checking that the model loads…"
-        ctx.progress(1.0, f"{state.repo}: checking that the model loads…")
         state.folder = str(folder)
-        state.checks = check_loadable(folder) if access.hub != "hf" else state.checks
 
     def _hf_snapshot(self, state: DownloadState, access: HubAccess, revision: str, files: list[RemoteFile],
                      meter: _Meter) -> Path:
@@ -280,6 +273,7 @@ class DownloadManager:
         shutil.rmtree(staging, ignore_errors=True)
         for f in files:
             _link(blobs / (f.etag or f.path.replace("/", "--")), staging / f.path)
+        meter.ctx.progress(1.0, f"{state.repo}: checking that the model loads…")
         try:
             state.checks = check_loadable(staging)
         except ModelError as exc:
@@ -320,6 +314,8 @@ class DownloadManager:
             from engine.modelhub.hubs import hub_error
 
             raise hub_error(access, state.repo, exc) from exc
+        meter.ctx.progress(1.0, f"{state.repo}: checking that the model loads…")
+        state.checks = check_loadable(Path(folder))
         return Path(folder)
 
     # ---- status files ----------------------------------------------------------------------------

@@ -29,9 +29,9 @@ def known_config_folder(model: str) -> Path | None:
     the config TuneDesk fetched for its model page."""
     if model.count("/") != 1 or Path(model).expanduser().exists():
         return None
-    from engine.modelhub.cache import hf_cache_dir
+    from engine.modelhub.cache import hf_repo_dir
 
-    repo_dir = hf_cache_dir() / ("models--" + model.replace("/", "--"))
+    repo_dir = hf_repo_dir(model)
     ref = repo_dir / "refs" / "main"
     if ref.is_file():
         snapshot = repo_dir / "snapshots" / ref.read_text(encoding="utf-8").strip()

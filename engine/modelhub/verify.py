@@ -24,23 +24,21 @@ def check_loadable(folder: Path) -> list[str]:
         return [*done, f"{len(ggufs)} GGUF file(s) start correctly"]
     from transformers import AutoConfig, AutoTokenizer
 
-    try:
-        config = AutoConfig.from_pretrained(folder)
-        done.append(f"config: {type(config).__name__}")
-    except ValueError as exc:
-        if "trust_remote_code" not in str(exc):
-            raise ModelError(f"config.json does not load: {str(exc).splitlines()[0]}") from exc
-        done.append("config: needs the model's own code (tick trust_remote_code in the Train tab)")
-    try:
-        tok = AutoTokenizer.from_pretrained(folder)
-        done.append(f"tokenizer: {len(tok):,} tokens")
-    except Exception as exc:
-        if "trust_remote_code" not in str(exc):
-            raise ModelError(f"the tokenizer does not load: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
-        done.append("tokenizer: needs the model's own code")
+    done.append(_loads("config", lambda: f"config: {type(AutoConfig.from_pretrained(folder)).__name__}"))
+    done.append(_loads("tokenizer", lambda: f"tokenizer: {len(AutoTokenizer.from_pretrained(folder)):,} tokens"))
     tensors = sum(_safetensors_count(f) for f in sorted(folder.glob("*.safetensors")))
     _index_complete(folder)
     return [*done, f"weights: {tensors:,} tensors readable"] if tensors else done
+
+
+def _loads(part: str, load: Any) -> str:
+    """What loading one part says; a model that ships its own code is reported, not refused."""
+    try:
+        return load()
+    except Exception as exc:
+        if "trust_remote_code" in str(exc):
+            return f"{part}: needs the model's own code (tick trust_remote_code in the Train tab)"
+        raise ModelError(f"the {part} does not load: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
 
 
 def _safetensors_count(path: Path) -> int:
