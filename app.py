@@ -1,7 +1,8 @@
 """TuneDesk: fine-tune open LLMs on your own PC, in the browser.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--auth user:pass | --auth-file FILE]
-                  [--outputs outputs] [--allow-dir DIR ...] [--lang en|zh] [--no-browser]
+                  [--outputs outputs] [--allow-dir DIR ...] [--allow-code] [--lang en|zh]
+                  [--no-browser]
 
 The page starts on gradio alone; torch, transformers and peft load on the first run.
 """
@@ -32,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--outputs", default="outputs", help="folder for runs and saved configs")
     parser.add_argument("--allow-dir", action="append", default=[],
                         help="with --share/--auth, another folder whose files may be used (repeatable)")
+    parser.add_argument("--allow-code", action="store_true",
+                        help="with --share/--auth, still allow trust_remote_code and GRPO reward files (Python "
+                             "that runs on this machine)")
     parser.add_argument("--lang", choices=("en", "zh"), default="en", help="interface language")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     return parser.parse_args(argv)
@@ -116,15 +120,21 @@ def main(argv: list[str] | None = None) -> None:
     from tabs import CSS, build_app
     from tabs.context import AppContext
 
-    ctx = AppContext.create(args.outputs, lang=args.lang, confine=confine, allow_dirs=args.allow_dir)
+    ctx = AppContext.create(args.outputs, lang=args.lang, confine=confine, allow_dirs=args.allow_dir,
+                             allow_code=args.allow_code)
     demo = build_app(ctx)
     starting.shutdown()
     starting.server_close()
     demo.queue(default_concurrency_limit=4)
     calm_queue(demo)
+    from starlette.middleware import Middleware
+
+    from tabs.login_guard import LoginPageGuard
+
     demo.launch(
         server_name=args.host, server_port=port, share=args.share, auth=auth or None, inbrowser=False,
         allowed_paths=[str(ctx.manager.outputs)], show_error=True, footer_links=["api"], css=CSS,
+        app_kwargs={"middleware": [Middleware(LoginPageGuard)]},
     )
 
 

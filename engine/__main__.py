@@ -8,6 +8,7 @@
     python -m engine inspect|preview|clean DATASET [--model M] [--max-len N] …   (the Dataset Explorer)
     python -m engine search QUERY | info ORG/NAME | download ORG/NAME | models  (the Model Hub; token: HF_TOKEN)
     python -m engine chat LEFT RIGHT MESSAGE | compare LEFT RIGHT [--questions F]   (Compare Chat)
+    python -m engine rewards RUN_ID [--prompts F]   (GRPO: base vs tuned, scored by the run's rewards)
     python -m engine export RUN_ID [--format merged|adapter|gguf] [--quant q8_0] [--push ORG/NAME]
 
 `train` and `resume` show a progress bar, exit 0 when the run completes, 1 with a one-line reason
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             return data_cli.run(args)
         if args.command == "export":
             return export_cli.run(args)
-        if args.command in ("chat", "compare"):
+        if args.command in ("chat", "compare", "rewards"):
             return eval_cli.run(args)
         if args.command in ("search", "info", "download", "models"):
             return hub_cli.run(args)

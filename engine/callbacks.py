@@ -20,6 +20,8 @@ from engine.rundir import RunDir
 
 STATUS_EVERY_S = 1.0
 DISK_MARGIN = 3  # a checkpoint holds weights plus optimizer state (about 3x the trainable weights)
+# what DPO / KTO / GRPO log beside the loss: rewards (per function for GRPO), KL, completion lengths
+PASSED_ON = ("reward", "kl", "completions/mean_length", "completions/clipped_ratio", "train_loss", "train_runtime")
 
 
 def publish(events: queue.Queue, event: dict[str, Any]) -> None:
@@ -93,9 +95,9 @@ class EventCallback(TrainerCallback):
         }
         if "loss" in logs:
             self.last_tokens, self.last_time = tokens, now
-        for key in ("rewards/margins", "rewards/accuracies", "train_loss", "train_runtime"):
-            if key in logs:
-                event[key.replace("/", "_")] = logs[key]
+        for key, value in logs.items():
+            if key.startswith(PASSED_ON) and isinstance(value, (int, float)):
+                event[key.replace("/", "_")] = value
         event = {k: v for k, v in event.items() if v is not None}
         self.run.append_metric(event)
         publish(self.events, {"run_id": self.run.run_id, **event})

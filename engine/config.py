@@ -19,7 +19,8 @@ CONFIG_VERSION = 1
 VERSION_KEY = "tunedesk_config"
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
-GROUPS = ("model", "method", "train", "lora", "quant", "advanced")
+GROUPS = ("model", "method", "preference", "rl", "train", "lora", "quant", "advanced")
+METHODS = ("sft", "dpo", "kto", "grpo", "pt")
 
 
 class ConfigError(ValueError):
@@ -37,6 +38,8 @@ class FieldInfo:
     # a minimum that the value must exceed rather than equal (learning rate > 0)
     exclusive_min: bool = False
     step: float | None = None
+    # the methods a field applies to (the Train form hides it, and the engine ignores it, for others); None = all
+    methods: tuple[str, ...] | None = None
 
 
 def opt(default: Any, group: str, label: tuple[str, str], help: tuple[str, str], **kw: Any) -> Any:
@@ -87,9 +90,12 @@ class TrainConfig:
     # --- method --------------------------------------------------------------------------------
     method: str = opt(
         "sft", "method", ("Stage", "训练阶段"),
-        ("sft: supervised chat fine-tuning; dpo: preference pairs; pt: continued pre-training on text.",
-         "sft：监督微调；dpo：偏好对齐；pt：在纯文本上继续预训练。"),
-        choices=("sft", "dpo", "pt"))
+        ("sft: supervised chat fine-tuning; dpo: preference pairs (chosen/rejected); kto: answers labelled "
+         "desirable or not; grpo: reinforcement learning from reward functions on prompts; pt: continued "
+         "pre-training on text.",
+         "sft：监督微调；dpo：偏好对（chosen/rejected）；kto：标注为好/不好的回答；grpo：基于奖励函数的强化学习（只需提示词）；"
+         "pt：在纯文本上继续预训练。"),
+        choices=METHODS)
     finetuning_type: str = opt(
         "lora", "method", ("Fine-tuning type", "微调方式"),
         ("lora trains small adapters; qlora does so on a 4/8-bit base (least memory); full updates "
@@ -100,6 +106,85 @@ class TrainConfig:
         4, "quant", ("Quantization bits", "量化位数"),
         ("QLoRA base precision: 4 (NF4, double quantization) or 8.",
          "QLoRA 底座精度：4（NF4，双重量化）或 8。"), choices=(4, 8))
+    # --- preference methods (DPO, KTO) ------------------------------------------------------------
+    dpo_beta: float = opt(
+        0.1, "preference", ("DPO beta", "DPO beta"),
+        ("How far the policy may drift from the reference model: lower lets it move further.",
+         "策略偏离参考模型的程度：越小允许偏离越多。"), minimum=0, exclusive_min=True, methods=("dpo",))
+    kto_beta: float = opt(
+        0.1, "preference", ("KTO beta", "KTO beta"),
+        ("How far the policy may drift from the reference model.", "策略偏离参考模型的程度。"),
+        minimum=0, exclusive_min=True, methods=("kto",))
+    kto_desirable_weight: float = opt(
+        1.0, "preference", ("Desirable weight", "好回答权重"),
+        ("Loss weight of answers labelled desirable. With unbalanced data, keep weight × count about equal "
+         "on both sides.", "标注为好的回答的损失权重。数据不平衡时，让两边的 权重×条数 大致相等。"),
+        minimum=0, exclusive_min=True, maximum=100, methods=("kto",))
+    kto_undesirable_weight: float = opt(
+        1.0, "preference", ("Undesirable weight", "坏回答权重"),
+        ("Loss weight of answers labelled undesirable.", "标注为不好的回答的损失权重。"),
+        minimum=0, exclusive_min=True, maximum=100, methods=("kto",))
+    # --- GRPO ----------------------------------------------------------------------------------
+    reward_functions: str = opt(
+        "answer_match:1", "rl", ("Reward functions", "奖励函数"),
+        ("Comma-separated name:weight. answer_match (the completion's answer equals the row's reference; "
+         "maths compared by value), format (matches the pattern below), length (near the target length), "
+         "contains / avoid (the words below), python (your reward_file).",
+         "逗号分隔的 名称:权重。answer_match（回答与该行参考答案一致，数学按数值比较）、format（符合下方正则）、"
+         "length（接近目标长度）、contains / avoid（包含 / 避开下方词语）、python（你的 reward_file）。"),
+        methods=("grpo",))
+    grpo_num_generations: int = opt(
+        4, "rl", ("Completions per prompt", "每个提示的生成数"),
+        ("The group whose rewards are compared with each other; the batch size must be a multiple of it.",
+         "组内互相比较奖励的回答数；批大小须为它的整数倍。"), minimum=2, maximum=64, methods=("grpo",))
+    grpo_max_completion_length: int = opt(
+        128, "rl", ("Max completion length", "最大生成长度"),
+        ("Tokens generated per completion.", "每个回答最多生成的 token 数。"), minimum=4, maximum=32768,
+        methods=("grpo",))
+    grpo_temperature: float = opt(
+        1.0, "rl", ("Sampling temperature", "采样温度"),
+        ("Higher gives more varied completions, which GRPO needs to tell better from worse.",
+         "越高回答越多样，GRPO 需要差异才能区分好坏。"), minimum=0, exclusive_min=True, maximum=2,
+        methods=("grpo",))
+    grpo_beta: float = opt(
+        0.04, "rl", ("KL coefficient (beta)", "KL 系数（beta）"),
+        ("Penalty for drifting from the starting model; 0 = none (faster: no reference pass).",
+         "偏离初始模型的惩罚；0 表示不惩罚（更快：无需参考模型前向）。"), minimum=0, maximum=10,
+        methods=("grpo",))
+    reward_answer_mode: str = opt(
+        "auto", "rl", ("Answer comparison", "答案比较方式"),
+        ("auto: by value when the reference is a number or formula, else normalised text; exact; normalized "
+         "(case, punctuation, spaces ignored); math (0.5 = 1/2 = \\frac{1}{2}).",
+         "auto：参考答案是数字或公式时按数值比较，否则按规范化文本；exact 完全一致；normalized 忽略大小写、标点和空格；"
+         "math 数学等价（0.5 = 1/2 = \\frac{1}{2}）。"),
+        choices=("auto", "exact", "normalized", "math"), methods=("grpo",))
+    reward_format_pattern: str = opt(
+        r"^\s*<think>[\s\S]*?</think>\s*\S[\s\S]*$", "rl", ("Format pattern", "格式正则"),
+        ("Regular expression the format reward looks for (default: <think>…</think> then an answer).",
+         "format 奖励要匹配的正则表达式（默认：<think>…</think> 之后给出答案）。"), methods=("grpo",))
+    reward_target_length: int = opt(
+        50, "rl", ("Target length (words)", "目标长度（词）"),
+        ("The length reward is 1 at this many words (a CJK character counts as one), 0.5 at half or twice as "
+         "many, 0 for none.", "length 奖励在该词数时为 1（一个汉字算一个词），一半或两倍时为 0.5，没有内容时为 0。"), minimum=1,
+        maximum=100000, methods=("grpo",))
+    reward_contain_words: str = opt(
+        "", "rl", ("Words to include", "应包含的词"),
+        ("Comma-separated; the contains reward is the share of them present.", "逗号分隔；contains 奖励为出现的比例。"),
+        methods=("grpo",))
+    reward_avoid_words: str = opt(
+        "", "rl", ("Words to avoid", "应避开的词"),
+        ("Comma-separated; the avoid reward drops for each one present.", "逗号分隔；每出现一个，avoid 奖励就降低。"),
+        methods=("grpo",))
+    reward_file: str = opt(
+        "", "rl", ("Reward file (Python)", "奖励函数文件（Python）"),
+        ("Your .py file whose functions named reward_* score completions; used only when reward_functions "
+         "lists python, and refused in a shared or password-protected app unless it was started with "
+         "--allow-code.", "你的 .py 文件，其中以 reward_ 开头的函数为回答打分；仅当奖励函数包含 python 时使用；"
+         "共享或设了密码的应用会拒绝，除非启动时加了 --allow-code。"), methods=("grpo",))
+    sample_log_steps: int = opt(
+        5, "rl", ("Show samples every N steps", "每 N 步展示样例"),
+        ("Write a few sampled completions with their rewards to the run's log; 0 = never.",
+         "把几条生成结果及其奖励写进运行日志；0 表示不写。"), minimum=0, methods=("grpo",))
     # --- core hyper-parameters ------------------------------------------------------------------
     num_train_epochs: float = opt(
         3.0, "train", ("Epochs", "训练轮数"), ("Passes over the data.", "遍历数据的次数。"), minimum=0,
@@ -133,11 +218,11 @@ class TrainConfig:
     packing: bool = opt(
         False, "train", ("Packing", "序列打包"),
         ("Pack several short samples into one sequence (kept apart by attention); faster on short data.",
-         "把多个短样本拼成一条序列（注意力互不干扰），短数据训练更快。"))
+         "把多个短样本拼成一条序列（注意力互不干扰），短数据训练更快。"), methods=("sft", "pt"))
     train_on_prompt: bool = opt(
         False, "train", ("Train on prompt", "训练提示词"),
         ("Also compute loss on system/user tokens (normally only the assistant's answers count).",
-         "同时在 system/user 部分计算损失（默认只训练助手回复）。"))
+         "同时在 system/user 部分计算损失（默认只训练助手回复）。"), methods=("sft",))
     # --- LoRA ----------------------------------------------------------------------------------
     lora_r: int = opt(8, "lora", ("LoRA rank", "LoRA 秩"), ("Adapter rank r.", "适配器秩 r。"), minimum=1,
                       maximum=1024)
@@ -184,7 +269,7 @@ class TrainConfig:
         ("Mix in answers the base model itself gives to TuneDesk's built-in general prompts (generated once "
          "before training, no external data), this many per training sample; 0 = off. Counters forgetting.",
          "混入基座模型自己对 TuneDesk 内置通用提示的回答（训练前生成一次，无需外部数据），每条训练样本配这么多条；"
-         "0 表示关闭。用于减轻遗忘。"), minimum=0, maximum=10)
+         "0 表示关闭。用于减轻遗忘。"), minimum=0, maximum=10, methods=("sft",))
     save_total_limit: int = opt(2, "advanced", ("Checkpoints kept", "保留检查点数"),
                                 ("Older checkpoints are deleted; 0 = keep all.", "更早的检查点会被删除；0 表示全部保留。"),
                                 minimum=0)
@@ -198,9 +283,6 @@ class TrainConfig:
          "faster than fp32.", "auto：支持的 GPU 用 bf16，老 GPU 用 fp16；CPU 上只有 bf16 实测更快时才用。"),
         choices=("auto", "bf16", "fp16", "fp32"))
     seed: int = opt(42, "advanced", ("Seed", "随机种子"), ("Makes runs repeatable.", "使训练可复现。"), minimum=0)
-    dpo_beta: float = opt(0.1, "advanced", ("DPO beta", "DPO beta"),
-                          ("How far the policy may drift from the reference model.", "策略偏离参考模型的程度。"),
-                          minimum=0, exclusive_min=True)
     output_dir: str = opt("outputs", "advanced", ("Outputs folder", "输出目录"),
                           ("Runs are saved in <outputs>/runs/<run id>/.", "训练结果保存在 <输出目录>/runs/<运行 ID>/。"))
     run_name: str = opt("", "advanced", ("Run name", "运行名称"), ("Optional; part of the run id.", "可选；会成为运行 ID 的一部分。"))
@@ -235,9 +317,20 @@ class TrainConfig:
     def check(self) -> None:
         """Cross-field rules, which single-field coercion cannot see."""
         errors = []
-        if self.method == "dpo" and self.finetuning_type == "full":
-            errors.append("method: dpo with finetuning_type full needs a second full model copy as reference; "
-                          "use lora or qlora for DPO")
+        if self.method in ("dpo", "kto") and self.finetuning_type == "full":
+            errors.append(f"method: {self.method} with finetuning_type full needs a second full model copy as "
+                          f"reference; use lora or qlora for {self.method.upper()}")
+        if self.method == "kto" and self.per_device_train_batch_size < 2:
+            errors.append("per_device_train_batch_size: KTO estimates its KL term from the other answers in a batch, "
+                          "so it needs a batch of at least 2")
+        if self.method == "grpo":
+            from engine.rewards.reward_set import check_spec
+
+            errors += check_spec(self)
+            if self.per_device_train_batch_size % self.grpo_num_generations:
+                errors.append(f"per_device_train_batch_size ({self.per_device_train_batch_size}) counts completions "
+                              f"in GRPO and must be a multiple of grpo_num_generations "
+                              f"({self.grpo_num_generations}), e.g. {self.grpo_num_generations * 2}")
         if self.max_steps == 0:
             errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
         if self.lora_target.strip() == "":
@@ -248,8 +341,6 @@ class TrainConfig:
                 self.save_steps % self.eval_steps:
             errors.append(f"keep_best / early stopping compare checkpoints by validation loss: save_steps "
                           f"({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
-        if self.replay_ratio and self.method != "sft":
-            errors.append("replay_ratio: replay mixes in chat answers, so it works with method sft only")
         if errors:
             raise ConfigError("\n".join(errors))
 

@@ -9,7 +9,7 @@ from engine.data.sources import project_path
 from engine.errors import TuneDeskError
 
 # fields whose value may be a path on this machine
-PATH_FIELDS = ("model_name_or_path", "dataset", "output_dir")
+PATH_FIELDS = ("model_name_or_path", "dataset", "output_dir", "reward_file")
 
 
 class PathNotAllowed(TuneDeskError):

@@ -139,9 +139,27 @@ class RunDir:
         return "\n".join(text.splitlines()[-lines:])
 
     def checkpoints(self) -> list[Path]:
+        """Complete checkpoints only, oldest first: one whose save was cut short is never offered or loaded."""
+        return [p for p in self._checkpoint_dirs() if checkpoint_complete(p)]
+
+    def incomplete_checkpoints(self) -> list[Path]:
+        return [p for p in self._checkpoint_dirs() if not checkpoint_complete(p)]
+
+    def _checkpoint_dirs(self) -> list[Path]:
         found = [p for p in self.path.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
         return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
     def latest_checkpoint(self) -> Path | None:
         points = self.checkpoints()
         return points[-1] if points else None
+
+
+def checkpoint_complete(folder: Path) -> bool:
+    """The Trainer writes trainer_state.json last (after the weights, optimizer and RNG state), so a
+    checkpoint whose save was interrupted by a crash, a kill or a full disk has none, or a broken one."""
+    try:
+        state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+    return isinstance(state, dict) and "global_step" in state and weights

@@ -79,6 +79,10 @@ class RunManager:
         if state == "completed":
             raise RunError(f"run {run_id} already completed; start a new run to train further")
         point = run.path / checkpoint if checkpoint else run.latest_checkpoint()
+        if point is not None and point.is_dir() and point not in run.checkpoints():
+            names = ", ".join(p.name for p in run.checkpoints()) or "none"
+            raise RunError(f"{point.name} of run {run_id} is incomplete (its save was cut short); resume from a "
+                           f"complete one instead: {names}")
         if point is None or not point.is_dir():
             names = ", ".join(p.name for p in run.checkpoints()) or "none"
             raise RunError(f"run {run_id} has no checkpoint {checkpoint or ''} to resume from (it has: {names}); "
@@ -291,8 +295,10 @@ class RunManager:
             if pid and pid != os.getpid() and _pid_alive(pid):
                 continue  # another live TuneDesk process owns it
             point = run.latest_checkpoint()
+            for broken in run.incomplete_checkpoints():
+                run.log(f"{broken.name} is incomplete (the save was cut short): it will not be loaded")
             suggestion = (f"Resume it to continue from {point.name}." if point else "Start it again; it had not "
-                          "saved a checkpoint yet.")
+                          "saved a complete checkpoint yet.")
             run.write_status(state="failed", error="interrupted: the process running it stopped",
                              suggestion=suggestion, ended_at=status.get("ended_at") or time.time())
             run.log("marked failed: interrupted (the process running it stopped)")

@@ -11,6 +11,7 @@ from engine.paths import PathGuard
 from engine.presets import load_preset
 from engine.rundir import read_json
 from engine.runs import RunManager
+from engine.trust import check_config as check_code
 
 
 def build_config(yaml_text: str = "", preset: str = "", overrides: dict[str, Any] | str | None = None) -> TrainConfig:
@@ -36,6 +37,7 @@ class Service:
         self.guard = guard or PathGuard()
 
     def start(self, config: TrainConfig) -> str:
+        check_code(config)
         self.guard.check_config(config)
         if not config.dataset:
             raise ConfigError("dataset: empty. Choose a data file or one of the samples first.")

@@ -68,7 +68,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     from engine.callbacks import EventCallback
     from engine.data.prepare import encode_samples, read_samples
     from engine.models import apply_lora, load_model, load_tokenizer, pick_precision, resolve_model
-    from engine.trainers import build_trainer
+    from engine.training import build_trainer
 
     if config.cuda_visible_devices:
         _select_gpus(config.cuda_visible_devices, run)
@@ -94,7 +94,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     set_seed(config.seed)
     started = time.time()
     model = load_model(resolved, config, precision)
-    if config.replay_ratio > 0:
+    if config.replay_ratio > 0 and config.method == "sft":  # ignored for other methods, as the form hides it
         train = train + _replay(model, tok, resolved.path, config, len(train), run)
     if config.uses_lora:
         model = apply_lora(model, config)
@@ -104,7 +104,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
 
     # 3. trainer
     callback = EventCallback(run, events, stop, checkpoint_bytes=trainable * 4)
-    trainer = build_trainer(config, model, tok, train, val, run.path, precision, [callback])
+    trainer = build_trainer(config, model, tok, train, val, run.path, precision, [callback], log=run.log)
     if resume_from:
         run.drop_metrics_after(int(Path(resume_from).name.split("-")[-1]))
     if stop.is_set():

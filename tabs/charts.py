@@ -83,3 +83,52 @@ def hardware_figure(samples: list[dict[str, Any]], lang: str) -> go.Figure:
     fig.update_layout(title=t("chart_hw", lang), **{**LAYOUT, "height": 260})
     fig.update_xaxes(title_text="s")
     return fig
+
+
+def reward_figure(metrics: list[dict[str, Any]], lang: str) -> go.Figure | None:
+    """GRPO: each reward and the weighted total with its spread, KL, completion length. DPO / KTO: the
+    implicit rewards of chosen and rejected answers, and KL or accuracy. None when the run logs none."""
+    keys = set().union(*metrics) if metrics else set()
+    if "reward" in keys:
+        return _grpo_figure(metrics, keys, lang)
+    if {"rewards_chosen", "rewards_rejected"} & keys:
+        return _preference_figure(metrics, keys, lang)
+    return None
+
+
+def _grpo_figure(metrics: list[dict[str, Any]], keys: set[str], lang: str) -> go.Figure:
+    titles = [t("chart_rewards", lang), t("chart_kl", lang), t("chart_completion_len", lang)]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, column_widths=[0.5, 0.25, 0.25])
+    steps, total = _series(metrics, "reward")
+    _, spread = _series(metrics, "reward_std")
+    if len(spread) == len(total):
+        upper = [m + s for m, s in zip(total, spread, strict=True)]
+        lower = [m - s for m, s in zip(total, spread, strict=True)]
+        fig.add_scatter(x=steps + steps[::-1], y=upper + lower[::-1], fill="toself", fillcolor="rgba(8,81,156,0.12)",
+                        line={"width": 0}, hoverinfo="skip", showlegend=False, row=1, col=1)
+    fig.add_scatter(x=steps, y=total, mode="lines", name=t("chart_reward_total", lang), line={"color": "#08519c",
+                                                                                            "width": 3}, row=1, col=1)
+    for key in sorted(k for k in keys if k.startswith("rewards_") and k.endswith("_mean")):
+        s, v = _series(metrics, key)
+        fig.add_scatter(x=s, y=v, mode="lines", name=key[len("rewards_"):-len("_mean")], row=1, col=1)
+    for col, key in ((2, "kl"), (3, "completions_mean_length")):
+        s, v = _series(metrics, key)
+        fig.add_scatter(x=s, y=v, mode="lines", showlegend=False, line={"color": "#636363"}, row=1, col=col)
+    fig.update_layout(**{**LAYOUT, "height": 280})
+    return fig
+
+
+def _preference_figure(metrics: list[dict[str, Any]], keys: set[str], lang: str) -> go.Figure:
+    side = ("kl", "chart_kl") if "kl" in keys else ("rewards_accuracies", "chart_accuracy")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[t("chart_pref_rewards", lang), t(side[1], lang)],
+                        column_widths=[0.65, 0.35])
+    for key, label, color in (("rewards_chosen", "chart_chosen", "#31a354"), ("rewards_rejected", "chart_rejected",
+                                                                               "#de2d26"),
+                              ("rewards_margins", "chart_margin", "#08519c")):
+        s, v = _series(metrics, key)
+        if v:
+            fig.add_scatter(x=s, y=v, mode="lines", name=t(label, lang), line={"color": color}, row=1, col=1)
+    s, v = _series(metrics, side[0])
+    fig.add_scatter(x=s, y=v, mode="lines", showlegend=False, line={"color": "#636363"}, row=1, col=2)
+    fig.update_layout(**{**LAYOUT, "height": 280})
+    return fig

@@ -18,6 +18,7 @@ from engine.paths import PathGuard
 from engine.presets import PRESETS_DIR
 from engine.runs import RunManager
 from engine.service import Service
+from engine.trust import POLICY
 
 SAMPLES_DIR = PRESETS_DIR.parent / "samples"
 
@@ -41,7 +42,8 @@ class AppContext:
 
     @classmethod
     def create(cls, outputs: str | Path, lang: str = "en", confine: bool = False,
-               allow_dirs: list[str] | None = None) -> AppContext:
+               allow_dirs: list[str] | None = None, allow_code: bool = False) -> AppContext:
+        POLICY.exposed, POLICY.allow_code = confine, allow_code
         manager = RunManager(outputs)
         allowed = [manager.outputs, SAMPLES_DIR, *(allow_dirs or [])] if confine else []
         guard = PathGuard(allowed)

@@ -19,7 +19,7 @@ from engine.config import ConfigError, TrainConfig, load_yaml
 from engine.presets import load_preset, preset_description, preset_paths
 from engine.rundir import ACTIVE
 from tabs import export_panel
-from tabs.charts import hardware_figure, loss_figure, training_figure
+from tabs.charts import hardware_figure, loss_figure, reward_figure, training_figure
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -128,6 +128,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
             progress = gr.HTML(elem_id="progress-box")
             alerts = gr.Markdown(elem_id="alerts")
             loss_plot = gr.Plot(elem_id="loss-plot", show_label=False)
+            reward_plot = gr.Plot(elem_id="reward-plot", show_label=False, visible=False)
             train_plot = gr.Plot(elem_id="train-plot", show_label=False)
             hw_plot = gr.Plot(elem_id="hw-plot", show_label=False)
             log_box = tr.label(gr.Textbox(label=t("log", tr.lang), lines=12, max_lines=12, autoscroll=True,
@@ -249,8 +250,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     runs_table.select(on_select_row, view, view)
     selected.input(lambda state, run_id: {**state, "run": run_id, "sigs": {}}, [view, selected], view)
 
-    live_outputs = [view, selected, progress, alerts, loss_plot, train_plot, hw_plot, log_box, runs_table, checkpoint,
-                    run_config]
+    live_outputs = [view, selected, progress, alerts, loss_plot, reward_plot, train_plot, hw_plot, log_box, runs_table,
+                    checkpoint, run_config]
     timer.tick(lambda lang, state: _refresh(ctx, lang, state), [lang_state, view], live_outputs,
                show_progress="hidden")
     lang_state.change(lambda lang, state: _refresh(ctx, lang, {**state, "sigs": {}}), [lang_state, view],
@@ -336,7 +337,8 @@ def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
     if run_id is None:
         blank = _changed(state, "charts", (None, lang))
         return [state, choices, t("no_run", lang), "", loss_figure([], lang) if blank else skip,
-                training_figure([], lang) if blank else skip, hw, "", table, skip, ""]
+                gr.update(visible=False) if blank else skip, training_figure([], lang) if blank else skip, hw, "",
+                table, skip, ""]
     run = manager.run(run_id)
     status = run.status()
     metrics = manager.metrics(run_id)
@@ -364,5 +366,10 @@ def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
         notes += f"\n\n📊 {t('comparison_line', lang)}: {summary_line(summary)}"
     return [state, choices, bar if _changed(state, "bar", bar) else skip,
             notes if _changed(state, "notes", notes) else skip,
-            loss_figure(metrics, lang) if charts else skip, training_figure(metrics, lang) if charts else skip,
-            hw, log_text, table, points, config_text]
+            loss_figure(metrics, lang) if charts else skip, _reward_update(metrics, lang) if charts else skip,
+            training_figure(metrics, lang) if charts else skip, hw, log_text, table, points, config_text]
+
+
+def _reward_update(metrics: list[dict[str, Any]], lang: str) -> Any:
+    figure = reward_figure(metrics, lang)
+    return gr.update(value=figure, visible=True) if figure is not None else gr.update(visible=False)

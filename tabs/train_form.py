@@ -23,16 +23,23 @@ KNOWN_MODELS = [
 ]
 SAMPLE_DATASETS = ["samples/identity.json", "samples:dpo_sample", "samples:pretrain_sample"]
 OPEN_GROUPS = ("model", "method", "train")
+METHOD_GROUPS = ("preference", "rl")  # shown open whenever their method is chosen
 
 
 def _lang_index(lang: str) -> int:
     return 1 if lang == "zh" else 0
 
 
-def _widget(name: str, typ: Any, lang: str, value: Any) -> Any:
+def applies(name: str, method: str) -> bool:
+    methods = field_info(name).methods
+    return methods is None or method in methods
+
+
+def _widget(name: str, typ: Any, lang: str, value: Any, visible: bool) -> Any:
     info = field_info(name)
     i = _lang_index(lang)
-    common = {"label": info.label[i], "info": info.help[i], "value": value, "elem_id": f"field-{name}"}
+    common = {"label": info.label[i], "info": info.help[i], "value": value, "elem_id": f"field-{name}",
+              "visible": visible}
     if name == "model_name_or_path":
         return gr.Dropdown(choices=KNOWN_MODELS, allow_custom_value=True, **common)
     if name == "dataset":
@@ -55,20 +62,33 @@ class TrainForm:
         self.widgets: dict[str, Any] = {}
         self.selected: Any = None  # the live view's run picker and its "Open in Compare Chat" button
         self.open_in_chat: Any = None
+        self.groups: dict[str, Any] = {}
         hints = get_type_hints(TrainConfig)
         for group in GROUPS:
-            acc = gr.Accordion(t(f"group_{group}", tr.lang), open=group in OPEN_GROUPS)
+            names = [f.name for f in fields(TrainConfig) if field_info(f.name).group == group]
+            acc = gr.Accordion(t(f"group_{group}", tr.lang), open=group in OPEN_GROUPS or group in METHOD_GROUPS,
+                               visible=any(applies(n, initial.method) for n in names), elem_id=f"group-{group}")
+            self.groups[group] = acc
             tr.label(acc, f"group_{group}")
             with acc:
-                names = [f.name for f in fields(TrainConfig) if field_info(f.name).group == group]
                 for start in range(0, len(names), 3):
                     with gr.Row():
                         for name in names[start:start + 3]:
-                            widget = _widget(name, hints[name], tr.lang, getattr(initial, name))
+                            widget = _widget(name, hints[name], tr.lang, getattr(initial, name),
+                                             applies(name, initial.method))
                             self.widgets[name] = widget
                             info = field_info(name)
                             tr.add(widget, lambda lang, info=info: {"label": info.label[_lang_index(lang)],
                                                                     "info": info.help[_lang_index(lang)]})
+        # only the fields that apply to the chosen method are shown (hidden ones keep their values)
+        specific = [n for n in self.names if field_info(n).methods is not None]
+        groups = list(GROUPS)
+        self.widgets["method"].change(
+            lambda method: [*(gr.update(visible=applies(n, method)) for n in specific),
+                            *(gr.update(visible=any(applies(f.name, method) for f in fields(TrainConfig)
+                                                    if field_info(f.name).group == g)) for g in groups)],
+            self.widgets["method"], [*(self.widgets[n] for n in specific), *(self.groups[g] for g in groups)],
+            show_progress="hidden", queue=False)
         self.trust_warning = tr.text(gr.Markdown(t("trust_warning", tr.lang), visible=False), "trust_warning")
         self.widgets["trust_remote_code"].change(lambda on: gr.update(visible=bool(on)),
                                                  self.widgets["trust_remote_code"], self.trust_warning,

@@ -182,3 +182,17 @@ def test_model_hub_endpoints_over_http(client, tiny_model, tmp_path):
     finally:  # the registry lives in the user's TuneDesk cache: leave it as it was
         assert "files are kept" in client.predict(info["folder"], False, api_name="/delete_cached_model")
     assert tiny_model.is_dir()
+
+
+def test_api_surface_is_exactly_what_the_readme_documents(client):
+    """UI handlers stay private: the API page and view_api list the README's endpoints and nothing else."""
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### API", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `/")]
+    documented = {name for line in rows for name in re.findall(r"`(/[a-z_]+)\(", line.split(" | ")[0])}
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert names == documented, (sorted(names - documented), sorted(documented - names))

@@ -77,3 +77,34 @@ def test_share_without_auth_generates_a_password(tmp_path):
         assert client.predict(api_name="/list_runs") == []
     finally:
         process.stop()
+
+
+def test_code_execution_is_refused_without_allow_code(app, tmp_path):
+    """A shared or password-protected app runs no user Python: neither a GRPO reward file nor a model's
+    remote code, and the refusal names the flag that would allow it."""
+    client = Client(app.url, auth=("alice", "s3cret"), verbose=False)
+    grpo = ('{"method": "grpo", "per_device_train_batch_size": 8, "dataset": "samples/brief_prompts.jsonl", '
+            '"reward_functions": "python:1", "reward_file": "samples/eval/rewards_example.py"}')
+    with pytest.raises(Exception, match="shared or password-protected, so TuneDesk refuses it.*--allow-code"):
+        client.predict("", "", grpo, api_name="/start_run")
+    with pytest.raises(Exception, match="trust_remote_code.*--allow-code"):
+        client.predict("", "", '{"trust_remote_code": true}', api_name="/start_run")
+    assert client.predict(api_name="/list_runs") == []
+
+
+def test_login_page_tells_a_visitor_nothing_about_the_app(app):
+    """Without the password, the page at / is the login form: no endpoint names, labels or defaults."""
+    import http.cookiejar
+
+    with urllib.request.urlopen(app.url + "/", timeout=10) as resp:
+        page = resp.read().decode("utf-8")
+    assert '"auth_required": true' in page.replace('"auth_required":true', '"auth_required": true')
+    assert "gradio_api_info = {};" in page
+    for secret in ("start_run", "estimate_memory", "yaml_text", "export_model", "named_endpoints"):
+        assert secret not in page, secret
+    # a logged-in user still gets the full page with its API description
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(urllib.request.Request(app.url + "/login", data=b"username=alice&password=s3cret", method="POST"))
+    with opener.open(app.url + "/", timeout=10) as resp:
+        assert "start_run" in resp.read().decode("utf-8")

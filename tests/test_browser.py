@@ -35,7 +35,7 @@ def page(tmp_path):
 
 
 def set_field(page, name: str, value: object) -> None:
-    box = page.locator(f"#field-{name} input").first
+    box = page.locator(f"#field-{name} input, #field-{name} textarea").first
     box.fill(str(value))
     box.press("Enter")
     box.blur()
@@ -115,6 +115,37 @@ def test_run_from_the_form_with_live_chart_and_refresh(app, page, tiny_model, ch
     assert loss_points(page) >= 100
     assert page.locator("#runs-table").get_by_text(run_id).count() >= 1
     page.screenshot(path=str(ARTIFACTS / "train-completed.png"), full_page=True)
+
+
+def test_grpo_from_the_form_shows_only_its_fields_and_a_reward_chart(app, page, tiny_model, tmp_path):
+    import json
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(json.dumps({"prompt": f"Count to {i}."}) for i in range(6)))
+    page.goto(app.url)
+    page.click("#tab_train-button")
+    page.locator("#field-packing").wait_for()
+    assert not page.locator("#field-reward_functions").is_visible()
+    set_field(page, "method", "grpo")  # the form still holds the SFT demo preset's replay_ratio: ignored
+    page.locator("#field-reward_functions").wait_for(timeout=15_000)  # GRPO's settings appear …
+    page.locator("#field-packing").wait_for(state="hidden", timeout=15_000)  # … and SFT's packing goes
+    assert not page.locator("#field-dpo_beta").is_visible()
+    set_field(page, "model_name_or_path", tiny_model)
+    set_field(page, "dataset", prompts)
+    for name, value in (("reward_functions", "length:1"), ("reward_target_length", 3), ("max_steps", 3),
+                        ("per_device_train_batch_size", 4), ("grpo_num_generations", 2),
+                        ("grpo_max_completion_length", 8), ("max_seq_length", 128)):
+        set_field(page, name, value)
+    page.click("#start")
+    page.locator("#action-message", has_text="run").wait_for(timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#run-progress')?.dataset.state === 'completed'",
+                           timeout=240_000)
+    page.wait_for_function("() => { const p = document.querySelector('#reward-plot .js-plotly-plot');"
+                           " return p && p.data && p.data.some(t => t.name === 'length' && t.x.length === 3); }",
+                           timeout=30_000)
+    page.locator("#log-box textarea").first.wait_for()
+    assert "sampled completions" in page.locator("#log-box textarea").first.input_value()
+    page.screenshot(path=str(ARTIFACTS / "train-grpo.png"), full_page=True)
 
 
 def test_language_switches_at_run_time(app, page):

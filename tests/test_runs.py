@@ -184,6 +184,27 @@ def test_interrupted_run_is_marked_failed_and_resumable(tiny_model, chat_file, o
         manager.resume(run.run_id, "checkpoint-99")
 
 
+def test_a_checkpoint_cut_short_is_never_loaded(tiny_model, chat_file, outputs):
+    """A kill or a full disk mid-save leaves checkpoint-N without trainer_state.json (written last): it is
+    skipped, the interrupted run resumes from the last complete checkpoint, and asking for it is refused."""
+    _, run, _ = run_to_end(tiny_config(tiny_model, chat_file, outputs, max_steps=4, save_steps=2,
+                                       save_total_limit=0), outputs)
+    (run.path / "checkpoint-4" / "trainer_state.json").unlink()  # as if the process died mid-save
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run.write_status(state="running", pid=dead.pid)
+    manager = RunManager(outputs)
+    assert [p.name for p in run.checkpoints()] == ["checkpoint-2"]
+    assert "checkpoint-2" in run.status()["suggestion"]
+    assert "checkpoint-4 is incomplete" in run.log_path.read_text()
+    with pytest.raises(RunError, match="checkpoint-4 of run .* is incomplete.*checkpoint-2"):
+        manager.resume(run.run_id, "checkpoint-4")
+    manager.resume(run.run_id)
+    assert manager.wait(run.run_id, timeout=120) == "completed", run.log_tail()
+    assert "resuming from" in run.log_path.read_text() and "checkpoint-2" in run.log_path.read_text()
+    assert sorted(m["step"] for m in run.metrics() if "loss" in m and m.get("type") == "train") == [1, 2, 3, 4]
+
+
 def test_runs_queue_one_at_a_time_and_delete_keeps_the_model(tiny_model, chat_file, outputs):
     manager = RunManager(outputs)
     first = manager.submit(tiny_config(tiny_model, chat_file, outputs, max_steps=3))
@@ -203,7 +224,7 @@ def test_engine_never_imports_gradio():
                  if any(line.strip().startswith(("import gradio", "from gradio"))
                         for line in p.read_text().splitlines())]
     assert offenders == []
-    code = ("import sys, engine.runs, engine.train, engine.trainers, engine.models, engine.service, engine.monitor, "
+    code = ("import sys, engine.runs, engine.train, engine.training, engine.models, engine.service, engine.monitor, "
             "engine.__main__\nprint('gradio' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)

@@ -186,6 +186,12 @@ def fit(example: Encoded, max_len: int, stats: EncodeStats) -> list[Encoded]:
     return [example]
 
 
+def kto_record(conv: Conversation) -> dict[str, Any]:
+    """TRL's conversational unpaired-preference format: the last answer is the labelled completion."""
+    messages = [{k: v for k, v in m.items() if k != "loss_weight"} for m in conv.messages]
+    return {"prompt": messages[:-1], "completion": messages[-1:], "label": bool(conv.label)}
+
+
 def preference_record(pref: Preference) -> dict[str, Any]:
     """TRL's conversational preference format; TRL applies the chat template itself."""
     prompt = pref.prompt

@@ -121,10 +121,13 @@ def detect(rows: list[Row], meta: SourceMeta) -> Detection:
     if cols.get("prompt", "text") in keys:
         return Detection("text", [f"field '{cols.get('prompt', 'text')}' holds plain text"])
     found = ", ".join(sorted(keys)[:8]) or "no fields"
+    prompt_only = next((k for k in ("prompt", "question", "problem") if k in keys), None)
+    grpo = (f" Rows of prompts (field '{prompt_only}') with or without a reference answer are data for GRPO: "
+            "train them with method grpo." if prompt_only else "")
     raise RowError(
         f"cannot tell the dataset format from its fields ({found}). Expected instruction/output (alpaca), "
         "conversations (sharegpt), messages (openai), chosen/rejected (pairwise), messages + label (kto) or text; "
-        "set dataset_format or map the columns in the Dataset Explorer.")
+        "set dataset_format or map the columns in the Dataset Explorer." + grpo)
 
 
 def detect_format(rows: list[Row], meta: SourceMeta) -> str:

@@ -13,13 +13,27 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.config import TrainConfig
-from engine.data.encode import EncodeStats, encode_conversations, encode_texts, preference_record
-from engine.data.formats import Conversation, Normalized, PlainText, Preference, RowError, detect_format, normalize
+from engine.data.encode import EncodeStats, encode_conversations, encode_texts, kto_record, preference_record
+from engine.data.formats import (
+    KTO_LABEL_KEYS,
+    Conversation,
+    Normalized,
+    PlainText,
+    Preference,
+    RowError,
+    detect_format,
+    normalize,
+)
+from engine.data.prompts import PromptSample, read_prompts
 from engine.data.sources import load_source
 from engine.errors import DataError
 
-METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai", "kto"), "dpo": ("pairwise",),
+METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai", "kto"), "dpo": ("pairwise",), "kto": ("kto",),
                   "pt": ("text", "alpaca", "sharegpt", "openai", "kto")}
+METHOD_NEEDS = {"dpo": "pairs with chosen and rejected answers",
+                "kto": "conversations whose last answer has a true/false label (a 'label' column, or kto_tag in "
+                       "dataset_info.json)",
+                "sft": "conversations or instruction/output rows", "pt": "text"}
 MAX_BAD_SHOWN = 20
 BATCH = 512  # conversations rendered per tokenizer call
 
@@ -71,6 +85,8 @@ def read_samples(config: TrainConfig) -> tuple[Normalized, DataReport]:
     if not source.rows:
         detail = f" ({source.bad[0]})" if source.bad else ""
         raise DataError(f"dataset {config.dataset}: no rows found{detail}")
+    if config.method == "grpo":
+        return _read_prompts(config, source)
     try:
         fmt = detect_format(source.rows, source.meta) if config.dataset_format == "auto" else config.dataset_format
     except RowError as exc:
@@ -79,10 +95,11 @@ def read_samples(config: TrainConfig) -> tuple[Normalized, DataReport]:
         keys = set().union(*(r.data for r in source.rows[:20]))
         if "text" in keys:
             fmt = "text"
+    if config.method == "kto" and fmt != "kto" and config.dataset_format == "auto" and _has_label_column(source):
+        fmt = "kto"  # some labels are not true/false: KTO reads the rows and names each bad one
     allowed = METHOD_FORMATS[config.method]
     if fmt not in allowed:
-        need = {"dpo": "pairs with chosen and rejected answers", "sft": "conversations or instruction/output rows",
-                "pt": "text"}[config.method]
+        need = METHOD_NEEDS[config.method]
         raise DataError(f"dataset {config.dataset} is in {fmt} format, but method {config.method} needs {need} "
                         f"({' or '.join(allowed)}). Pick a matching dataset or change the method.")
     normalized = normalize(source.rows, source.meta, fmt)
@@ -95,6 +112,37 @@ def read_samples(config: TrainConfig) -> tuple[Normalized, DataReport]:
         raise DataError(f"every row of dataset {config.dataset} is unusable, so nothing was trained. "
                         f"First problems: {'; '.join(bad[:3])}")
     return normalized, report
+
+
+def _has_label_column(source: Any) -> bool:
+    keys = {source.meta.columns.get("kto_tag"), *KTO_LABEL_KEYS} - {None}
+    return any(keys & set(r.data) for r in source.rows[:50])
+
+
+def _read_prompts(config: TrainConfig, source: Any) -> tuple[Normalized, DataReport]:
+    from engine.rewards.reward_set import parse_spec
+
+    need_reference = any(name == "answer_match" for name, _ in parse_spec(config.reward_functions))
+    samples, origins, splits, bad_rows = read_prompts(source.rows, source.meta, need_reference)
+    normalized = Normalized("prompts", list(samples), origins, splits, source.files)
+    bad = source.bad + bad_rows
+    report = DataReport(config.dataset, "prompts", rows=len(source.rows) + len(source.bad), usable=len(samples),
+                        bad=bad[:MAX_BAD_SHOWN], bad_count=len(bad))
+    if not samples:
+        raise DataError(f"GRPO needs prompts, and no row of dataset {config.dataset} gives one. "
+                        f"First problems: {'; '.join(bad[:3])}")
+    return normalized, report
+
+
+def _prompt_record(tok: Any, sample: PromptSample, config: TrainConfig, stats: EncodeStats) -> dict[str, Any] | None:
+    """TRL's conversational prompt format, or None when the prompt alone exceeds max_seq_length."""
+    text = tok.apply_chat_template(sample.messages, tokenize=False, add_generation_prompt=True)
+    n = len(tok(text, add_special_tokens=False)["input_ids"])
+    stats.tokens += n
+    if n > config.max_seq_length:
+        stats.too_long += 1
+        return None
+    return {"prompt": sample.messages, "reference": sample.reference, **sample.columns}
 
 
 def split(items: list[Any], val_size: float, seed: int) -> tuple[list[Any], list[Any]]:
@@ -121,7 +169,13 @@ def encode_all(tok: Any, normalized: Normalized, config: TrainConfig, stats: Enc
         convs: list[tuple[Conversation, str, str]] = []
         texts: list[tuple[PlainText, str]] = []
         for sample, origin, part in chunk:
-            if isinstance(sample, Preference):
+            if isinstance(sample, PromptSample):
+                record = _prompt_record(tok, sample, config, stats)
+                if record is not None:
+                    items.append((part, record))
+            elif config.method == "kto" and isinstance(sample, Conversation):
+                items.append((part, kto_record(sample)))
+            elif isinstance(sample, Preference):
                 items.append((part, preference_record(sample)))
             elif isinstance(sample, PlainText):
                 texts.append((sample, part))
@@ -148,7 +202,7 @@ def encode_samples(tok: Any, normalized: Normalized, report: DataReport, config:
     """Model-ready train and validation items: Encoded examples, or TRL preference records for DPO."""
     from engine.data.cache import EncodeCache
 
-    cache = EncodeCache.for_run(tok, normalized, config) if config.method != "dpo" else None
+    cache = EncodeCache.for_run(tok, normalized, config) if config.method in ("sft", "pt") else None
     hit = cache.load() if cache else None
     if hit is not None:
         items, saved = hit

@@ -1,4 +1,4 @@
-"""`python -m engine chat|compare`: Compare Chat from a terminal."""
+"""`python -m engine chat|compare|rewards`: Compare Chat and the GRPO reward check from a terminal."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def add_parsers(sub: Any) -> None:
     compare.add_argument("--max-new-tokens", type=int, default=128)
     compare.add_argument("--outputs", default="outputs")
     compare.add_argument("--json", action="store_true")
+    check = sub.add_parser("rewards", help="GRPO: base and tuned answer prompts, the run's rewards score both")
+    check.add_argument("run_id")
+    check.add_argument("--prompts", default="", help="json/jsonl/csv of prompts (default: the run's dataset)")
+    check.add_argument("--limit", type=int, default=50, help="at most this many prompts")
+    check.add_argument("--outputs", default="outputs")
+    check.add_argument("--json", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +51,20 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             shown = [left, _right]
         print(f"\n--- {args.right} ---\n{shown[1]}")
+        return 0
+    if args.command == "rewards":
+        from engine.evaluation.reward_check import reward_check, reward_check_line
+
+        result = reward_check(manager, args.run_id, args.prompts, args.limit,
+                              log=lambda m: print(m, file=sys.stderr, flush=True))
+        if args.json:
+            print(json.dumps(result, indent=1, ensure_ascii=False))
+            return 0
+        print(reward_check_line(result))
+        for row in result["rows"][:5]:
+            print(f"\n> {row['prompt']}\n  base  [{row['base_reward']:.2f}] {row['base'][:200]!r}\n"
+                  f"  tuned [{row['tuned_reward']:.2f}] {row['tuned'][:200]!r}")
+        print(f"report: {manager.run(args.run_id).path / 'reward_check.json'}")
         return 0
     from engine.evaluation.batch import BatchComparer, CompareRequest
 

@@ -1,9 +1,5 @@
-"""Building the transformers/TRL trainer for a run.
-
-SFT and pre-training use plain `Trainer` with TuneDesk's own collators (it measured faster than
-TRL's SFTTrainer on the same data); DPO uses TRL's `DPOTrainer`. Both share TrainingArguments built
-from the TrainConfig, so a field means the same thing whatever the method.
-"""
+"""TrainingArguments from a TrainConfig, shared by every method so a field means the same thing whatever
+the method, and the callbacks that judge checkpoints by validation loss."""
 
 from __future__ import annotations
 
@@ -11,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import TrainConfig
-from engine.data.collate import ListDataset, PackedCollator, PaddedCollator, pack
 
 
 def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_eval: bool) -> dict[str, Any]:
     import torch
 
+    # TRL's configs turn bf16 and gradient checkpointing on by default; every key below is set on purpose
     eval_steps = config.eval_steps or config.save_steps
     return {
         "output_dir": str(output_dir),
@@ -68,41 +64,3 @@ def stopping_callbacks(config: TrainConfig, has_eval: bool) -> list[Any]:
     from transformers import EarlyStoppingCallback
 
     return [EarlyStoppingCallback(config.early_stopping_patience, config.early_stopping_threshold)]
-
-
-def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], val: list[Any], output_dir: Path,
-                  precision: str, callbacks: list[Any]) -> Any:
-    from transformers import PrinterCallback
-
-    trainer = (_dpo_trainer if config.method == "dpo" else _plain_trainer)(
-        config, model, tok, train, val, output_dir, precision, callbacks + stopping_callbacks(config, bool(val)))
-    trainer.remove_callback(PrinterCallback)  # events go to metrics.jsonl and the UI, not stdout
-    return trainer
-
-
-def _plain_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], val: list[Any], output_dir: Path,
-                   precision: str, callbacks: list[Any]) -> Any:
-    from transformers import Trainer, TrainingArguments
-
-    args = TrainingArguments(**training_kwargs(config, output_dir, precision, bool(val)))
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    if config.packing:
-        train_set, collator = ListDataset(pack(train, config.max_seq_length)), PackedCollator(pad_id)
-        val_set = ListDataset(pack(val, config.max_seq_length)) if val else None
-    else:
-        train_set, collator = ListDataset(train), PaddedCollator(pad_id)
-        val_set = ListDataset(val) if val else None
-    return Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set, data_collator=collator,
-                   processing_class=tok, callbacks=callbacks)
-
-
-def _dpo_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], val: list[Any], output_dir: Path,
-                 precision: str, callbacks: list[Any]) -> Any:
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
-    args = DPOConfig(**training_kwargs(config, output_dir, precision, bool(val)), beta=config.dpo_beta,
-                     max_length=config.max_seq_length, dataset_num_proc=None)
-    # with a PEFT model and no ref_model, TRL uses the base model (adapters disabled) as the reference
-    return DPOTrainer(model=model, ref_model=None, args=args, train_dataset=Dataset.from_list(train),
-                      eval_dataset=Dataset.from_list(val) if val else None, processing_class=tok, callbacks=callbacks)

@@ -1,0 +1,35 @@
+"""The trainer for each method: `build_trainer` picks it, one module per family.
+
+sft / pt → sft.py (plain `Trainer`, TuneDesk's collators); dpo / kto → preference.py (TRL); grpo → grpo.py
+(TRL's GRPOTrainer with TuneDesk's reward functions). All share arguments.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.config import TrainConfig
+from engine.training.arguments import stopping_callbacks
+
+
+def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], val: list[Any], output_dir: Path,
+                  precision: str, callbacks: list[Any], log: Any = print) -> Any:
+    from transformers import PrinterCallback
+
+    callbacks = callbacks + stopping_callbacks(config, bool(val))
+    if config.method == "dpo":
+        from engine.training.preference import dpo_trainer as build
+    elif config.method == "kto":
+        from engine.training.preference import kto_trainer as build
+    elif config.method == "grpo":
+        from engine.training.grpo import grpo_trainer
+
+        trainer = grpo_trainer(config, model, tok, train, val, output_dir, precision, callbacks, log)
+        trainer.remove_callback(PrinterCallback)
+        return trainer
+    else:
+        from engine.training.sft import sft_trainer as build
+    trainer = build(config, model, tok, train, val, output_dir, precision, callbacks)
+    trainer.remove_callback(PrinterCallback)  # events go to metrics.jsonl and the UI, not stdout
+    return trainer
