@@ -8,8 +8,9 @@ from engine.config import TrainConfig
 from engine.data.sources import project_path
 from engine.errors import TuneDeskError
 
-# fields whose value may be a path on this machine
-PATH_FIELDS = ("model_name_or_path", "dataset", "output_dir", "reward_file")
+# fields whose value may be a path on this machine (output_dir is not one: the app's RunManager puts every
+# run in its own outputs folder whatever the config says)
+PATH_FIELDS = ("model_name_or_path", "dataset", "reward_file")
 
 
 class PathNotAllowed(TuneDeskError):
@@ -30,14 +31,16 @@ class PathGuard:
         if not self.active or not value:
             return
         text = value.strip()
-        folder, sep, _name = text.rpartition(":")  # "folder:entry" dataset specs
-        candidate = folder if sep and folder and project_path(folder).exists() else text
+        folder, sep, name = text.rpartition(":")  # "folder:entry" dataset specs
+        in_folder = bool(sep and folder and project_path(folder).exists())
+        candidate = folder if in_folder else text
         path = project_path(candidate)
         looks_like_path = path.is_absolute() or candidate.startswith((".", "~")) or path.exists()
         if not looks_like_path:
             return  # a hub id such as Qwen/Qwen2.5-0.5B-Instruct
-        resolved = path.resolve()
-        if not any(resolved == root or root in resolved.parents for root in self.allowed):
+        # an entry is a name in the folder's dataset_info.json; one shaped like a path must stay inside too
+        targets = [path.resolve()] + ([(path / name).resolve()] if in_folder else [])
+        if not all(any(t == root or root in t.parents for root in self.allowed) for t in targets):
             roots = ", ".join(str(r) for r in self.allowed)
             raise PathNotAllowed(f"{what}: {value} is outside the folders this shared app may read ({roots}). "
                                  "Start TuneDesk with --allow-dir FOLDER to allow it.")

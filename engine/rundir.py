@@ -27,6 +27,9 @@ STATES = ("pending", "running", "completed", "failed", "stopped")
 ACTIVE = ("pending", "running")
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # what new_run_id makes (and older hand-named runs)
+
+
 def new_run_id(config: TrainConfig) -> str:
     label = config.run_name or f"{Path(config.model_name_or_path).name}-{config.method}-{config.finetuning_type}"
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:40] or "run"

@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.config import TrainConfig
 from engine.errors import TuneDeskError
-from engine.rundir import ACTIVE, RunDir
+from engine.rundir import ACTIVE, RUN_ID, RunDir
 
 STALL_AFTER_S = 600.0
 
@@ -208,9 +208,14 @@ class RunManager:
 
     # --- reading ----------------------------------------------------------------------------
     def run(self, run_id: str) -> RunDir:
-        path = (self.root / str(run_id)).resolve()
+        text = str(run_id)
+        shown = text if len(text) <= 80 else text[:80] + "…"
+        # ids are made by RunDir.create: letters, digits, . _ -; anything else is no run, asked of no filesystem
+        if not RUN_ID.fullmatch(text):
+            raise RunError(f"no run '{shown}': a run id looks like 20260101-120000-model-sft-lora-ab12")
+        path = (self.root / text).resolve()
         if path.parent != self.root or not (path / "status.json").is_file():
-            raise RunError(f"no run '{run_id}' in {self.root}")
+            raise RunError(f"no run '{shown}' in {self.root}")
         return RunDir(path)
 
     def list_runs(self) -> list[dict[str, Any]]:

@@ -29,6 +29,14 @@ class Setting:
     lora_rank: int = 8
     device: str = "gpu"  # gpu | cpu: a GPU adds the CUDA context
 
+    def __post_init__(self) -> None:
+        for name, low, high in (("max_len", 1, 1 << 21), ("batch", 1, 1 << 16), ("lora_rank", 1, 4096)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                from engine.config import ConfigError
+
+                raise ConfigError(f"{name} must be a whole number from {low} to {high:,}, got {value!r}")
+
 
 @dataclass
 class Estimate:
