@@ -104,7 +104,8 @@ def _grpo_figure(metrics: list[dict[str, Any]], keys: set[str], lang: str) -> go
     if len(spread) == len(total):
         upper = [m + s for m, s in zip(total, spread, strict=True)]
         lower = [m - s for m, s in zip(total, spread, strict=True)]
-        fig.add_scatter(x=steps + steps[::-1], y=upper + lower[::-1], fill="toself", fillcolor="rgba(8,81,156,0.12)",
+        fig.add_scatter(x=steps + steps[::-1], y=upper + lower[::-1], mode="lines", fill="toself",
+                        fillcolor="rgba(8,81,156,0.12)",
                         line={"width": 0}, hoverinfo="skip", showlegend=False, row=1, col=1)
     fig.add_scatter(x=steps, y=total, mode="lines", name=t("chart_reward_total", lang), line={"color": "#08519c",
                                                                                             "width": 3}, row=1, col=1)
