@@ -116,3 +116,15 @@ def run_to_end(config, outputs: Path, timeout: float = 300):
     run_id = manager.submit(config)
     state = manager.wait(run_id, timeout=timeout)
     return manager, manager.run(run_id), state
+
+
+def stop_after(manager, run_id: str, steps: int, timeout: float = 180) -> str:
+    """Let a submitted run reach `steps`, press Stop, and return the state it ends in."""
+    import time
+
+    run = manager.run(run_id)
+    deadline = time.time() + timeout
+    while run.status().get("step", 0) < steps and time.time() < deadline:
+        time.sleep(0.05)
+    manager.stop(run_id)
+    return manager.wait(run_id, timeout=timeout)

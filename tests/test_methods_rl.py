@@ -4,14 +4,13 @@ bad reward settings are refused before any model loads."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from engine.config import ConfigError
 from engine.runs import RunManager
-from tests.conftest import run_to_end, tiny_config
+from tests.conftest import run_to_end, stop_after, tiny_config
 
 GRPO = {"method": "grpo", "per_device_train_batch_size": 4, "grpo_num_generations": 2,
         "grpo_max_completion_length": 8, "reward_functions": "length:1, avoid:0.5", "reward_target_length": 3,
@@ -58,11 +57,7 @@ def test_grpo_stops_and_resumes_from_its_checkpoint(tiny_model, prompt_file, out
     manager = RunManager(outputs)
     run_id = manager.submit(tiny_config(tiny_model, prompt_file, outputs, max_steps=8, save_steps=100, **GRPO))
     run = manager.run(run_id)
-    deadline = time.time() + 180
-    while run.status().get("step", 0) < 2 and time.time() < deadline:
-        time.sleep(0.05)
-    manager.stop(run_id)
-    assert manager.wait(run_id, timeout=180) == "stopped", run.log_tail()
+    assert stop_after(manager, run_id, 2) == "stopped", run.log_tail()
     stopped = run.status()["step"]
     assert 2 <= stopped < 8 and run.latest_checkpoint().name == f"checkpoint-{stopped}"
     manager.resume(run_id)
@@ -85,11 +80,7 @@ def test_kto_stops_and_resumes(tiny_model, kto_file, outputs):
     manager = RunManager(outputs)
     run_id = manager.submit(tiny_config(tiny_model, kto_file, outputs, method="kto", max_steps=10, save_steps=100))
     run = manager.run(run_id)
-    deadline = time.time() + 120
-    while run.status().get("step", 0) < 2 and time.time() < deadline:
-        time.sleep(0.05)
-    manager.stop(run_id)
-    assert manager.wait(run_id, timeout=120) == "stopped", run.log_tail()
+    assert stop_after(manager, run_id, 2, timeout=120) == "stopped", run.log_tail()
     manager.resume(run_id)
     assert manager.wait(run_id, timeout=120) == "completed", run.log_tail()
     assert run.status()["step"] == 10

@@ -7,7 +7,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import torch
 
 from engine.rundir import RunDir
 from engine.runs import RunError, RunManager
-from tests.conftest import ROOT, run_to_end, tiny_config
+from tests.conftest import ROOT, run_to_end, stop_after, tiny_config
 
 
 def losses(run: RunDir) -> dict[int, float]:
@@ -109,11 +108,7 @@ def test_stop_then_resume_matches_an_uninterrupted_run(tiny_model, chat_file, tm
     manager = RunManager(tmp_path / "b")
     run_id = manager.submit(tiny_config(tiny_model, chat_file, tmp_path / "b", **common))
     run = manager.run(run_id)
-    deadline = time.time() + 120
-    while run.status().get("step", 0) < 3 and time.time() < deadline:
-        time.sleep(0.05)
-    manager.stop(run_id)
-    assert manager.wait(run_id, timeout=120) == "stopped"
+    assert stop_after(manager, run_id, 3, timeout=120) == "stopped"
     stopped_at = run.status()["step"]
     assert 3 <= stopped_at < 20 and run.latest_checkpoint().name == f"checkpoint-{stopped_at}"
     manager.resume(run_id)

@@ -18,6 +18,7 @@ def reward_check(manager: Any, run_id: str, prompts: str = "", limit: int = 50, 
     from engine.inference.generate import Sampling, answer
     from engine.inference.pool import POOL
     from engine.inference.sides import plan_side
+    from engine.rewards.builtin import count_words
     from engine.rewards.reward_set import REFERENCE_COLUMN, RewardSet
 
     log = log or (lambda message: None)
@@ -42,16 +43,12 @@ def reward_check(manager: Any, run_id: str, prompts: str = "", limit: int = 50, 
         log(f"{n}/{len(samples)} prompts answered")
     prompts_in = [s.messages for s in samples]
     columns = {REFERENCE_COLUMN: [s.reference for s in samples]}
-    scored = []
-    for side_texts in texts:
-        per_fn = {name: fn(prompts_in, side_texts, **columns)
-                  for name, fn in zip(rewards.names, rewards.funcs, strict=True)}
-        scored.append(per_fn)
-    from engine.rewards.builtin import count_words
+    scored = [{name: fn(prompts_in, side_texts, **columns) for name, fn in zip(rewards.names, rewards.funcs,
+                                                                            strict=True)} for side_texts in texts]
+    totals = [rewards.total(per_fn) for per_fn in scored]
 
     def summary(i: int) -> dict[str, Any]:
-        totals = rewards.total(scored[i])
-        return {"reward": round(sum(totals) / len(totals), 4),
+        return {"reward": round(sum(totals[i]) / len(totals[i]), 4),
                 **{name: round(sum(v) / len(v), 4) for name, v in scored[i].items()},
                 "words": round(sum(count_words(t) for t in texts[i]) / len(texts[i]), 1)}
 
@@ -60,7 +57,7 @@ def reward_check(manager: Any, run_id: str, prompts: str = "", limit: int = 50, 
             zip(rewards.names, rewards.weights, strict=True)),
         "base": summary(0), "tuned": summary(1), "seconds": round(time.time() - started, 1),
         "rows": [{"prompt": s.messages[-1]["content"], "base": texts[0][i], "tuned": texts[1][i],
-                  "base_reward": rewards.total(scored[0])[i], "tuned_reward": rewards.total(scored[1])[i]}
+                  "base_reward": totals[0][i], "tuned_reward": totals[1][i]}
                  for i, s in enumerate(samples)],
     }
     write_json_atomic(run.path / "reward_check.json", report)

@@ -18,16 +18,15 @@ def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], v
     from transformers import PrinterCallback
 
     callbacks = callbacks + stopping_callbacks(config, bool(val))
-    if config.method == "dpo":
-        from engine.training.preference import dpo_trainer as build
-    elif config.method == "kto":
-        from engine.training.preference import kto_trainer as build
+    if config.method in ("dpo", "kto"):
+        from engine.training import preference
+
+        build = preference.dpo_trainer if config.method == "dpo" else preference.kto_trainer
     elif config.method == "grpo":
         from engine.training.grpo import grpo_trainer
 
-        trainer = grpo_trainer(config, model, tok, train, val, output_dir, precision, callbacks, log)
-        trainer.remove_callback(PrinterCallback)
-        return trainer
+        def build(*args: Any) -> Any:
+            return grpo_trainer(*args, log)  # sampled completions go to the run's log
     else:
         from engine.training.sft import sft_trainer as build
     trainer = build(config, model, tok, train, val, output_dir, precision, callbacks)
