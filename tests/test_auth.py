@@ -10,6 +10,8 @@ from gradio_client import Client
 
 from tests.app_process import AppProcess, serve
 
+pytestmark = pytest.mark.hostile
+
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
@@ -24,9 +26,41 @@ def status_of(url: str) -> int:
         return exc.code
 
 
+def request_status(url: str, method: str = "GET", body: bytes | None = None, content_type: str = "") -> int:
+    req = urllib.request.Request(url, data=body, method=method)
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+UPLOAD = b'--B\r\nContent-Disposition: form-data; name="files"; filename="a.json"\r\n\r\n[]\r\n--B--\r\n'
+# every route that reaches the app: config, API description, file route, uploads, queue, calls, streams
+GUARDED = [
+    ("GET", "/config", None, ""),
+    ("GET", "/gradio_api/info", None, ""),
+    ("GET", "/gradio_api/info?all_endpoints=true", None, ""),
+    ("GET", "/gradio_api/openapi.json", None, ""),
+    ("GET", "/gradio_api/file={outputs}/runs", None, ""),
+    ("POST", "/gradio_api/upload", UPLOAD, "multipart/form-data; boundary=B"),
+    ("GET", "/gradio_api/upload_progress?upload_id=x", None, ""),
+    ("POST", "/gradio_api/queue/join", b'{"data": [], "fn_index": 0, "session_hash": "s"}', "application/json"),
+    ("GET", "/gradio_api/queue/data?session_hash=s", None, ""),
+    ("POST", "/gradio_api/call/list_runs", b'{"data": []}', "application/json"),
+    ("POST", "/gradio_api/run/list_runs", b'{"data": []}', "application/json"),
+    ("GET", "/gradio_api/heartbeat/s", None, ""),
+    ("GET", "/monitoring", None, ""),
+]
+
+
 def test_nothing_is_served_without_credentials(app):
-    assert status_of(app.url + "/config") == 401
-    assert status_of(app.url + "/gradio_api/info") == 401
+    outputs = app.log.parent / "outputs"
+    refused = {f"{m} {path}": request_status(app.url + path.format(outputs=outputs), m, body, ctype)
+               for m, path, body, ctype in GUARDED}
+    assert set(refused.values()) == {401}, refused
     with pytest.raises(Exception):  # noqa: B017 (gradio_client raises several types for a refused login)
         Client(app.url, verbose=False).predict(api_name="/list_runs")
     with pytest.raises(Exception):  # noqa: B017
@@ -64,6 +98,17 @@ def test_file_route_serves_nothing_outside_allowed_folders(app):
         except urllib.error.HTTPError as exc:
             code = exc.code
         assert code in (403, 404), target
+    # a symlink inside the outputs folder that points outside it is not followed
+    link = app.log.parent / "outputs" / "passwd-link"
+    link.symlink_to("/etc/passwd")
+    try:
+        code = opener.open(f"{app.url}/gradio_api/file={link}").status
+    except urllib.error.HTTPError as exc:
+        code = exc.code
+    assert code == 403
+    # a logged-in browser keeps its session heartbeat
+    with opener.open(f"{app.url}/gradio_api/heartbeat/s", timeout=5) as resp:
+        assert resp.status == 200 and resp.headers["content-type"].startswith("text/event-stream")
 
 
 def test_share_without_auth_generates_a_password(tmp_path):
