@@ -46,6 +46,8 @@ bench: setup-dev
 	$(BIN)/python bench/ui_overhead.py
 	$(BIN)/python bench/ui_cpu.py
 	$(BIN)/python bench/matmul.py
+	$(BIN)/python bench/data_prep.py
+	$(BIN)/python bench/train_speed.py
 	$(BIN)/python bench/dataset_stats.py
 	$(BIN)/python bench/estimator.py
 

@@ -289,6 +289,26 @@ class TrainConfig:
     cuda_visible_devices: str = opt(
         "", "advanced", ("GPUs", "使用的 GPU"),
         ("Comma-separated GPU indices, e.g. 0 or 0,1; empty = all.", "逗号分隔的 GPU 编号，如 0 或 0,1；留空表示全部。"))
+    nproc_per_node: int = opt(
+        1, "advanced", ("Processes per machine", "每台机器的进程数"),
+        ("Training processes on this machine, one per GPU. Above 1 the run is launched with torchrun (DDP): "
+         "the batch size is per process.",
+         "本机训练进程数，每块 GPU 一个。大于 1 时用 torchrun 启动（DDP），批大小按每个进程计。"),
+        minimum=1, maximum=64)
+    nnodes: int = opt(
+        1, "advanced", ("Machines", "机器数"),
+        ("Machines taking part. Above 1, this machine is node 0; the run's log and the command preview give "
+         "the torchrun command to start on each other machine.",
+         "参与训练的机器数。大于 1 时本机为 0 号节点；运行日志和命令预览给出其他每台机器要执行的 torchrun 命令。"),
+        minimum=1, maximum=1024)
+    master_addr: str = opt(
+        "127.0.0.1", "advanced", ("Node 0 address", "0 号节点地址"),
+        ("Address of this machine (node 0) as the other machines reach it; 127.0.0.1 for one machine.",
+         "其他机器访问本机（0 号节点）所用的地址；单机为 127.0.0.1。"))
+    master_port: int = opt(
+        0, "advanced", ("Node 0 port", "0 号节点端口"),
+        ("Port on node 0 for the processes to meet; 0 picks a free one (one machine only).",
+         "各进程在 0 号节点汇合的端口；0 表示自动选空闲端口（仅限单机）。"), minimum=0, maximum=65535)
 
     # ------------------------------------------------------------------------------------------
     @classmethod
@@ -335,6 +355,13 @@ class TrainConfig:
             errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
         if self.lora_target.strip() == "":
             errors.append("lora_target: empty; use all-linear or names such as q_proj,v_proj")
+        if self.nnodes > 1 and not self.master_port:
+            errors.append("master_port: set a fixed port when nnodes > 1; every machine must know it in advance")
+        if self.nnodes > 1 and self.master_addr in ("127.0.0.1", "localhost", "::1"):
+            errors.append(f"master_addr: {self.master_addr} cannot be reached from other machines; give this "
+                          "machine's address on their network")
+        if (self.nproc_per_node > 1 or self.nnodes > 1) and self.method == "grpo":
+            errors.append("nproc_per_node / nnodes: GRPO runs in one process in TuneDesk; set both to 1")
         if self.cuda_visible_devices and not all(p.strip().isdigit() for p in self.cuda_visible_devices.split(",")):
             errors.append(f"cuda_visible_devices: {self.cuda_visible_devices!r} is not a list of GPU numbers like 0,1")
         if (self.keep_best or self.early_stopping_patience) and self.eval_steps and \

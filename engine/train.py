@@ -50,7 +50,12 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
                      pid=os.getpid(), resumed_from=resume_from)
     try:
         config = run.config()
-        state = _train(run, config, stop, events, resume_from)
+        from engine.training.launch import launch, wants_processes, world_size
+
+        if wants_processes(config) and world_size() == 1:  # the app's side: start the processes, follow them
+            state = launch(run, config, stop, resume_from)
+        else:
+            state = _train(run, config, stop, events, resume_from)
     except BaseException as exc:  # the worker thread must survive anything a run does
         if is_disk_full(exc):
             reason, suggestion = _disk_full(run, config)
@@ -74,6 +79,8 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     from engine.data.prepare import encode_samples, read_samples
     from engine.models import apply_lora, load_model, load_tokenizer, pick_precision, resolve_model
     from engine.training import build_trainer
+    from engine.training.distributed import StopSync
+    from engine.training.launch import STOP_FILE, world_size
 
     if config.cuda_visible_devices:
         _select_gpus(config.cuda_visible_devices, run)
@@ -109,7 +116,10 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
 
     # 3. trainer
     callback = EventCallback(run, events, stop, checkpoint_bytes=trainable * 4)
-    trainer = build_trainer(config, model, tok, train, val, run.path, precision, [callback], log=run.log)
+    callbacks: list[Any] = [callback]
+    if world_size() > 1:  # one of several processes: they must agree on a stop before acting on it
+        callbacks.insert(0, StopSync(stop, run.path / STOP_FILE))
+    trainer = build_trainer(config, model, tok, train, val, run.path, precision, callbacks, log=run.log)
     if resume_from:
         run.drop_metrics_after(int(Path(resume_from).name.split("-")[-1]))
     if stop.is_set():
@@ -130,11 +140,14 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
                    if config.early_stopping_patience and result.global_step < trainer.state.max_steps else ""))
     # saved beside final/ and renamed at the end: a save cut short (kill, full disk) never looks complete
     partial = run.path / PARTIAL_FINAL
-    shutil.rmtree(partial, ignore_errors=True)
-    trainer.save_model(str(partial))
-    tok.save_pretrained(str(partial))
-    shutil.rmtree(run.final_path, ignore_errors=True)
-    os.replace(partial, run.final_path)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        shutil.rmtree(partial, ignore_errors=True)
+    trainer.save_model(str(partial))  # every process calls it; only the main one writes
+    if main_process:
+        tok.save_pretrained(str(partial))
+        shutil.rmtree(run.final_path, ignore_errors=True)
+        os.replace(partial, run.final_path)
     run.log(f"completed: {result.global_step} steps, final loss {final_loss}, saved to {run.final_path}")
     run.write_status(state="completed", ended_at=time.time(), final_loss=final_loss, progress=1.0,
                      step=result.global_step)

@@ -9,6 +9,7 @@ from typing import Any, get_type_hints
 import gradio as gr
 
 from engine.config import DEFAULT_MODEL, GROUPS, TrainConfig, field_info, field_names
+from engine.training.launch import other_machine_commands
 from tabs.i18n import t
 from tabs.translate import Translator
 
@@ -108,4 +109,10 @@ class TrainForm:
 def command_preview(config: TrainConfig, yaml_name: str = "my_config.yaml") -> tuple[str, str]:
     """The YAML of a config and the headless command that trains it."""
     command = f"# save the YAML above as {yaml_name}, then:\npython -m engine train {shlex.quote(yaml_name)}\n"
+    if config.nnodes > 1:
+        command += (f"# this machine is node 0 and launches {config.nproc_per_node} processes; then, on each other "
+                    "machine, with the run's config.yaml copied there:\n")
+        command += "\n".join(other_machine_commands(config, config.master_port)) + "\n"
+    elif config.nproc_per_node > 1:
+        command += f"# runs as {config.nproc_per_node} processes through torchrun (DDP)\n"
     return config.to_yaml(), command

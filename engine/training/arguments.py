@@ -3,6 +3,7 @@ the method, and the callbacks that judge checkpoints by validation loss."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,12 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "disable_tqdm": True,
         "remove_unused_columns": False,
         "dataloader_num_workers": 0,
-        "include_num_input_tokens_seen": "all",
+        # tokens/s on the charts counts real tokens: padding is work, not progress
+        "include_num_input_tokens_seen": "non_padding",
         "use_cpu": not torch.cuda.is_available(),
+        # several processes (torchrun): gloo where there is no GPU; LoRA leaves most weights without gradients
+        **({"ddp_backend": None if torch.cuda.is_available() else "gloo", "ddp_find_unused_parameters": False}
+           if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}),
         **(_best_kwargs(config) if has_eval else {}),
     }
 

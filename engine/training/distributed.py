@@ -1,0 +1,47 @@
+"""What each process of a multi-process run adds: agreeing on a stop, and leaving the run directory to
+rank 0 (launched by engine/training/launch.py)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from engine.rundir import RunDir
+from engine.training.launch import rank
+
+
+class StopSync(TrainerCallback):
+    """All processes learn of a stop at the same step: rank 0 looks for the file, an all-reduce tells
+    the rest. Must run before the callback that acts on `stop`."""
+
+    def __init__(self, stop: threading.Event, stop_file: Path):
+        self.stop, self.stop_file = stop, stop_file
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([1 if rank() == 0 and self.stop_file.exists() else 0])
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item():
+            self.stop.set()
+
+
+class QuietRunDir(RunDir):
+    """The run directory as ranks other than 0 see it: they read it, and never write to it."""
+
+    def write_status(self, **changes: Any) -> dict[str, Any]:
+        return {}
+
+    def append_metric(self, event: dict[str, Any]) -> None:
+        pass
+
+    def drop_metrics_after(self, step: int) -> None:
+        pass
+
+    def log(self, message: str) -> None:
+        pass
