@@ -172,7 +172,8 @@ def _disk_full(run: RunDir, config: Any) -> tuple[str, str]:
     loaded, and the space they hold lets the status be written and the run be resumed."""
     from engine.storage import folder_bytes, mib, space_line
 
-    cut = [p for p in run.incomplete_checkpoints()] + [p for p in [run.path / PARTIAL_FINAL] if p.exists()]
+    partial = run.path / PARTIAL_FINAL
+    cut = run.incomplete_checkpoints() + ([partial] if partial.exists() else [])
     for folder in cut:
         shutil.rmtree(folder, ignore_errors=True)
     complete = run.checkpoints()

@@ -18,14 +18,6 @@ def app(tmp_path_factory):
     yield from serve(tmp_path_factory, "auth", "--auth", "alice:s3cret")
 
 
-def status_of(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def request_status(url: str, method: str = "GET", body: bytes | None = None, content_type: str = "") -> int:
     req = urllib.request.Request(url, data=body, method=method)
     if content_type:
@@ -117,7 +109,7 @@ def test_share_without_auth_generates_a_password(tmp_path):
     try:
         log = process.log.read_text()
         password = log.split("with password ", 1)[1].split()[0]
-        assert status_of(process.url + "/config") == 401
+        assert request_status(process.url + "/config") == 401
         client = Client(process.url, auth=("tunedesk", password), verbose=False)
         assert client.predict(api_name="/list_runs") == []
     finally:
