@@ -60,22 +60,29 @@ def flops_per_token(shape: dict[str, int], context: float) -> float:
     return 2 * forward  # LoRA: forward + backward through activations
 
 
+def watch(command: list[str], cwd: Path, env: dict[str, str] | None = None, output: Path | None = None) -> int:
+    """Run a command to its end; the peak resident memory of it and its children together, in bytes."""
+    env = env if env is not None else {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(output or os.devnull, "w") as sink:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        watched, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            try:
+                tree = [watched, *watched.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+    return peak
+
+
 def run_job(name: str, steps: int, dataset: Path, folder: Path) -> dict:
     config = {**BASE, **JOBS[name], "dataset": str(dataset), "max_steps": steps}
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     outputs = folder / name
     started = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "train", str(path), "--outputs", str(outputs)],
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    watched, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.2)
+    peak = watch([sys.executable, "-m", "engine", "train", str(path), "--outputs", str(outputs)], ROOT)
     wall = time.time() - started
     run_dir = next((outputs / "runs").iterdir())
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]

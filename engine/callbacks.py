@@ -20,8 +20,10 @@ from engine.rundir import RunDir
 
 STATUS_EVERY_S = 1.0
 DISK_MARGIN = 3  # a checkpoint holds weights plus optimizer state (about 3x the trainable weights)
-# what DPO / KTO / GRPO log beside the loss: rewards (per function for GRPO), KL, completion lengths
-PASSED_ON = ("reward", "kl", "completions/mean_length", "completions/clipped_ratio", "train_loss", "train_runtime")
+# what DPO / KTO / GRPO log beside the loss (rewards per function for GRPO, KL, completion lengths), and
+# the padding share of SFT batches
+PASSED_ON = ("reward", "kl", "completions/mean_length", "completions/clipped_ratio", "train_loss", "train_runtime",
+             "padding_share")
 
 
 def publish(events: queue.Queue, event: dict[str, Any]) -> None:

@@ -277,6 +277,12 @@ class TrainConfig:
         False, "advanced", ("Gradient checkpointing", "梯度检查点"),
         ("Recompute activations in the backward pass: much less memory, ~30% slower.",
          "反向传播时重算激活：显著省显存，约慢 30%。"))
+    trained_logits_only: bool = opt(
+        True, "advanced", ("Output layer only where trained", "仅在训练位置计算输出层"),
+        ("SFT: project onto the vocabulary only at the tokens the loss uses (not prompt or padding). Same "
+         "loss and gradients; faster and smaller on small models with large vocabularies.",
+         "SFT：只在损失用到的 token 上投影到词表（跳过提示词和填充）。损失与梯度不变；"
+         "对词表大的小模型更快、更省内存。"), methods=("sft", "pt"))
     precision: str = opt(
         "auto", "advanced", ("Precision", "精度"),
         ("auto: bf16 on GPUs that support it, fp16 on older GPUs; on a CPU, bf16 only where it measures "

@@ -22,7 +22,8 @@ def _examples(tok):
 
 def _token_loss_sum(model, batch) -> tuple[float, int]:
     with torch.no_grad():
-        logits = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False).logits.float()
+        inputs = {k: v for k, v in batch.items() if k not in ("labels", "num_real_tokens")}
+        logits = model(**inputs, use_cache=False).logits.float()
     labels = batch["labels"][:, 1:]
     losses = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                                ignore_index=-100, reduction="sum")
@@ -55,6 +56,7 @@ def test_packed_batch_has_no_attention_mask_and_restarting_positions(tiny_tokeni
     examples = _examples(tiny_tokenizer)[:3]
     batch = PackedCollator(0)([examples])
     assert "attention_mask" not in batch  # transformers only isolates packed samples without one
+    assert batch["num_real_tokens"].item() == sum(len(e) for e in examples)  # what tokens/s counts
     positions = batch["position_ids"][0].tolist()
     assert positions.count(0) == 3
     starts = [i for i, p in enumerate(positions) if p == 0]

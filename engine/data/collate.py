@@ -14,6 +14,8 @@ import torch
 
 from engine.data.encode import IGNORE, Encoded
 
+REAL_TOKENS = "num_real_tokens"
+
 
 def pack(examples: list[Encoded], max_len: int) -> list[list[Encoded]]:
     """First-fit decreasing bin packing of samples into rows of at most max_len tokens."""
@@ -65,7 +67,11 @@ class PackedCollator:
             out["input_ids"].append(ids + [self.pad_id] * gap)
             out["labels"].append(labels + [IGNORE] * gap)
             out["position_ids"].append(positions + list(range(gap)))
-        return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+        batch = {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+        # padding cannot be told from real tokens afterwards (no attention_mask, and the pad id is often
+        # the end-of-turn token): the trainer counts tokens from this and removes it before the forward pass
+        batch[REAL_TOKENS] = torch.tensor(sum(len(r[0]) for r in rows))
+        return batch
 
     @staticmethod
     def _row(samples: list[Encoded]) -> tuple[list[int], list[int], list[int]]:
