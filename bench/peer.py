@@ -15,6 +15,10 @@ linear layers, learning rate 2e-4 constant, seed 42.
              (alpaca rows 160–223) of both adapters through one evaluator:
              TuneDesk packing + output layer only at trained tokens; LLaMA-Factory neat_packing
              (packing without cross-sample attention), gradient checkpointing off, fp32.
+  qwen2_100m a ~100M-parameter random-init Qwen2-architecture model (hidden 512, 8 layers, tied
+             embeddings) with the real Qwen3 tokenizer (../shared/models): three quarters of its matmul
+             weights are the 151k-token output layer. Full fine-tuning, each tool at its best (as in
+             `best`), 10 steps; LLaMA-Factory renders with its qwen3_nothink template.
   default    as a new user starts: TuneDesk's defaults (precision auto), and LLaMA-Factory's example
              LoRA YAML settings (bf16: true, gradient checkpointing on, 16 preprocessing and 4 loader
              workers), 3 steps. LLaMA-Factory's slowness here is explained in bench/README.md.
@@ -45,7 +49,9 @@ from bench.dataset_stats import cpu_line  # noqa: E402
 from bench.train_speed import ALPACA, BASE, flops_per_token, model_shape, watch  # noqa: E402
 
 HELD_OUT = range(160, 224)
-TARGETS = {"identical": 1.0, "best": 2.0}
+TARGETS = {"identical": 1.0, "best": 2.0, "qwen2_100m": 2.0}
+QWEN3_TOKENIZER = ROOT.parent / "shared" / "models" / "qwen3-tokenizer"
+LF_TEMPLATES = {"smollm2": "smollm2", "qwen2_100m": "qwen3_nothink"}
 
 
 @dataclass
@@ -54,21 +60,44 @@ class Job:
     lf: dict
     steps: int | None  # None: one epoch
     held_out: bool = False
+    model: str = "smollm2"  # or "qwen2_100m", built by random_qwen2
+    limit_s: float | None = None  # a run still going after this is stopped, and its table row says so
 
 
 JOBS = {
     "identical": Job({"trained_logits_only": False}, {}, 10),
     "best": Job({"packing": True, "trained_logits_only": True}, {"neat_packing": True}, None, held_out=True),
-    "default": Job({"precision": "auto"}, {"bf16": True, "disable_gradient_checkpointing": False,
-                                           "preprocessing_num_workers": 16, "dataloader_num_workers": 4}, 3),
+    "qwen2_100m": Job({"packing": True, "trained_logits_only": True, "finetuning_type": "full",
+                        "learning_rate": 1e-4}, {"neat_packing": True, "finetuning_type": "full",
+                                                  "learning_rate": 1e-4}, 10, model="qwen2_100m"),
+    "default": Job({"precision": "auto"}, {"bf16": True, "use_cpu": True, "disable_gradient_checkpointing": False,
+                                           "preprocessing_num_workers": 16, "dataloader_num_workers": 4}, 3,
+                   limit_s=900),
 }
+
+
+def random_qwen2(folder: Path) -> Path:
+    """A random-init ~100M Qwen2 with the Qwen3 tokenizer, saved once as a model folder both tools load."""
+    if (folder / "config.json").exists():
+        return folder
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(QWEN3_TOKENIZER)
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tok), hidden_size=512, intermediate_size=1536, num_hidden_layers=8,
+                         num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=4096,
+                         tie_word_embeddings=True, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
 
 
 def lf_config(model_path: str, job: Job, output_dir: Path) -> dict:
     config = {
         "model_name_or_path": model_path, "stage": "sft", "do_train": True, "finetuning_type": "lora",
         "lora_rank": BASE["lora_r"], "lora_alpha": BASE["lora_alpha"], "lora_dropout": 0.0, "lora_target": "all",
-        "dataset": "alpaca_en_demo", "dataset_dir": str(ALPACA.parent), "template": "smollm2",
+        "dataset": "alpaca_en_demo", "dataset_dir": str(ALPACA.parent), "template": LF_TEMPLATES[job.model],
         "cutoff_len": BASE["max_seq_length"], "max_samples": BASE["max_samples"], "overwrite_cache": True,
         "output_dir": str(output_dir), "overwrite_output_dir": True, "logging_steps": 1, "save_steps": 100_000,
         "per_device_train_batch_size": BASE["per_device_train_batch_size"], "gradient_accumulation_steps": 1,
@@ -80,17 +109,19 @@ def lf_config(model_path: str, job: Job, output_dir: Path) -> dict:
     return {**config, **job.lf}
 
 
-def tunedesk_config(job: Job) -> dict:
+def tunedesk_config(job: Job, model_path: str) -> dict:
     steps = {"max_steps": job.steps} if job.steps else {"max_steps": -1, "num_train_epochs": 1.0}
-    return {**BASE, "dataset": str(ALPACA), **steps, **job.tunedesk}
+    model = {} if job.model == "smollm2" else {"model_name_or_path": model_path}
+    return {**BASE, "dataset": str(ALPACA), **model, **steps, **job.tunedesk}
 
 
-def run_tunedesk(job: Job, folder: Path) -> dict:
+def run_tunedesk(job: Job, folder: Path, model_path: str) -> dict:
     path = folder / "tunedesk.yaml"
-    path.write_text(yaml.safe_dump(tunedesk_config(job)))
+    path.write_text(yaml.safe_dump(tunedesk_config(job, model_path)))
     outputs = folder / "tunedesk"
     started = time.time()
-    peak = watch([sys.executable, "-m", "engine", "train", str(path), "--outputs", str(outputs)], ROOT)
+    usage: dict = {}
+    peak = watch([sys.executable, "-m", "engine", "train", str(path), "--outputs", str(outputs)], ROOT, usage=usage)
     wall = time.time() - started
     run_dir = next((outputs / "runs").iterdir())
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -103,7 +134,7 @@ def run_tunedesk(job: Job, folder: Path) -> dict:
         steps.append({"step": after["step"], "time": after["time"], "loss": after["loss"], "tokens": total,
                       "padding": after.get("padding_share")})
     state = json.loads((run_dir / "status.json").read_text()).get("state")
-    return {**summarise(steps, started, wall, peak), "state": state, "adapter": run_dir / "final"}
+    return {**summarise(steps, started, wall, peak), **usage, "state": state, "adapter": run_dir / "final"}
 
 
 def run_lf(job: Job, folder: Path, lf_python: str, model_path: str) -> dict:
@@ -112,12 +143,16 @@ def run_lf(job: Job, folder: Path, lf_python: str, model_path: str) -> dict:
     path.write_text(yaml.safe_dump(lf_config(model_path, job, output_dir)))
     started = time.time()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    usage: dict = {}
     peak = watch([lf_python, str(ROOT / "bench" / "peer_lf.py"), str(path), str(log)], folder, env=env,
-                 output=folder / "lf.log")
+                 output=folder / "lf.log", usage=usage, limit_s=job.limit_s)
     wall = time.time() - started
     steps = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    state = "completed" if (output_dir / "adapter_model.safetensors").exists() else "failed (see lf.log)"
-    return {**summarise(steps, started, wall, peak), "state": state, "adapter": output_dir}
+    stopped = job.limit_s and wall >= job.limit_s
+    saved = any((output_dir / name).exists() for name in ("adapter_model.safetensors", "model.safetensors"))
+    state = ("completed" if saved
+             else f"stopped after {job.limit_s:.0f} s" if stopped else "failed (see lf.log)")
+    return {**summarise(steps, started, wall, peak), **usage, "state": state, "adapter": output_dir}
 
 
 def summarise(steps: list[dict], started: float, wall: float, peak: int) -> dict:
@@ -187,8 +222,12 @@ def main() -> None:
     args = parser.parse_args()
     if not ALPACA.exists():
         sys.exit(f"{ALPACA} is missing: this comparison needs ../shared/data")
-    model_path = str(resolve_model(TrainConfig.from_dict(BASE), log=lambda *_: None).path)
-    shape = model_shape()
+    models = {"smollm2": str(resolve_model(TrainConfig.from_dict(BASE), log=lambda *_: None).path)}
+    if "qwen2_100m" in args.jobs:
+        if not QWEN3_TOKENIZER.exists():
+            sys.exit(f"{QWEN3_TOKENIZER} is missing: the qwen2_100m job needs ../shared/models")
+        models["qwen2_100m"] = str(random_qwen2(Path(tempfile.gettempdir()) / "tunedesk-bench-qwen2-100m"))
+    shapes = {name: model_shape(path) for name, path in models.items()}
     rows: list[dict] = []
     peaks = [gflops(torch.float32)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,31 +240,37 @@ def main() -> None:
                     folder = base / f"r{round_no}-{name}-{tool}"
                     folder.mkdir(parents=True, exist_ok=True)
                     print(f"… round {round_no + 1}, {name}, {tool}", file=sys.stderr, flush=True)
-                    row = (run_tunedesk(job, folder) if tool == "TuneDesk"
+                    model_path = models[job.model]
+                    row = (run_tunedesk(job, folder, model_path) if tool == "TuneDesk"
                            else run_lf(job, folder, args.lf_python, model_path))
                     if job.held_out and row["state"] == "completed":
                         row["held_out"] = heldout_loss(model_path, row["adapter"], folder)
                     rows.append({"job": name, "tool": tool, "round": round_no + 1, **row})
                     peaks.append(gflops(torch.float32))
-    print_tables(rows, shape, mean_length(model_path), peaks, args, lf_versions(args.lf_python), meta.version("torch"))
+    lengths = {name: mean_length(path) for name, path in models.items()}
+    print_tables(rows, shapes, lengths, peaks, args, lf_versions(args.lf_python), meta.version("torch"))
 
 
-def print_tables(rows: list[dict], shape: dict, mean_len: float, peaks: list[float], args: argparse.Namespace,
+def print_tables(rows: list[dict], shapes: dict, lengths: dict, peaks: list[float], args: argparse.Namespace,
                  lf: str, torch_version: str) -> None:
     peak = max(peaks)
-    print(f"# TuneDesk vs LLaMA-Factory: SmolLM2-135M-Instruct LoRA r8, alpaca 160 rows, max length 512, batch 4; "
+    print(f"# TuneDesk vs LLaMA-Factory: alpaca 160 rows, max length 512, batch 4 (jobs: bench/peer.py); "
           f"{args.rounds} round(s), alternating\n# {cpu_line()}\n# fp32 matmul peak (1024², around every job): "
           f"{min(peaks):.1f}–{peak:.1f} GFLOP/s\n# TuneDesk: torch {torch_version}; LLaMA-Factory venv: {lf}\n")
     print("| job | tool | round | state | steps | s/step | real tokens/s | padding | MFU | peak RSS | first step "
-          "| wall | last train loss | held-out loss |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| wall | CPU user / system | page faults | last train loss | held-out loss |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        mfu = r["real_tokens_per_s"] * flops_per_token(shape, mean_len / 2) / (peak * 1e9)
+        job = JOBS[r["job"]]
+        full = job.tunedesk.get("finetuning_type") == "full"
+        mfu = (r["real_tokens_per_s"] * flops_per_token(shapes[job.model], lengths[job.model] / 2, full)
+               / (peak * 1e9))
         padding = f"{r['padding']:.0%}" if r.get("padding") is not None else "–"
         held = f"{r['held_out']:.4f}" if "held_out" in r else "–"
         print(f"| {r['job']} | {r['tool']} | {r['round']} | {r['state']} | {r['steps']} | {r['s_per_step']:.2f} | "
               f"{r['real_tokens_per_s']:.1f} | {padding} | {mfu:.1%} | {r['peak_rss_gib']:.2f} GiB | "
-              f"{r['first_step_s']:.0f} s | {r['wall_s']:.0f} s | {r['final_loss']:.4f} | {held} |")
+              f"{r['first_step_s']:.0f} s | {r['wall_s']:.0f} s | {r['user_s']:.0f} / {r['system_s']:.0f} s | "
+              f"{r['minor_faults'] / 1e6:.1f} M | {r['final_loss']:.4f} | {held} |")
     print("\n| job | TuneDesk ÷ LLaMA-Factory, real tokens/s (median of rounds) | target | met | held-out loss "
           "TuneDesk / LLaMA-Factory |\n|---|---|---|---|---|")
     for name in dict.fromkeys(r["job"] for r in rows):
@@ -247,7 +292,7 @@ def print_tables(rows: list[dict], shape: dict, mean_len: float, peaks: list[flo
 
 
 def mean_length(model_path: str) -> float:
-    """Mean tokens per training sample: the attention context in the FLOPs per token."""
+    """Mean tokens per training sample (TuneDesk's rendering): the attention context in the FLOPs per token."""
     from transformers import AutoTokenizer
 
     from engine.config import TrainConfig

@@ -11,8 +11,9 @@ or TuneDesk's identity sample where ../shared is absent):
 Each job is a fresh `python -m engine train` process. Tokens/s counts real (non-padding) tokens and
 leaves out the first two steps (warm-up). MFU = training FLOPs per token × real tokens/s ÷ peak, with
 FLOPs per token = 2 × forward for LoRA (forward, and the backward pass through activations; the frozen
-weights get no gradient) and forward = 2 × matmul parameters (linear layers and the output projection)
-+ 2 × layers × hidden × context (attention; a causal token's mean context is half the sample length).
+weights get no gradient), 3 × forward for full fine-tuning, and forward = 2 × matmul parameters (linear
+layers and the output projection) + 2 × layers × hidden × context (attention; a causal token's mean
+context is half the sample length).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,37 +44,53 @@ BASE = {"model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct", "method": "
 JOBS = {"lora": {}, "lora_packed": {"packing": True}}
 
 
-def model_shape() -> dict[str, int]:
-    """Parameters, layers and hidden size of the bundled model, from its converted config (no weights)."""
+def model_shape(folder: str | Path | None = None) -> dict[str, int]:
+    """Parameters, layers and hidden size of a model folder (default: the bundled model, converted)."""
     from engine.config import TrainConfig
     from engine.models import resolve_model
     from engine.sizing.shape import shape_from_folder
 
-    resolved = resolve_model(TrainConfig.from_dict(BASE), log=lambda *_: None)
-    shape = shape_from_folder(resolved.path)
+    if folder is None:
+        folder = resolve_model(TrainConfig.from_dict(BASE), log=lambda *_: None).path
+    shape = shape_from_folder(folder)
     # every token passes through each linear layer and the output projection (embedding lookups are free)
     return {"params": shape.params, "matmul_params": shape.linear_params + shape.vocab * shape.hidden,
             "layers": shape.layers, "hidden": shape.hidden}
 
 
-def flops_per_token(shape: dict[str, int], context: float) -> float:
+def flops_per_token(shape: dict[str, int], context: float, full: bool = False) -> float:
     forward = 2 * shape["matmul_params"] + 2 * shape["layers"] * shape["hidden"] * context
-    return 2 * forward  # LoRA: forward + backward through activations
+    # LoRA: forward + backward through activations; full fine-tuning adds the weight gradients
+    return (3 if full else 2) * forward
 
 
-def watch(command: list[str], cwd: Path, env: dict[str, str] | None = None, output: Path | None = None) -> int:
-    """Run a command to its end; the peak resident memory of it and its children together, in bytes."""
+def watch(command: list[str], cwd: Path, env: dict[str, str] | None = None, output: Path | None = None,
+          usage: dict | None = None, limit_s: float | None = None) -> int:
+    """Run a command to its end (or stop it with its children after limit_s); the peak resident memory of it
+    and its children together, in bytes. `usage`, when given, receives the command's CPU seconds (user,
+    system) and page faults."""
     env = env if env is not None else {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(output or os.devnull, "w") as sink:
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
         watched, peak = psutil.Process(proc.pid), 0
+        deadline = time.time() + limit_s if limit_s else float("inf")
         while proc.poll() is None:
+            if time.time() > deadline:
+                for child in [*watched.children(recursive=True), watched]:
+                    child.kill()
+                proc.wait()
+                break
             try:
                 tree = [watched, *watched.children(recursive=True)]
                 peak = max(peak, sum(p.memory_info().rss for p in tree))
             except psutil.Error:
                 pass
             time.sleep(0.2)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if usage is not None:
+        usage.update(user_s=after.ru_utime - before.ru_utime, system_s=after.ru_stime - before.ru_stime,
+                     minor_faults=after.ru_minflt - before.ru_minflt)
     return peak
 
 
