@@ -61,7 +61,7 @@ $(LF_VENV)/.stamp:
 	touch $@
 
 # TuneDesk vs LLaMA-Factory on the same jobs, alternating, with the ratios against the targets
-# (about 50 minutes on 2 cores; needs ../shared/data)
+# (about 70 minutes on 2 cores; needs ../shared/data)
 bench-peer: setup-dev $(LF_VENV)/.stamp
 	$(BIN)/python bench/peer.py --lf-python $(LF_VENV)/bin/python $(PEER_ARGS)
 
