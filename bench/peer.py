@@ -176,6 +176,7 @@ def heldout_loss(model_path: str, adapter: Path, folder: Path) -> float:
     from engine.config import TrainConfig
     from engine.data.collate import PaddedCollator
     from engine.data.prepare import encode_samples, read_samples
+    from engine.training.trained_logits import trained_token_loss
 
     rows = json.loads(ALPACA.read_text(encoding="utf-8"))
     path = folder / "held_out.json"
@@ -191,11 +192,8 @@ def heldout_loss(model_path: str, adapter: Path, folder: Path) -> float:
     with torch.no_grad():
         for start in range(0, len(examples), 8):
             batch = collate(examples[start:start + 8])
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
-            labels = batch["labels"][:, 1:]
-            total += torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
-                                                       labels.reshape(-1), ignore_index=-100, reduction="sum").item()
-            count += int((labels != -100).sum())
+            total += trained_token_loss(model, batch, num_items_in_batch=1).item()  # the summed loss
+            count += int((batch["labels"][:, 1:] != -100).sum())
     return total / count
 
 

@@ -123,16 +123,10 @@ def stop_after(manager, run_id: str, steps: int, timeout: float = 180) -> str:
     import time
 
     run = manager.run(run_id)
-    metrics = run.path / "metrics.jsonl"
     deadline = time.time() + timeout
-
-    def logged_steps() -> int:
-        # metrics.jsonl gets every logged step; status.json is rewritten at most once a second, and a
-        # tiny model can run all its steps within that second
-        text = metrics.read_text() if metrics.exists() else ""
-        return max((json.loads(line).get("step", 0) for line in text.splitlines() if line.strip()), default=0)
-
-    while max(run.status().get("step", 0), logged_steps()) < steps and time.time() < deadline:
+    # metrics.jsonl gets every logged step; status.json is rewritten at most once a second, and a tiny
+    # model can run all its steps within that second
+    while max((e.get("step", 0) for e in run.metrics()), default=0) < steps and time.time() < deadline:
         time.sleep(0.02)
     manager.stop(run_id)
     return manager.wait(run_id, timeout=timeout)

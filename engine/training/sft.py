@@ -40,6 +40,10 @@ def sft_trainer_class(trained_logits_only: bool) -> type:
         slots = 0
         seen_at_log = 0
 
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.trained_logits = trained_logits_only and supported(self.model)
+
         def _track_num_input_tokens(self, inputs: dict[str, Any]) -> None:
             if REAL_TOKENS not in inputs:
                 return super()._track_num_input_tokens(inputs)
@@ -51,8 +55,8 @@ def sft_trainer_class(trained_logits_only: bool) -> type:
             if model.training:
                 self.slots += inputs["input_ids"].numel()
             # a DDP-wrapped model must run its own forward (gradient sync hooks): only the bare model
-            if (trained_logits_only and model.training and not return_outputs and self.label_smoother is None
-                    and "labels" in inputs and model is self.model and supported(model)):
+            if (self.trained_logits and model.training and not return_outputs and self.label_smoother is None
+                    and "labels" in inputs and model is self.model):
                 return trained_token_loss(model, inputs, num_items_in_batch)
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
