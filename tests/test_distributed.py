@@ -14,7 +14,11 @@ pytestmark = pytest.mark.slow
 
 
 def numbers(tmp_path: Path) -> Path:
-    rows = [{"instruction": f"Say the number {i}.", "input": "", "output": f"The number is {i}."} for i in range(32)]
+    # answers of 1 to 5 sentences: the two halves of a global batch hold different numbers of trained tokens,
+    # so one process's mean differs from the mean of the two processes' means (the loss must be divided by
+    # the tokens of all processes, as one process divides by all of its own)
+    rows = [{"instruction": f"Say the number {i}.", "input": "",
+             "output": " ".join([f"The number is {i}."] * (1 + i % 5))} for i in range(32)]
     path = tmp_path / "numbers.json"
     path.write_text(json.dumps(rows))
     return path

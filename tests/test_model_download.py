@@ -30,6 +30,9 @@ WEIGHTS = "model.safetensors"
 def hub(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     server = FakeHub()
     server.add_folder(REPO, tiny_model)
+    # the tests cancel, drop the connection and fill the disk (8 MiB) part-way through the weights, so
+    # they rely on its size: fixed by the tiny model's vocabulary (conftest.VOCAB_SIZE), about 39 MB
+    assert len(server.repos[REPO].files[WEIGHTS]) >= 32 * 2**20
     server.start()
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

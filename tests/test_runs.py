@@ -41,6 +41,23 @@ def test_sft_lora_run_learns_and_leaves_a_complete_directory(tiny_model, chat_fi
     assert run.config() == config.replace(output_dir=str(outputs.resolve()))
 
 
+def test_auto_precision_trains_in_bf16_where_this_cpu_runs_it_fast(tiny_model, chat_file, outputs):
+    """The path `precision: auto` takes on CPUs with AVX-512 BF16: a bf16 run that learns and saves."""
+    from engine.models import cpu_bf16_is_faster
+
+    if torch.cuda.is_available() or not cpu_bf16_is_faster():
+        pytest.skip("this CPU runs bf16 slower than fp32 (no AVX-512 BF16), so auto picks fp32 here")
+    config = tiny_config(tiny_model, chat_file, outputs, precision="auto", max_steps=12)
+    _, run, state = run_to_end(config, outputs)
+    assert state == "completed", run.log_tail()
+    assert "precision bf16" in run.log_path.read_text()
+    steps = losses(run)
+    assert sum(list(steps.values())[-3:]) / 3 < sum(list(steps.values())[:3]) / 3, steps
+    from safetensors.torch import load_file
+
+    assert load_file(run.final_path / "adapter_model.safetensors")  # a complete adapter
+
+
 def test_lora_result_reloads_in_a_fresh_process(tiny_model, chat_file, outputs):
     _, run, state = run_to_end(tiny_config(tiny_model, chat_file, outputs, max_steps=4), outputs)
     assert state == "completed"
@@ -143,7 +160,7 @@ def test_all_bad_data_fails_before_the_model_loads(tmp_path, outputs):
 def test_nan_loss_fails_with_advice(tmp_path, chat_file, outputs):
     from tests.conftest import build_tiny_model
 
-    model_dir = build_tiny_model(tmp_path / "nan-model", None)
+    model_dir = build_tiny_model(tmp_path / "nan-model")
     from safetensors.torch import load_file, save_file
 
     weights = load_file(model_dir / "model.safetensors")

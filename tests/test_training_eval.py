@@ -23,11 +23,12 @@ def numbers(tmp_path: Path) -> Path:
 
 def test_early_stopping_keeps_the_best_checkpoint(tiny_model, numbers, outputs, monkeypatch, tmp_path):
     monkeypatch.setenv("TUNEDESK_CACHE", str(tmp_path / "cache"))
-    # a learning rate far too high: the validation loss gets worse after the first evaluations, early
-    # stopping ends the run, and the final model is the best checkpoint rather than the last one
+    # a full fine-tune at a learning rate too high to settle: the validation loss falls fast, then turns
+    # up and down (fp32, so on every CPU the same curve); early stopping ends the run, and the final
+    # model is the best checkpoint rather than the last one
     config = tiny_config(tiny_model, numbers, outputs, max_steps=40, val_size=4, eval_steps=2, save_steps=2,
-                         save_total_limit=0, early_stopping_patience=2, keep_best=True, learning_rate=0.5,
-                         compare_after_training=False)
+                         save_total_limit=0, early_stopping_patience=2, keep_best=True, learning_rate=0.05,
+                         finetuning_type="full", compare_after_training=False)
     manager, run, state = run_to_end(config, outputs)
     assert state == "completed"
     evals = [m for m in run.metrics() if m.get("eval_loss") is not None]
@@ -40,9 +41,9 @@ def test_early_stopping_keeps_the_best_checkpoint(tiny_model, numbers, outputs, 
     assert f"best checkpoint is checkpoint-{best['step']}" in log and "early stopping ended training" in log
     from safetensors.torch import load_file
 
-    final = load_file(run.final_path / "adapter_model.safetensors")
-    kept = load_file(run.path / f"checkpoint-{best['step']}" / "adapter_model.safetensors")
-    last = load_file(run.path / f"checkpoint-{evals[-1]['step']}" / "adapter_model.safetensors")
+    final = load_file(run.final_path / "model.safetensors")
+    kept = load_file(run.path / f"checkpoint-{best['step']}" / "model.safetensors")
+    last = load_file(run.path / f"checkpoint-{evals[-1]['step']}" / "model.safetensors")
     assert all((final[k] == kept[k]).all() for k in final)
     assert not all((final[k] == last[k]).all() for k in final)
 

@@ -47,6 +47,9 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "dataloader_num_workers": 0,
         # tokens/s on the charts counts real tokens: padding is work, not progress
         "include_num_input_tokens_seen": "non_padding",
+        # several processes: each rank's summed loss is divided by the trained tokens of all ranks, so the
+        # step is the mean over every token of the global batch, not a mean of per-rank means
+        "average_tokens_across_devices": True,
         "use_cpu": not torch.cuda.is_available(),
         # several processes (torchrun): gloo where there is no GPU; LoRA leaves most weights without gradients
         **({"ddp_backend": None if torch.cuda.is_available() else "gloo", "ddp_find_unused_parameters": False}
