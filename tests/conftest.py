@@ -29,6 +29,10 @@ SHARED = shared_folder()
 SHARED_DATA = SHARED / "data" if SHARED else ROOT / "no-shared-data"
 
 sys.path.insert(0, str(ROOT))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two test processes on two cores: one thread each (and in the apps and CLIs they start), or
+    # OpenMP threads of both processes spin against each other
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -39,7 +43,14 @@ NO_SHARED = ("checks the real LLaMA-Factory datasets in ../shared/data, which on
              "(absent, or hidden with TUNEDESK_SHARED=none)")
 
 
+# the longest files first: with two test processes (`make test`), the SmolLM2 demo starts at once on one
+# while the other takes the rest, instead of running alone at the end
+LONGEST_FIRST = ("test_smollm2.py", "test_faults.py", "test_export.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
     if SHARED is None:
         for item in items:
             if item.get_closest_marker("shared"):
