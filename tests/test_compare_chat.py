@@ -26,7 +26,7 @@ def lora_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     rows = [{"instruction": f"Say the number {i}.", "output": f"The number is {i}."} for i in range(12)]
     data = folder / "numbers.json"
     data.write_text(json.dumps(rows), encoding="utf-8")
-    config = tiny_config(tiny_model, data, folder / "outputs", max_steps=30, learning_rate=3e-2, save_steps=10,
+    config = tiny_config(tiny_model, data, folder / "outputs", max_steps=60, learning_rate=3e-2, save_steps=30,
                          val_size=3)
     manager, run, state = run_to_end(config, folder / "outputs")
     assert state == "completed"
@@ -70,7 +70,7 @@ def test_both_sides_stream_and_match_the_models_run_alone(lora_run, tiny_model: 
 def test_sampling_with_a_seed_repeats_and_stop_ends_generation(lora_run, tiny_model: Path):
     manager, run = lora_run
     chat = CompareChat(manager, ModelPool())
-    sides = (f"run:{run.run_id}", f"run:{run.run_id}@checkpoint-20")
+    sides = (f"run:{run.run_id}", f"run:{run.run_id}@checkpoint-30")
     hot = Sampling(temperature=1.2, top_p=0.95, top_k=50, max_new_tokens=16, seed=7)
     first = chat.chat(*sides, "Say the number 9.", sampling=hot)
     again = chat.chat(*sides, "Say the number 9.", sampling=hot)
@@ -100,16 +100,16 @@ def test_bad_sides_and_prompts_are_explained(lora_run, tiny_model: Path, tmp_pat
     with pytest.raises(ModelError, match="empty"):
         list(chat.stream(f"base:{tiny_model}", f"run:{run.run_id}", "  "))
     # an interrupted checkpoint save: no adapter, no weights
-    broken = run.path / "checkpoint-20"
+    broken = run.path / "checkpoint-30"
     saved = broken / "adapter_config.json"
     content = saved.read_bytes()
     saved.unlink()
     try:
         with pytest.raises(ModelError, match="incomplete"):
-            plan_side(f"run:{run.run_id}@checkpoint-20", manager)
+            plan_side(f"run:{run.run_id}@checkpoint-30", manager)
     finally:
         saved.write_bytes(content)
-    assert (f"{run.run_id} @ checkpoint-20", f"run:{run.run_id}@checkpoint-20") in side_choices(manager)
+    assert (f"{run.run_id} @ checkpoint-30", f"run:{run.run_id}@checkpoint-30") in side_choices(manager)
 
 
 def test_an_adapter_trained_on_another_base_is_refused(lora_run, tmp_path: Path):
