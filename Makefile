@@ -46,10 +46,8 @@ test: setup-dev
 	$(PYTEST) $(PYTEST_ARGS)
 
 # everything but the `slow` marker (the SmolLM2 demo, several processes, 20 runs, load): for iterating
-test-fast: setup-dev
-	-@$(MAKE) --no-print-directory browser
-	$(BIN)/python -m ruff check .
-	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+test-fast:
+	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m "not slow" $(PYTEST_ARGS)'
 
 # only the tests of the real LLaMA-Factory datasets in ../shared/data (the developers' machines)
 test-shared: setup-dev

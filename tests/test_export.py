@@ -101,9 +101,9 @@ def gguf_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     real = gguf.GGUFReader
 
     def reader(path: str | os.PathLike, mode: str = "r") -> gguf.GGUFReader:
-        key = (str(Path(path).resolve()), Path(path).stat().st_mtime)
         if mode != "r":
             return real(path, mode)
+        key = (str(Path(path).resolve()), Path(path).stat().st_mtime)
         if key not in readers:
             readers[key] = real(path, mode)
         return readers[key]

@@ -21,6 +21,12 @@ def losses(run: RunDir) -> dict[int, float]:
     return {m["step"]: m["loss"] for m in run.metrics() if "loss" in m}
 
 
+def assert_learns(run: RunDir) -> None:
+    """The mean loss of the last three logged steps is below that of the first three."""
+    steps = list(losses(run).values())
+    assert sum(steps[-3:]) / 3 < sum(steps[:3]) / 3, steps
+
+
 def test_sft_lora_run_learns_and_leaves_a_complete_directory(tiny_model, chat_file, outputs):
     config = tiny_config(tiny_model, chat_file, outputs, max_steps=12, save_steps=6, val_size=2, eval_steps=6)
     _, run, state = run_to_end(config, outputs)
@@ -31,8 +37,7 @@ def test_sft_lora_run_learns_and_leaves_a_complete_directory(tiny_model, chat_fi
     status = run.status()
     assert status["step"] == status["max_steps"] == 12 and status["progress"] == 1.0
     assert status["started_at"] <= status["ended_at"] and math.isfinite(status["final_loss"])
-    steps = losses(run)
-    assert sum(list(steps.values())[-3:]) / 3 < sum(list(steps.values())[:3]) / 3, steps
+    assert_learns(run)
     assert any("eval_loss" in m for m in run.metrics())
     event = next(m for m in run.metrics() if "loss" in m)
     assert {"step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"} <= set(event)
@@ -51,8 +56,7 @@ def test_auto_precision_trains_in_bf16_where_this_cpu_runs_it_fast(tiny_model, c
     _, run, state = run_to_end(config, outputs)
     assert state == "completed", run.log_tail()
     assert "precision bf16" in run.log_path.read_text()
-    steps = losses(run)
-    assert sum(list(steps.values())[-3:]) / 3 < sum(list(steps.values())[:3]) / 3, steps
+    assert_learns(run)
     from safetensors.torch import load_file
 
     assert load_file(run.final_path / "adapter_model.safetensors")  # a complete adapter
