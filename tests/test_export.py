@@ -5,6 +5,7 @@ nothing partial left, and clear errors."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -94,7 +95,8 @@ def test_merged_model_matches_base_plus_adapter_in_a_fresh_process(run_of, tmp_p
 def gguf_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """transformers parses a GGUF file afresh for its config, its tokenizer and its tensors, and the gguf
     package reads a 151k-token vocabulary in Python (about 13 s a parse here): each file written is parsed
-    once. The reader only maps the file read-only, so sharing it changes nothing that is read."""
+    once, and its metadata converted once. The reader only maps the file read-only, so sharing it changes
+    nothing that is read."""
     import gguf
 
     readers: dict[tuple[str, float], gguf.GGUFReader] = {}
@@ -109,6 +111,22 @@ def gguf_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
         return readers[key]
 
     monkeypatch.setattr(gguf, "GGUFReader", reader)
+
+    # the config and the tokenizer each ask for the same metadata again before the weights are read
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    metadata: dict[tuple[str, float], dict] = {}
+    load = gguf_utils.load_gguf_checkpoint
+
+    def checkpoint(path: str, return_tensors: bool = False, **kwargs) -> dict:
+        if return_tensors or kwargs:
+            return load(path, return_tensors=return_tensors, **kwargs)
+        key = (str(Path(path).resolve()), Path(path).stat().st_mtime)
+        if key not in metadata:
+            metadata[key] = load(path, return_tensors=False)
+        return copy.deepcopy(metadata[key])
+
+    monkeypatch.setattr(gguf_utils, "load_gguf_checkpoint", checkpoint)
 
 
 def test_gguf_reads_back_with_the_same_logits_and_tokenizer(run_of, gguf_parsed_once):
