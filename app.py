@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_browser:
         webbrowser.open(url)
 
-    from engine.storage import StorageError
+    from engine.errors import StorageError
     from tabs import CSS, build_app
     from tabs.context import AppContext
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
 
     demo.launch(
         server_name=args.host, server_port=port, share=args.share, auth=auth or None, inbrowser=False,
-        allowed_paths=[str(ctx.manager.outputs)], max_file_size=int(args.max_upload_mb * 2**20), show_error=True,
+        allowed_paths=[str(ctx.door.manager.outputs)], max_file_size=int(args.max_upload_mb * 2**20), show_error=True,
         footer_links=["api"], css=CSS,
         app_kwargs={"middleware": [Middleware(LoginPageGuard)]},
     )

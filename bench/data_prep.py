@@ -35,10 +35,11 @@ def prepare(config, tok) -> tuple[float, int]:
 
 
 def main() -> None:
-    from engine.config import TrainConfig
-    from engine.data.cache import EncodeCache
+    from engine.config.train_config import TrainConfig
+    from engine.data.encode_cache import EncodeCache
     from engine.data.prepare import read_samples
-    from engine.models import load_tokenizer, resolve_model
+    from engine.models.load import load_tokenizer
+    from engine.models.resolve import resolve_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)

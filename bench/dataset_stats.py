@@ -95,7 +95,7 @@ def old_encoder():
 
 
 def encode_figures(path: Path, rows: int, tok_source: str) -> list[tuple[str, float, float]]:
-    from engine.config import TrainConfig
+    from engine.config.train_config import TrainConfig
     from engine.data.explorer import DatasetExplorer
     from engine.data.prepare import encode_samples, read_samples
 

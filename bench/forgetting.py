@@ -13,10 +13,10 @@ import time
 
 
 def run_variant(outputs: str, replay: float) -> dict:
+    from engine.config.presets import load_preset
     from engine.evaluation.batch import BatchComparer, CompareRequest
     from engine.inference.pool import POOL
-    from engine.presets import load_preset
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     config = load_preset("cpu_demo_smollm2_lora").replace(replay_ratio=replay, run_name=f"replay-{replay:g}")
     manager = RunManager(outputs)
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--variants", default="off,on", help="off = replay_ratio 0, on = the preset's replay")
     parser.add_argument("--outputs", default="")
     args = parser.parse_args()
-    from engine.presets import load_preset
+    from engine.config.presets import load_preset
 
     preset_replay = load_preset("cpu_demo_smollm2_lora").replay_ratio or 2.0
     outputs = args.outputs or tempfile.mkdtemp(prefix="tunedesk-forgetting-")

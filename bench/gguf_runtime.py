@@ -35,7 +35,7 @@ def main() -> None:
     from llama_cpp import Llama
 
     from engine.export.exporter import ExportManager, ExportRequest
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     exporter = ExportManager(RunManager(args.outputs))
     print(cpu_line())

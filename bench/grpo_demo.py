@@ -20,9 +20,9 @@ def main() -> None:
     parser.add_argument("--outputs", default="")
     parser.add_argument("--preset", default="grpo_smollm2_brief_cpu")
     args = parser.parse_args()
+    from engine.config.presets import load_preset
     from engine.evaluation.reward_check import reward_check, reward_check_line
-    from engine.presets import load_preset
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     config = load_preset(args.preset)
     if args.steps:

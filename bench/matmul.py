@@ -1,5 +1,5 @@
 """fp32 vs bf16 matmul speed on this CPU: why `precision: auto` measures before choosing bf16, and whether
-its small probe (256², the one `engine.models.cpu_bf16_is_faster` times) picks what the model's own
+its small probe (256², the one `engine.models.precision.cpu_bf16_is_faster` times) picks what the model's own
 matmuls would.
 
     .venv/bin/python bench/matmul.py

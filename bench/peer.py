@@ -173,7 +173,7 @@ def heldout_loss(model_path: str, adapter: Path, folder: Path) -> float:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from engine.config import TrainConfig
+    from engine.config.train_config import TrainConfig
     from engine.data.collate import PaddedCollator
     from engine.data.prepare import encode_samples, read_samples
     from engine.training.trained_logits import trained_token_loss
@@ -209,8 +209,8 @@ def main() -> None:
     import torch
 
     from bench.matmul import gflops
-    from engine.config import TrainConfig
-    from engine.models import resolve_model
+    from engine.config.train_config import TrainConfig
+    from engine.models.resolve import resolve_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--lf-python", required=True, help="python of a virtual environment with llamafactory")
@@ -293,7 +293,7 @@ def mean_length(model_path: str) -> float:
     """Mean tokens per training sample (TuneDesk's rendering): the attention context in the FLOPs per token."""
     from transformers import AutoTokenizer
 
-    from engine.config import TrainConfig
+    from engine.config.train_config import TrainConfig
     from engine.data.prepare import encode_samples, read_samples
 
     config = TrainConfig.from_dict({**BASE, "dataset": str(ALPACA)})

@@ -46,8 +46,8 @@ JOBS = {"lora": {}, "lora_packed": {"packing": True}}
 
 def model_shape(folder: str | Path | None = None) -> dict[str, int]:
     """Parameters, layers and hidden size of a model folder (default: the bundled model, converted)."""
-    from engine.config import TrainConfig
-    from engine.models import resolve_model
+    from engine.config.train_config import TrainConfig
+    from engine.models.resolve import resolve_model
     from engine.sizing.shape import shape_from_folder
 
     if folder is None:

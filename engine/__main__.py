@@ -23,8 +23,19 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from engine.config.yaml_io import load_yaml, parse_overrides
+from engine.data import cli as data_cli
+from engine.env.report import env_report, to_markdown
+from engine.errors import TuneDeskError
+from engine.evaluation import cli as eval_cli
+from engine.export import cli as export_cli
+from engine.hub import cli as hub_cli
+from engine.runs.queue import RunManager
+from engine.sizing.fit import estimate_for
+from engine.sizing.memory import Setting
+
 if TYPE_CHECKING:
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -54,22 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     est.add_argument("--batch", type=int, default=2)
     est.add_argument("--gradient-checkpointing", action="store_true")
     est.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
-    from engine.data import cli as data_cli
 
     data_cli.add_parsers(sub)
-    from engine.modelhub import cli as hub_cli
 
     hub_cli.add_parsers(sub)
-    from engine.evaluation import cli as eval_cli
 
     eval_cli.add_parsers(sub)
-    from engine.export import cli as export_cli
 
     export_cli.add_parser(sub)
     args = parser.parse_args(argv)
 
-    from engine.config import ConfigError, load_yaml, parse_overrides
-    from engine.errors import TuneDeskError
 
     try:
         if args.command == "runs":
@@ -86,18 +91,19 @@ def main(argv: list[str] | None = None) -> int:
             return _env(args)
         if args.command == "estimate":
             return _estimate(args)
-        from engine.runs import RunManager
+        from engine.access.door import Door
 
         if args.command == "train":
             config = load_yaml(args.config)
             if args.set:
                 config = config.replace(**parse_overrides(args.set))
-            manager = RunManager(args.outputs or config.output_dir)
-            run_id = manager.submit(config)
+            door = Door.open(args.outputs or config.output_dir)
+            run_id = door.start(config)
         else:
-            manager = RunManager(args.outputs)
-            run_id = manager.resume(args.run_id, args.checkpoint)
-    except (ConfigError, TuneDeskError) as exc:
+            door = Door.open(args.outputs)
+            run_id = door.resume(args.run_id, args.checkpoint or "")
+        manager = door.manager
+    except TuneDeskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     run = manager.run(run_id)
@@ -156,7 +162,6 @@ def _follow(manager: RunManager, run_id: str) -> int:
 def _env(args: argparse.Namespace) -> int:
     import json
 
-    from engine.env.report import env_report, to_markdown
 
     report = env_report(args.outputs, probe_hubs=not args.no_network)
     print(json.dumps(report, indent=1, ensure_ascii=False) if args.json else to_markdown(report))
@@ -164,9 +169,6 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from engine.sizing.fit import estimate_for
-    from engine.sizing.memory import Setting
-
     setting = Setting(args.method, args.stage, args.max_len, args.batch, args.gradient_checkpointing, args.precision)
     r = estimate_for(args.model, setting)
     print(f"{args.model}: {args.method} {args.stage}, length {args.max_len}, batch {args.batch}, "
@@ -179,8 +181,6 @@ def _estimate(args: argparse.Namespace) -> int:
 
 
 def _list(outputs: str) -> int:
-    from engine.runs import RunManager
-
     runs = RunManager(outputs).list_runs()
     if not runs:
         print(f"no runs in {outputs}/runs")

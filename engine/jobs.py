@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import TuneDeskError
+from engine.errors import JobError, TuneDeskError
 
 FINISHED = ("done", "failed", "cancelled")
 KEEP_FINISHED = 50
@@ -23,10 +23,6 @@ KEEP_FINISHED = 50
 
 class Cancelled(Exception):
     """Raised inside a job's work function when cancel was asked for."""
-
-
-class JobError(TuneDeskError):
-    """An unknown job id, or waiting on a job that failed."""
 
 
 @dataclass

@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from engine.inference.sides import side_choices
 from tabs import api, compare_chat, dataset, environment, model_hub, train
 from tabs.context import AppContext
 from tabs.i18n import t
@@ -72,10 +73,8 @@ def _open_in_chat(ctx: AppContext, form: train.TrainForm, chat: compare_chat.Cha
     def open_run(run_id: str | None) -> list[Any]:
         if not run_id:
             raise gr.Error("select a completed run first")
-        from engine.inference.sides import side_choices
-
-        config = ctx.manager.run(run_id).config()
-        fresh = side_choices(ctx.manager)
+        config = ctx.door.manager.run(run_id).config()
+        fresh = side_choices(ctx.door.manager)
         return [gr.update(choices=fresh, value=f"base:{config.model_name_or_path}"),
                 gr.update(choices=fresh, value=f"run:{run_id}"), gr.Tabs(selected="chat")]
 

@@ -10,11 +10,11 @@ import json
 
 import gradio as gr
 
-from engine.config import DEFAULT_MODEL
+from engine.config.field_info import DEFAULT_MODEL
+from engine.config.presets import build_config
 from engine.data.clean import CleanOptions
 from engine.data.explorer import DatasetChoice
 from engine.errors import DataError
-from engine.service import build_config
 from tabs.api_chat import register_chat
 from tabs.api_models import register_models
 from tabs.context import AppContext
@@ -23,11 +23,11 @@ from tabs.errors import gradio_errors
 
 def register(ctx: AppContext) -> set[str]:
     """Register every endpoint; returns their names (all other event handlers are UI-internal)."""
-    manager, service = ctx.manager, ctx.service
+    manager, door = ctx.door.manager, ctx.door
 
     def start_run(yaml_text: str = "", preset: str = "", overrides: str = "") -> str:
         """Start (or queue) a run from YAML text or a preset name, plus overrides as YAML/JSON; returns the run id."""
-        return service.start(build_config(yaml_text, preset, overrides))
+        return door.start(build_config(yaml_text, preset, overrides))
 
     def list_runs() -> list[dict]:
         """Every run in the outputs folder, newest first, with state, progress and loss."""
@@ -35,7 +35,7 @@ def register(ctx: AppContext) -> set[str]:
 
     def get_run(run_id: str) -> dict:
         """A run's status, its last 20 metric events and its checkpoints."""
-        return service.run_detail(run_id)
+        return door.run_detail(run_id)
 
     def stop_run(run_id: str) -> str:
         """Stop a run after its current step (saving a checkpoint), or drop it from the queue."""
@@ -43,7 +43,7 @@ def register(ctx: AppContext) -> set[str]:
 
     def resume_run(run_id: str, checkpoint: str = "") -> str:
         """Resume a stopped or failed run from its latest (or the named) checkpoint."""
-        return manager.resume(run_id, checkpoint or None)
+        return door.resume(run_id, checkpoint)
 
     def delete_run(run_id: str) -> str:
         """Delete a run's folder (never the model or dataset it used)."""
@@ -74,7 +74,7 @@ def _choice(source: str, format: str, columns: str, model: str, max_len: int, tr
 
 
 def register_data(ctx: AppContext) -> set[str]:
-    explorer = ctx.explorer
+    explorer = ctx.door.explorer
 
     def inspect_dataset(source: str, format: str = "auto", columns: str = "", model: str = "", max_len: int = 1024,
                         token_sample: int = 20000) -> dict:

@@ -7,11 +7,10 @@ from typing import Any
 
 import gradio as gr
 
-from engine.config import ConfigError
 from engine.errors import TuneDeskError
 from engine.evaluation.batch import CompareRequest
 from engine.export.exporter import ExportRequest
-from engine.inference.generate import Sampling
+from engine.inference.decode import Sampling
 from engine.inference.sides import side_choices
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -21,11 +20,11 @@ def register_chat(ctx: AppContext) -> set[str]:
     def chat_sides() -> list:
         """What a side can be: the bundled model, each run's base, each completed run's final model and its
         checkpoints, as [label, spec] pairs (spec: base:<model>, run:<id>, run:<id>@checkpoint-N)."""
-        return [list(c) for c in side_choices(ctx.manager)]
+        return [list(c) for c in side_choices(ctx.door.manager)]
 
     def list_checkpoints(run_id: str) -> list:
         """A run's checkpoints (name, step, whether it holds a complete model or adapter) and its final model."""
-        run = ctx.manager.run(run_id)
+        run = ctx.door.manager.run(run_id)
         out = []
         for point in [*run.checkpoints(), run.final_path]:
             if point.is_dir():
@@ -42,7 +41,7 @@ def register_chat(ctx: AppContext) -> set[str]:
         label and chat template, and warnings (the tab streams the same answers token by token)."""
         sampling = Sampling(float(temperature), float(top_p), int(top_k), int(max_new_tokens),
                             float(repetition_penalty), int(seed))
-        return ctx.compare.chat(left, right, message, system, sampling)
+        return ctx.door.chat_once(left, right, message, system, sampling)
 
     def chat_stream(left: str, right: str, message: str, system: str = "", temperature: float = 0.0,
                     top_p: float = 1.0, top_k: int = 0, max_new_tokens: int = 256, repetition_penalty: float = 1.0,
@@ -51,9 +50,9 @@ def register_chat(ctx: AppContext) -> set[str]:
         sampling = Sampling(float(temperature), float(top_p), int(top_k), int(max_new_tokens),
                             float(repetition_penalty), int(seed))
         try:
-            for pair in ctx.compare.stream(left, right, message, None, system, sampling):
+            for pair in ctx.door.chat_stream(left, right, message, None, system, sampling):
                 yield list(pair)
-        except (ConfigError, TuneDeskError) as exc:
+        except TuneDeskError as exc:
             raise gr.Error(str(exc)) from exc
 
     def batch_compare(left: str, right: str, questions: str = "", split: str = "auto", general: bool = True,
@@ -61,11 +60,9 @@ def register_chat(ctx: AppContext) -> set[str]:
         """Both sides answer a questions file (json/jsonl/csv; question + optional answer / facts columns) or
         the run's validation/test split, plus TuneDesk's general questions: BLEU-4, ROUGE-L, perplexity,
         questions right, leaks; waits and returns the summary and the saved report's paths (`saved`)."""
-        if questions:
-            ctx.service.guard.check_path(questions, "questions file")
         request = CompareRequest(left, right, questions, split, bool(general), int(max_new_tokens), int(limit))
-        job_id = ctx.comparer.start(request)
-        report: dict[str, Any] = ctx.comparer.jobs.wait(job_id)
+        job_id = ctx.door.compare(request)
+        report: dict[str, Any] = ctx.door.comparer.jobs.wait(job_id)
         return {"summary": report["summary"], "saved": report["saved"], "left": report["left"],
                 "right": report["right"], "rows": len(report["rows"])}
 
@@ -76,16 +73,14 @@ def register_chat(ctx: AppContext) -> set[str]:
         merged (safetensors, sharded), adapter, or gguf (quant f16 / bf16 / q8_0, with an Ollama Modelfile);
         destination defaults to <run>/export/<format>; nothing existing is replaced unless overwrite;
         hub_repo also pushes it (token used for the push only, never saved)."""
-        if destination:
-            ctx.service.guard.check_path(destination, "export destination")
         request = ExportRequest(run_id, format, checkpoint, quant, shard_size, destination, bool(overwrite),
                                 hub_repo, hub, bool(private))
-        return ctx.exporter.start(request, token)
+        return ctx.door.export(request, token)
 
     def export_status(job_id: str) -> dict:
         """An export's state, progress and message; when done, `result` with the folder, files, size, the GGUF
         path and where it was pushed."""
-        job = ctx.exporter.jobs.get(job_id)
+        job = ctx.door.exporter.jobs.get(job_id)
         return {**job.status(), "result": job.result if job.state == "done" else None}
 
     fns = (chat_sides, list_checkpoints, chat_compare, batch_compare, export_model, export_status)

@@ -5,33 +5,16 @@ tokens are used for the call and never stored."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import gradio as gr
 
 from engine.errors import ModelError
-from engine.modelhub.cache import delete_model, list_models
-from engine.modelhub.info import fetch_config
-from engine.modelhub.info import model_info as page_of
-from engine.modelhub.info import search_models as search_hub
-from engine.modelhub.local import register as register_model
-from engine.modelhub.structure import model_structure as structure_of
-from engine.sizing.catalog import find
-from engine.sizing.fit import METHODS, catalog_table, estimate_for
+from engine.hub.disk import list_models
+from engine.hub.info import search_models as search_hub
+from engine.hub.model_page import model_page as page_of
+from engine.sizing.fit import METHODS, catalog_table
 from engine.sizing.memory import Setting
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
-
-
-def _estimate(model: str, setting: Setting) -> dict[str, Any]:
-    """A hub model known nowhere here has its config.json fetched first (a few KB)."""
-    try:
-        return estimate_for(model, setting)
-    except ModelError:
-        if model.count("/") != 1 or find(model) is not None:
-            raise
-        fetch_config(model)
-        return estimate_for(model, setting)
 
 
 def register_models(ctx: AppContext) -> set[str]:
@@ -52,7 +35,7 @@ def register_models(ctx: AppContext) -> set[str]:
             raise ModelError(f"method '{method}': use one of {', '.join(METHODS)}")
         setting = Setting(method, stage, int(max_len), int(batch), bool(gradient_checkpointing), precision,
                           int(lora_rank))
-        return _estimate(model, setting)
+        return ctx.door.estimate(model, setting, fetch=True)
 
     def model_catalog(method: str = "lora", max_len: int = 1024, batch: int = 1, fits_only: bool = False) -> list:
         """The curated models (parameters, context, licence, Hugging Face and ModelScope ids) with each one's
@@ -67,24 +50,19 @@ def register_models(ctx: AppContext) -> set[str]:
     def delete_cached_model(folder: str, delete_files: bool = False) -> str:
         """Delete one model listed by list_cached_models (by its folder). A registered local folder is only
         unregistered unless delete_files. Refused on a shared or password-protected app."""
-        if ctx.service.guard.active:
-            raise ModelError("deleting models is only possible in a local app, not through a shared or "
-                             "password-protected one")
-        return delete_model(folder, bool(delete_files))
+        return ctx.door.delete_model(folder, bool(delete_files))
 
     def register_local_model(path: str) -> dict:
         """Register a local model folder (config, tokenizer and weights are checked) or a .gguf file; it then
         appears among the Train tab's models."""
-        ctx.service.guard.check_path(path, "model")
-        return register_model(path.strip())
+        return ctx.door.register_model(path)
 
     def model_structure(model: str) -> dict:
         """A model's structure without reading weights (built on the meta device from its config): module tree,
         parameter treemap (ids, labels, parents, values), parameters by layer type, layers, hidden size,
         heads, KV heads, vocabulary, context. `model` is a catalogue name or id, a local folder, or any hub id
         (its config.json is fetched)."""
-        ctx.service.guard.check_path(model, "model")
-        return structure_of(model.strip(), fetch=True)
+        return ctx.door.model_structure(model, fetch=True)
 
 
     def search_models(query: str, source: str = "hf", endpoint: str = "", token: str = "", limit: int = 20) -> list:
@@ -105,16 +83,16 @@ def register_models(ctx: AppContext) -> set[str]:
         id. Source auto / hf / modelscope (auto: ModelScope first in mainland China, the other on failure);
         endpoint: a Hugging Face mirror (HF_ENDPOINT); token: used for this download only, never stored.
         Starting a stopped or interrupted download again continues from its partial files."""
-        return ctx.downloads.start(repo, source, endpoint, token, gguf_file)
+        return ctx.door.downloads.start(repo, source, endpoint, token, gguf_file)
 
     def download_status(job_id: str = "") -> dict:
         """A download's state, bytes, total, speed_bps, eta_s, files, folder and load checks; without a job id,
         every download this app knows (`downloads`), including ones interrupted by a restart."""
-        return ctx.downloads.status(job_id)
+        return ctx.door.downloads.status(job_id)
 
     def cancel_download(job_id: str, discard_partial: bool = False) -> str:
         """Stop a download within a second. Its partial files stay for a later resume unless discard_partial."""
-        return ctx.downloads.cancel(job_id, bool(discard_partial))
+        return ctx.door.downloads.cancel(job_id, bool(discard_partial))
 
     extra = (env_report, estimate_memory, model_catalog, list_cached_models, delete_cached_model,
              register_local_model, model_structure, search_models, model_info, download_model, download_status,

@@ -11,10 +11,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from engine.config import DEFAULT_MODEL, ConfigError
+from engine.config.field_info import DEFAULT_MODEL
 from engine.errors import ModelError, TuneDeskError
 from engine.evaluation.batch import CompareRequest
-from engine.inference.generate import Sampling
+from engine.inference.decode import Sampling
 from engine.inference.sides import side_choices, side_label
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -34,7 +34,7 @@ class ChatTab:
 
 def default_sides(ctx: AppContext) -> tuple[str, str]:
     """Base on the left; the newest completed run on the right (its own base on the left)."""
-    for row in ctx.manager.list_runs():
+    for row in ctx.door.manager.list_runs():
         if row["state"] == "completed":
             return f"base:{row['model']}", f"run:{row['run_id']}"
     return f"base:{DEFAULT_MODEL}", f"base:{DEFAULT_MODEL}"
@@ -77,7 +77,7 @@ def report_frame(report: dict[str, Any]) -> pd.DataFrame:
 
 def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     left0, right0 = default_sides(ctx)
-    choices = side_choices(ctx.manager)
+    choices = side_choices(ctx.door.manager)
     with gr.Row():
         left = tr.label(gr.Dropdown(choices, value=left0, label=t("chat_left_model", tr.lang), allow_custom_value=True,
                                     elem_id="chat-left", scale=3), "chat_left_model")
@@ -138,7 +138,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     guard = gradio_errors(in_page=True)
 
     def on_refresh(l_value: str, r_value: str) -> list[Any]:
-        fresh = side_choices(ctx.manager)
+        fresh = side_choices(ctx.door.manager)
         return [gr.update(choices=fresh, value=l_value), gr.update(choices=fresh, value=r_value)]
 
     refresh.click(on_refresh, [left, right], [left, right], **PRIVATE)
@@ -165,8 +165,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
             waiting = {"role": "assistant", "content": t("chat_loading", lang)}
             yield hist_l + [waiting], hist_r + [waiting], "", gr.update()
             details: dict[str, Any] = {}
-            stream = ctx.compare.stream(l_spec, r_spec, text, turns, sys_text or "",
-                                        sampling_of(temp, p, k, new, rep, s), event, on_loaded=details.update)
+            stream = ctx.door.chat_stream(l_spec, r_spec, text, turns, sys_text or "",
+                                         sampling_of(temp, p, k, new, rep, s), event, on_loaded=details.update)
             described, a, b = "", "", ""
             for a, b in stream:
                 described = described or _describe(details, lang)
@@ -176,7 +176,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
                 blank = t("chat_blank", lang)
                 yield (hist_l + [{"role": "assistant", "content": a.strip() or blank}],
                        hist_r + [{"role": "assistant", "content": b.strip() or blank}], "", described)
-        except (ConfigError, TuneDeskError) as exc:
+        except TuneDeskError as exc:
             raise gr.Error(str(exc), duration=None) from exc
 
     inputs = [left, right, message, left_box, right_box, system, temperature, top_p, top_k, max_new, repetition,
@@ -195,20 +195,18 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     def on_batch(l_spec: str, r_spec: str, file: Any, typed: str, part: str, gen: bool, new: Any, sys_text: str,
                  lang: str) -> list[Any]:
         source = (file if isinstance(file, str) else getattr(file, "name", "")) if file else (typed or "").strip()
-        if source and file is None:
-            ctx.service.guard.check_path(source, "questions file")
         request = CompareRequest(l_spec, r_spec, source, part or "auto", bool(gen), int(new or 128),
                                  system=sys_text or "")
-        job_id = ctx.comparer.start(request)
+        job_id = ctx.door.compare(request, uploaded=file is not None)
         return [job_id, gr.Timer(active=True), bar_html("chat-batch-bar", 0.0, t("chat_loading", lang), "running"), "",
                 gr.update(visible=False), gr.update(visible=False)]
 
     start.click(on_batch, [left, right, upload, path, split, general, batch_new, system, lang_state],
                 [job_state, timer, batch_progress, summary, table, files], **PRIVATE)
-    cancel.click(lambda job: ctx.comparer.jobs.cancel(job) if job else None, job_state, None, **PRIVATE)
+    cancel.click(lambda job: ctx.door.comparer.jobs.cancel(job) if job else None, job_state, None, **PRIVATE)
 
     def on_tick(job_id: str, lang: str) -> list[Any]:
-        job = ctx.comparer.jobs.latest("compare") if not job_id else _job(ctx, job_id)
+        job = ctx.door.comparer.jobs.latest("compare") if not job_id else _job(ctx, job_id)
         if job is None:
             return [gr.Timer(active=False), gr.update(), gr.update(), gr.update(), gr.update(), job_id]
         bar = bar_html("chat-batch-bar", job.progress, job.error or job.message or job.state, job.state)
@@ -229,7 +227,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
 
 def _job(ctx: AppContext, job_id: str) -> Any:
     try:
-        return ctx.comparer.jobs.get(job_id)
+        return ctx.door.comparer.jobs.get(job_id)
     except Exception:
         return None
 

@@ -1,4 +1,5 @@
-"""What every tab shares: the one process-wide engine, hardware monitor and path guard."""
+"""What every tab shares: the engine's door (every action that takes a path goes through it), the
+hardware monitor, the environment report and the interface language."""
 
 from __future__ import annotations
 
@@ -6,34 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.data.explorer import DatasetExplorer
+from engine.access.door import Door
+from engine.env.monitor import HardwareMonitor
 from engine.env.report import Environment
-from engine.evaluation.batch import BatchComparer
-from engine.export.exporter import ExportManager
-from engine.inference.compare import CompareChat
-from engine.inference.pool import POOL
-from engine.modelhub.download import DownloadManager
-from engine.monitor import HardwareMonitor
-from engine.paths import PathGuard
-from engine.presets import PRESETS_DIR
-from engine.runs import RunManager
-from engine.service import Service
-from engine.trust import POLICY
-
-SAMPLES_DIR = PRESETS_DIR.parent / "samples"
 
 
 @dataclass
 class AppContext:
-    manager: RunManager
-    service: Service
+    door: Door
     monitor: HardwareMonitor
-    explorer: DatasetExplorer
     environment: Environment
-    downloads: DownloadManager
-    compare: CompareChat
-    comparer: BatchComparer
-    exporter: ExportManager
     lang: str = "en"
     # (fn, inputs, outputs) to run when a page loads, so a refresh re-attaches to the live run
     on_load: list[tuple[Any, list[Any], list[Any]]] = field(default_factory=list)
@@ -43,11 +26,5 @@ class AppContext:
     @classmethod
     def create(cls, outputs: str | Path, lang: str = "en", confine: bool = False,
                allow_dirs: list[str] | None = None, allow_code: bool = False) -> AppContext:
-        POLICY.exposed, POLICY.allow_code = confine, allow_code
-        manager = RunManager(outputs)
-        allowed = [manager.outputs, SAMPLES_DIR, *(allow_dirs or [])] if confine else []
-        guard = PathGuard(allowed)
-        manager.before_run.append(POOL.release)  # training gets the memory Compare Chat's models held
-        return cls(manager, Service(manager, guard), HardwareMonitor().start(), DatasetExplorer(manager.outputs, guard),
-                   Environment(manager.outputs), DownloadManager(), CompareChat(manager), BatchComparer(manager),
-                   ExportManager(manager), lang)
+        door = Door.open(outputs, confine, allow_dirs, allow_code)
+        return cls(door, HardwareMonitor().start(), Environment(door.manager.outputs), lang)

@@ -13,13 +13,14 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
-from engine.config import DEFAULT_MODEL
+from engine.config.field_info import DEFAULT_MODEL
 from engine.data.clean import CleanOptions
 from engine.data.explorer import MAPPING_KEYS, DatasetChoice, histogram_of
 from engine.data.formats import FORMATS
-from engine.data.sources import INFO_FILE, project_path, read_info
+from engine.data.sources import INFO_FILE, read_info
 from engine.data.stats import DatasetStats
 from engine.errors import DataError
+from engine.locations import project_path
 from tabs.context import AppContext
 from tabs.dataset_view import bad_rows_frame, histogram_figure, preview_html, summary_markdown
 from tabs.errors import gradio_errors
@@ -75,7 +76,7 @@ def _entries(source: str) -> list[str]:
 
 
 def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
-    explorer = ctx.explorer
+    explorer = ctx.door.explorer
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             upload = tr.label(gr.File(label=t("data_upload", tr.lang), file_count="multiple", height=110,

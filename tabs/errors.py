@@ -9,9 +9,8 @@ from typing import Any
 
 import gradio as gr
 
-from engine.config import ConfigError
 from engine.errors import TuneDeskError
-from engine.storage import READ_ONLY_ERRNOS, is_disk_full, storage_message
+from engine.runs.storage import READ_ONLY_ERRNOS, is_disk_full, storage_message
 
 
 def disk_problem(exc: OSError) -> str:
@@ -31,7 +30,7 @@ def gradio_errors(fn: Callable[..., Any] | None = None, *, in_page: bool = False
                 return inner(*args, **kwargs)
             except OSError as exc:  # a full, read-only or vanished disk under a running app: named, no traceback
                 raise gr.Error(disk_problem(exc)) from exc
-            except (ConfigError, TuneDeskError) as exc:
+            except TuneDeskError as exc:
                 if in_page:
                     raise gr.Error(str(exc).replace("\n", "<br>"), duration=None) from exc
                 raise gr.Error(str(exc)) from exc

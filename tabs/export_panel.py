@@ -50,11 +50,9 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
                  pv: bool, lang: str) -> list[Any]:
         if not run_id:
             raise gr.Error(t("export_no_run", lang))
-        if d and d.strip():
-            ctx.service.guard.check_path(d.strip(), "export destination")
         request = ExportRequest(run_id, f, (cp or "").strip(), q, (sh or "2GB").strip(), (d or "").strip(), bool(ow),
                                 (rp or "").strip(), hb, bool(pv))
-        job_id = ctx.exporter.start(request, tk or "")
+        job_id = ctx.door.export(request, tk or "")
         return [job_id, gr.Timer(active=True), bar_html("export-bar", 0.0, "…", "running"), ""]
 
     start.click(on_start, [selected, fmt, quant, point, dest, shard, overwrite, repo, hub, token, private,
@@ -63,7 +61,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
     def on_tick(job_id: str, lang: str) -> list[Any]:
         if not job_id:
             return [gr.Timer(active=False), gr.update(), gr.update()]
-        current = ctx.exporter.jobs.get(job_id)
+        current = ctx.door.exporter.jobs.get(job_id)
         text = current.error or current.message or current.state
         html = bar_html("export-bar", current.progress, text, current.state)
         if current.state == "running":

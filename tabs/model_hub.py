@@ -1,6 +1,6 @@
 """The Model Hub tab: search and download (model_hub_search.py), the curated catalogue with each
 model's memory on this machine, every model on disk with its size (delete, register a local folder),
-and a model's structure. All work is done by `engine.modelhub` and `engine.sizing`; this file lays out
+and a model's structure. All work is done by `engine.hub` and `engine.sizing`; this file lays out
 widgets and calls them."""
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine.errors import ModelError
-from engine.modelhub.cache import delete_model, list_models
-from engine.modelhub.local import register
-from engine.modelhub.structure import model_structure
+from engine.hub.disk import list_models
 from engine.sizing.catalog import CATALOG
 from engine.sizing.fit import catalog_table
 from tabs import model_hub_search
@@ -83,8 +80,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> gr.Timer:
 
     @guard
     def on_structure(model: str, lang: str) -> list[Any]:
-        ctx.service.guard.check_path(model or "", "model")
-        r = model_structure((model or "").strip())
+        r = ctx.door.model_structure(model)
         text = t("hub_structure_facts", lang, arch=r["architecture"], params=f"{r['params']:,}", layers=r["layers"],
                  hidden=r["hidden"], heads=r["heads"], kv=r["kv_heads"], vocab=f"{r['vocab']:,}",
                  context=f"{r['context']:,}" if r["context"] else "?")
@@ -115,18 +111,14 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> gr.Timer:
 
     @guard
     def on_delete(chosen: str, files: bool, lang: str) -> list[Any]:
-        if ctx.service.guard.active:
-            raise ModelError("deleting models is only possible in a local app, not through a shared or "
-                             "password-protected one")
-        text = delete_model(chosen, bool(files))
+        text = ctx.door.delete_model(chosen, bool(files))
         return [text, gr.update(visible=False), *on_refresh(lang)]
 
     confirm.click(on_delete, [pick, with_files, lang_state], [message, confirm, disk, pick], **PRIVATE)
 
     @guard
     def on_register(folder: str, lang: str) -> list[Any]:
-        ctx.service.guard.check_path(folder, "model")
-        info = register(folder.strip())
+        info = ctx.door.register_model(folder)
         return [t("hub_registered", lang, path=info["folder"], size=info["size_gb"]), *on_refresh(lang)]
 
     register_btn.click(on_register, [path, lang_state], [message, disk, pick], **PRIVATE)

@@ -1,5 +1,5 @@
 """The Model Hub tab's top part: search Hugging Face / ModelScope, a model's page, and downloads with
-live progress. Searching, pages and downloads are `engine.modelhub`'s; this file lays out widgets,
+live progress. Searching, pages and downloads are `engine.hub`'s; this file lays out widgets,
 and a timer (running only while the tab is open) shows the engine's download state, so a refresh or a
 second browser sees the same progress."""
 
@@ -11,7 +11,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from engine.modelhub.info import model_info, search_models
+from engine.hub.info import search_models
+from engine.hub.model_page import model_page
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -111,7 +112,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
 
     @guard
     def on_page(model: str, src: str, ep: str, tok: str, lang: str) -> list[Any]:
-        info = model_info((model or "").strip(), src, ep or "", tok or "")
+        info = model_page((model or "").strip(), src, ep or "", tok or "")
         return [page_markdown(info, lang), gr.update(visible=bool(info["card"])), info["card"],
                 gr.update(visible=bool(info["chat_template_text"])), info["chat_template_text"]]
 
@@ -119,7 +120,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
                    [page, card_acc, card, template_acc, template], **PRIVATE)
 
     def poll(done_before: float, lang: str, pick: str | None = None) -> list[Any]:
-        downloads = ctx.downloads.status()["downloads"]
+        downloads = ctx.door.downloads.status()["downloads"]
         choices = [(f"{d['repo']} · {d['state']}", d["job_id"]) for d in downloads]
         done = sum(d["state"] == "done" for d in downloads)
         job_update = gr.update(choices=choices, value=pick) if pick else gr.update(choices=choices)
@@ -129,7 +130,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
 
     @guard
     def on_download(model: str, src: str, ep: str, tok: str, file: str, done: float, lang: str) -> list[Any]:
-        job_id = ctx.downloads.start((model or "").strip(), src, ep or "", tok or "", (file or "").strip())
+        job_id = ctx.door.downloads.start((model or "").strip(), src, ep or "", tok or "", (file or "").strip())
         gr.Info(t("hub_started", lang, job=job_id))
         return poll(done, lang, job_id)
 
@@ -139,13 +140,13 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
     @guard
     def on_cancel(job_id: str, done: float, lang: str) -> list[Any]:
         if job_id:
-            gr.Info(ctx.downloads.cancel(job_id))
+            gr.Info(ctx.door.downloads.cancel(job_id))
         return poll(done, lang)
 
     @guard
     def on_resume(job_id: str, tok: str, done: float, lang: str) -> list[Any]:
         if job_id:
-            ctx.downloads.resume(job_id, tok or "")
+            ctx.door.downloads.resume(job_id, tok or "")
         return poll(done, lang)
 
     outputs = [progress, job, finished, timer]

@@ -15,9 +15,16 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from engine.config import ConfigError, TrainConfig, load_yaml
-from engine.presets import load_preset, preset_description, preset_paths
-from engine.rundir import ACTIVE
+from engine.access.door import Door
+from engine.config.presets import load_preset, preset_description, preset_paths
+from engine.config.train_config import TrainConfig
+from engine.config.yaml_io import load_yaml
+from engine.errors import ConfigError, ModelError
+from engine.evaluation.batch import summary_line
+from engine.hub.disk import list_models
+from engine.inference.pool import POOL
+from engine.runs.rundir import ACTIVE, read_json
+from engine.sizing.memory import Setting
 from tabs import export_panel
 from tabs.charts import hardware_figure, loss_figure, reward_figure, training_figure
 from tabs.context import AppContext
@@ -83,7 +90,7 @@ def alerts_markdown(status: dict[str, Any], lang: str) -> str:
 
 
 def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
-    manager, service = ctx.manager, ctx.service
+    manager, door = ctx.door.manager, ctx.door
     presets = preset_paths()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=480):
@@ -110,7 +117,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
                     delete_btn = tr.button("delete", elem_id="delete")
                     confirm_btn = tr.button("confirm_delete", variant="stop", visible=False,
                                             elem_id="confirm-delete")
-                fit_box = gr.Markdown(fit_markdown(initial, tr.lang), elem_id="fit-verdict")
+                fit_box = gr.Markdown(fit_markdown(ctx.door, initial, tr.lang), elem_id="fit-verdict")
             message = gr.Markdown(elem_id="action-message")
             form = TrainForm(tr, initial)
             with gr.Accordion(t("preview", tr.lang), open=False) as preview_acc:
@@ -178,7 +185,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
 
     def on_fit(lang: str, *values: Any) -> Any:
         try:
-            return fit_markdown(form.to_config(values), lang)
+            return fit_markdown(ctx.door, form.to_config(values), lang)
         except ConfigError:
             return gr.skip()  # a half-typed value: keep the last verdict
 
@@ -188,7 +195,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     @guard
     def on_save(*values: Any) -> Any:
         config = form.to_config(values)
-        folder = ctx.manager.outputs / "configs"
+        folder = ctx.door.manager.outputs / "configs"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{config.run_name or 'tunedesk'}-{time.strftime('%Y%m%d-%H%M%S')}.yaml"
         path.write_text(config.to_yaml(), encoding="utf-8")
@@ -198,10 +205,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
 
     @guard
     def on_start(lang: str, state: dict[str, Any], *values: Any) -> tuple[str, dict[str, Any]]:
-        from engine.inference.pool import POOL
-
         chat_loaded = bool(POOL.loaded)
-        run_id = service.start(form.to_config(values))
+        run_id = door.start(form.to_config(values))
         busy = manager.current_run_id() not in (None, run_id) or len(manager.queued()) > 1
         note = t("queued" if busy else "started", lang, run_id=run_id)
         if chat_loaded:  # the worker frees them before the run starts
@@ -224,7 +229,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     def on_resume(lang: str, state: dict[str, Any], point: str | None) -> tuple[str, dict[str, Any]]:
         if not state.get("run"):
             raise ConfigError("select a run to resume in the runs table first")
-        run_id = manager.resume(state["run"], point or None)
+        run_id = door.resume(state["run"], point or "")
         return t("resumed", lang, run_id=run_id), {**state, "sigs": {}}
 
     resume_btn.click(on_resume, [lang_state, view, checkpoint], [message, view])
@@ -267,32 +272,27 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
 
 
 def model_choices() -> list[str]:
-    from engine.modelhub.cache import list_models
-
     on_disk = [m["id"] if m["source"] == "hf" else m["folder"] for m in list_models()
                if m["source"] in ("hf", "local", "modelscope")]
     return list(dict.fromkeys([*KNOWN_MODELS, *on_disk]))
 
 
 def dataset_choices(ctx: AppContext) -> list[str]:
-    return list(dict.fromkeys([*SAMPLE_DATASETS, *(d["spec"] for d in ctx.explorer.datasets())]))
+    return list(dict.fromkeys([*SAMPLE_DATASETS, *(d["spec"] for d in ctx.door.explorer.datasets())]))
 
 
 FIT_FIELDS = ("model_name_or_path", "method", "finetuning_type", "quantization_bit", "max_seq_length",
               "per_device_train_batch_size", "gradient_checkpointing", "precision", "lora_r")
 
 
-def fit_markdown(config: TrainConfig, lang: str) -> str:
+def fit_markdown(door: Door, config: TrainConfig, lang: str) -> str:
     """The estimator's verdict for the form: a warning with numbers, never a block."""
-    from engine.errors import ModelError
-    from engine.sizing.fit import estimate_for
-    from engine.sizing.memory import Setting
 
     method = {"full": "full", "lora": "lora"}.get(config.finetuning_type, f"qlora{config.quantization_bit}")
     setting = Setting(method, config.method, config.max_seq_length, config.per_device_train_batch_size,
                       config.gradient_checkpointing, config.precision, config.lora_r)
     try:
-        r = estimate_for(config.model_name_or_path, setting)
+        r = door.estimate(config.model_name_or_path, setting)
     except ModelError:
         return t("fit_unknown", lang)
     icon = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}[r["verdict"]]
@@ -320,7 +320,7 @@ def _changed(state: dict[str, Any], key: str, sig: Any) -> bool:
 
 
 def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
-    manager = ctx.manager
+    manager = ctx.door.manager
     runs = manager.list_runs()
     ids = [r["run_id"] for r in runs]
     run_id = state.get("run")
@@ -359,9 +359,6 @@ def _refresh(ctx: AppContext, lang: str, state: dict[str, Any]) -> list[Any]:
     notes = alerts_markdown(status, lang)
     report = run.path / "comparison.json"
     if status.get("state") == "completed" and report.is_file():
-        from engine.evaluation.batch import summary_line
-        from engine.rundir import read_json
-
         summary = (read_json(report, {}) or {}).get("summary") or {}
         notes += f"\n\n📊 {t('comparison_line', lang)}: {summary_line(summary)}"
     return [state, choices, bar if _changed(state, "bar", bar) else skip,

@@ -8,7 +8,8 @@ from typing import Any, get_type_hints
 
 import gradio as gr
 
-from engine.config import DEFAULT_MODEL, GROUPS, TrainConfig, field_info, field_names
+from engine.config.field_info import DEFAULT_MODEL, GROUPS
+from engine.config.train_config import TrainConfig, field_info, field_names
 from engine.training.launch import other_machine_commands
 from tabs.i18n import t
 from tabs.translate import Translator

@@ -105,7 +105,7 @@ def outputs(tmp_path: Path) -> Path:
 
 def data_config(dataset: Path | str, **kw: object):
     """A TrainConfig around a dataset, for data tests that load no model."""
-    from engine.config import TrainConfig
+    from engine.config.train_config import TrainConfig
 
     return TrainConfig.from_dict({"dataset": str(dataset), **kw})
 
@@ -113,7 +113,7 @@ def data_config(dataset: Path | str, **kw: object):
 def tiny_config(model: Path, dataset: Path | str, outputs: Path, **overrides: object):
     """Tests compare losses across runs and processes, so precision is fixed: `auto` picks bf16 on CPUs
     with AVX-512 BF16 and fp32 elsewhere (test_runs.py trains the bf16 path where it is fast)."""
-    from engine.config import TrainConfig
+    from engine.config.train_config import TrainConfig
 
     base = {"precision": "fp32", "model_name_or_path": str(model), "dataset": str(dataset), "output_dir": str(outputs),
             "max_steps": 6, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
@@ -123,7 +123,7 @@ def tiny_config(model: Path, dataset: Path | str, outputs: Path, **overrides: ob
 
 
 def run_to_end(config, outputs: Path, timeout: float = 300):
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     manager = RunManager(outputs)
     run_id = manager.submit(config)

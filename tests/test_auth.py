@@ -145,3 +145,49 @@ def test_login_page_tells_a_visitor_nothing_about_the_app(app):
     opener.open(urllib.request.Request(app.url + "/login", data=b"username=alice&password=s3cret", method="POST"))
     with opener.open(app.url + "/", timeout=10) as resp:
         assert "start_run" in resp.read().decode("utf-8")
+
+
+# Parameters that can carry a path on this machine (a chat side `base:<folder>` is one); every documented
+# endpoint taking one must refuse a path outside the allowed folders. A new endpoint with such a parameter
+# fails here until it is listed below, with a call that proves it goes through the engine's door.
+PATH_PARAMS = {"source", "model", "path", "folder", "questions", "destination", "left", "right", "yaml_text",
+               "overrides"}
+NOT_PATHS = {  # endpoint: its parameters above that name no file, and why
+    "search_models": {"source"},  # hf | modelscope | auto
+    "model_info": {"source"},
+    "download_model": {"source"},  # a hub id goes into the hub's own cache
+}
+SIDE = "base:HuggingFaceTB/SmolLM2-135M-Instruct"
+VALID = {"source": "samples/formats/kto.jsonl", "left": SIDE, "right": SIDE, "message": "hi", "name": "copy",
+         "run_id": "20260101-000000-x", "format": "auto"}
+AS_PATH = {"left": "base:{out}", "right": "base:{out}", "yaml_text": "dataset: {out}",
+           "overrides": '{{"model_name_or_path": "{out}"}}'}
+EXPORT_FORMAT = {"export_model": {"format": "adapter"}}
+REFUSED = ("outside the folders this shared app may read", "only possible in a local app")
+
+
+def test_every_path_taking_endpoint_refuses_a_path_outside_the_allowed_folders(app, tmp_path):
+    client = Client(app.url, auth=("alice", "s3cret"), verbose=False)
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert len(endpoints) > 30  # every documented endpoint was listed
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data.json").write_text('[{"instruction": "q", "output": "a"}]')
+    checked = []
+    for name, info in sorted(endpoints.items()):
+        api = name.lstrip("/")
+        params = [p["parameter_name"] for p in info["parameters"]]
+        for param in sorted(set(params) & PATH_PARAMS - NOT_PATHS.get(api, set())):
+            value = AS_PATH.get(param, "{out}").format(out=outside / "data.json")
+            kwargs = {p: VALID[p] for p in params if p in VALID} | EXPORT_FORMAT.get(api, {}) | {param: value}
+            with pytest.raises(Exception) as refused:
+                client.predict(**kwargs, api_name=name)
+            assert any(text in str(refused.value) for text in REFUSED), (api, param, str(refused.value)[:300])
+            checked.append(f"{api}.{param}")
+    # the endpoints known today that take paths; more is fine, fewer means the list above lost one
+    assert {"start_run.yaml_text", "start_run.overrides", "inspect_dataset.source", "inspect_dataset.model",
+            "preview_samples.source", "clean_dataset.source", "save_dataset_mapping.source", "chat_compare.left",
+            "chat_compare.right", "chat_stream.left", "batch_compare.questions", "batch_compare.right",
+            "export_model.destination", "register_local_model.path", "model_structure.model",
+            "estimate_memory.model", "delete_cached_model.folder"} <= set(checked), checked
+    assert client.predict(api_name="/list_runs") == []  # nothing started on the way

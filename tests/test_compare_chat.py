@@ -14,7 +14,7 @@ import pytest
 from engine.errors import DataError, ModelError
 from engine.evaluation.batch import BatchComparer, CompareRequest
 from engine.inference.compare import CompareChat
-from engine.inference.generate import Sampling
+from engine.inference.decode import Sampling
 from engine.inference.pool import ModelPool
 from engine.inference.sides import plan_side, side_choices
 from tests.conftest import run_to_end, tiny_config

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import (
-    CONFIG_VERSION,
-    ConfigError,
-    TrainConfig,
-    field_info,
-    field_names,
-    load_yaml_text,
-    parse_overrides,
-)
+from engine.config.field_info import CONFIG_VERSION
+from engine.config.train_config import TrainConfig, field_info, field_names
+from engine.config.yaml_io import load_yaml_text, parse_overrides
+from engine.errors import ConfigError
 
 
 def test_defaults_are_valid_and_round_trip_through_yaml():

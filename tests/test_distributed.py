@@ -29,7 +29,7 @@ def train_losses(run) -> dict[int, float]:
 
 
 def test_two_processes_reach_the_loss_of_one_with_the_same_global_batch(tiny_model, tmp_path):
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     manager = RunManager(tmp_path / "outputs")
     one = tiny_config(tiny_model, numbers(tmp_path), tmp_path / "o", per_device_train_batch_size=4, max_steps=16,
@@ -56,7 +56,7 @@ def test_two_processes_reach_the_loss_of_one_with_the_same_global_batch(tiny_mod
 
 
 def test_a_two_process_run_stops_and_resumes(tiny_model, tmp_path):
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     manager = RunManager(tmp_path / "outputs")
     config = tiny_config(tiny_model, numbers(tmp_path), tmp_path / "o", per_device_train_batch_size=2,
@@ -77,7 +77,8 @@ def test_a_two_process_run_stops_and_resumes(tiny_model, tmp_path):
 
 
 def test_other_machines_get_their_commands(tiny_model, tmp_path):
-    from engine.config import ConfigError, TrainConfig
+    from engine.config.train_config import TrainConfig
+    from engine.errors import ConfigError
     from tabs.train_form import command_preview
 
     config = TrainConfig.from_dict({"nnodes": 3, "nproc_per_node": 2, "master_addr": "10.0.0.5",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import TrainConfig
+from engine.access.paths import PathGuard
+from engine.config.train_config import TrainConfig
 from engine.data import stats as stats_module
 from engine.data import stats_parallel
 from engine.data.clean import CleanOptions
@@ -19,8 +20,7 @@ from engine.data.explorer import DatasetChoice, DatasetExplorer
 from engine.data.pager import RowPager
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.sources import iter_rows, plan_source
-from engine.errors import DataError
-from engine.paths import PathGuard, PathNotAllowed
+from engine.errors import DataError, PathNotAllowed
 from tests.conftest import ROOT
 
 FORMATS_DIR = ROOT / "samples" / "formats"

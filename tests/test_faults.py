@@ -59,7 +59,7 @@ def losses(run) -> dict[int, float]:
 @pytest.fixture(scope="module")
 def reference(tiny_model, tmp_path_factory):
     """An undisturbed 6-step run saving every 2 steps: its loss curve, and how big its saves are."""
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     folder = tmp_path_factory.mktemp("reference")
     rows = [{"instruction": f"Say the number {i}.", "input": "", "output": f"The number is {i}."} for i in range(12)]
@@ -73,9 +73,9 @@ def reference(tiny_model, tmp_path_factory):
 
 
 def test_disk_full_while_saving_a_checkpoint_keeps_the_last_one_and_resumes(reference, tmp_path):
-    from engine.rundir import checkpoint_complete
-    from engine.runs import RunManager
-    from engine.storage import folder_bytes, mib
+    from engine.runs.queue import RunManager
+    from engine.runs.rundir import checkpoint_complete
+    from engine.runs.storage import folder_bytes, mib
 
     reference, config = reference
     checkpoint_size = folder_bytes(reference.path / "checkpoint-2")
@@ -109,8 +109,8 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_last_one_and_resumes(refe
 
 
 def test_disk_full_while_saving_the_final_model_leaves_no_final_folder(reference, tmp_path):
-    from engine.runs import RunManager
-    from engine.storage import folder_bytes
+    from engine.runs.queue import RunManager
+    from engine.runs.storage import folder_bytes
 
     reference, config = reference
     with small_disk(tmp_path / "disk", "64m") as disk:
@@ -133,8 +133,8 @@ def test_disk_full_while_saving_the_final_model_leaves_no_final_folder(reference
 
 
 def test_a_read_only_outputs_folder_is_named_at_start(tmp_path):
-    from engine.runs import RunManager
-    from engine.storage import StorageError
+    from engine.errors import StorageError
+    from engine.runs.queue import RunManager
 
     with small_disk(tmp_path / "ro", "4m") as disk:
         (disk / "outputs").mkdir()
@@ -151,7 +151,7 @@ def test_a_read_only_outputs_folder_is_named_at_start(tmp_path):
 
 
 def test_an_outputs_folder_that_vanishes_under_the_app_is_recreated(tiny_model, chat_file, tmp_path):
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
 
     manager = RunManager(tmp_path / "outputs")
     shutil.rmtree(tmp_path / "outputs")
@@ -162,8 +162,8 @@ def test_an_outputs_folder_that_vanishes_under_the_app_is_recreated(tiny_model, 
 
 
 def test_an_outputs_folder_that_becomes_read_only_fails_the_next_start_clearly(tiny_model, chat_file, tmp_path):
-    from engine.runs import RunManager
-    from engine.storage import StorageError
+    from engine.errors import StorageError
+    from engine.runs.queue import RunManager
 
     with small_disk(tmp_path / "disk", "8m") as disk:
         manager = RunManager(disk / "outputs")
@@ -185,7 +185,7 @@ def _catch_mid_save(run_dir: Path, pid: int, deadline: float, min_step: int) -> 
         fresh = [n for n in names if n not in seen and int(n.split("-")[1]) >= min_step]
         if fresh:
             os.kill(pid, signal.SIGSTOP)
-            from engine.rundir import checkpoint_complete
+            from engine.runs.rundir import checkpoint_complete
 
             unfinished = [n for n in fresh if not checkpoint_complete(run_dir / n)]
             if unfinished:
@@ -265,7 +265,7 @@ def test_kill_9_mid_checkpoint_save_resumes_from_the_last_complete_one(tiny_mode
     finally:
         app.stop()
 
-    from engine.rundir import RunDir
+    from engine.runs.rundir import RunDir
 
     resumed, reference = RunDir(outputs / "runs" / run_id), RunDir(outputs / "runs" / reference_id)
     assert sorted(losses(resumed)) == list(range(1, 13))

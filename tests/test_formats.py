@@ -10,10 +10,11 @@ import json
 import pytest
 
 from engine.data.encode import IGNORE, EncodeStats, encode_conversation
-from engine.data.formats import RowError, detect_format, normalize
+from engine.data.formats import detect_format, normalize
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
+from engine.errors import RowError
 from tests.conftest import ROOT, needs_shared, run_to_end, tiny_config
 from tests.conftest import data_config as cfg
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from engine.config import TrainConfig
+from engine.config.train_config import TrainConfig
 from engine.data.prepare import read_samples
 from engine.errors import DataError, HubUnreachable, ModelError
-from engine.models import resolve_model
+from engine.models.resolve import resolve_model
 
 
 @pytest.fixture

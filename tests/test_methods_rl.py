@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError
-from engine.runs import RunManager
+from engine.errors import ConfigError
+from engine.runs.queue import RunManager
 from tests.conftest import run_to_end, stop_after, tiny_config
 
 GRPO = {"method": "grpo", "per_device_train_batch_size": 4, "grpo_num_generations": 2,
@@ -147,7 +147,7 @@ def test_grpo_answer_match_needs_a_reference_per_row(tmp_path):
     ({"per_device_train_batch_size": 6}, "must be a multiple of grpo_num_generations (4), e.g. 8"),
 ])
 def test_grpo_settings_are_checked_with_the_field_named(overrides, message):
-    from engine.config import TrainConfig
+    from engine.config.train_config import TrainConfig
 
     with pytest.raises(ConfigError) as err:
         TrainConfig.from_dict({"method": "grpo", "per_device_train_batch_size": 8, **overrides})
@@ -155,7 +155,7 @@ def test_grpo_settings_are_checked_with_the_field_named(overrides, message):
 
 
 def test_kto_needs_a_batch_of_two():
-    from engine.config import TrainConfig
+    from engine.config.train_config import TrainConfig
 
     with pytest.raises(ConfigError, match="KTO estimates its KL term"):
         TrainConfig.from_dict({"method": "kto", "per_device_train_batch_size": 1})

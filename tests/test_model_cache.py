@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ModelError
-from engine.modelhub.cache import delete_model, list_models
-from engine.modelhub.local import check_model_path, register, registered
+from engine.hub.disk import delete_model, list_models
+from engine.hub.registry import check_model_path, register, registered
 
 
 def hf_cache_with(model: Path, cache: Path, repo_id: str) -> int:
@@ -82,7 +82,7 @@ def test_register_validates_and_delete_keeps_files_unless_asked(caches: Path, ti
 def test_structure_on_the_meta_device(tiny_model: Path):
     from transformers import AutoModelForCausalLM
 
-    from engine.modelhub.structure import model_structure
+    from engine.hub.structure import model_structure
     from engine.sizing.catalog import find
 
     local = model_structure(str(tiny_model))

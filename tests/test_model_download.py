@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ModelError
-from engine.jobs import JobError
-from engine.modelhub.cache import hf_repo_dir
-from engine.modelhub.download import DownloadManager
-from engine.modelhub.info import model_info, search_models
+from engine.errors import JobError, ModelError
+from engine.hub.download import DownloadManager
+from engine.hub.info import search_models
+from engine.hub.model_page import model_page
+from engine.locations import hf_repo_dir
 from tests.conftest import ROOT
 from tests.hub_server import FakeHub
 
@@ -58,7 +58,7 @@ def weights_size(hub: FakeHub) -> int:
 def test_search_and_model_page(hub: FakeHub, tiny_model: Path):
     found = search_models("tiny", source="hf")
     assert [r["id"] for r in found] == [REPO]
-    page = model_info(REPO, source="hf")
+    page = model_page(REPO, source="hf")
     config = json.loads((tiny_model / "config.json").read_text())
     from transformers import AutoModelForCausalLM
 
@@ -70,7 +70,7 @@ def test_search_and_model_page(hub: FakeHub, tiny_model: Path):
     assert page["licence"] == "apache-2.0" and "tiny test model" in page["card"]
     assert page["download_gb"] > 0 and set(page["memory"]) == {"full", "lora", "qlora4"}
     # the config is kept: structure and estimate work for this hub model without downloading it
-    from engine.modelhub.structure import model_structure
+    from engine.hub.structure import model_structure
     from engine.sizing.fit import model_shape
 
     hub.stop()
@@ -93,9 +93,9 @@ def test_download_progress_then_the_model_loads_from_the_cache(hub: FakeHub):
     assert any("tokenizer" in c for c in status["checks"]) and any("tensors readable" in c for c in status["checks"])
     assert status["hub"] == "hf" and Path(status["folder"]).name == hub.repos[REPO].sha
     # the Hugging Face cache layout: the model is listed and resolves offline by its id
-    from engine.config import TrainConfig
-    from engine.modelhub.cache import list_models
-    from engine.models import resolve_model
+    from engine.config.train_config import TrainConfig
+    from engine.hub.disk import list_models
+    from engine.models.resolve import resolve_model
 
     listed = [m for m in list_models() if m["source"] == "hf"]
     assert [m["id"] for m in listed] == [REPO] and listed[0]["size_gb"] > 0
@@ -190,7 +190,7 @@ def test_a_full_disk_is_named_and_the_download_resumes_later(hub: FakeHub, tmp_p
     script = (
         "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (8 * 2**20, 8 * 2**20));"
-        "from engine.modelhub.download import DownloadManager; m = DownloadManager(); j = m.start(sys.argv[1], 'hf');"
+        "from engine.hub.download import DownloadManager; m = DownloadManager(); j = m.start(sys.argv[1], 'hf');"
         "m.jobs.get(j).finished.wait(60); print(m.status(j)['state'], m.status(j)['error'])")
     out = subprocess.run([sys.executable, "-c", script, REPO], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=120)
@@ -203,7 +203,7 @@ def test_a_full_disk_is_named_and_the_download_resumes_later(hub: FakeHub, tmp_p
 
 def test_a_killed_app_leaves_an_interrupted_download_that_resumes(hub: FakeHub):
     hub.throttle_bps = 4 * 2**20
-    script = ("import sys, time; from engine.modelhub.download import DownloadManager; m = DownloadManager();"
+    script = ("import sys, time; from engine.hub.download import DownloadManager; m = DownloadManager();"
               "m.start(sys.argv[1], 'hf'); time.sleep(600)")
     child = subprocess.Popen([sys.executable, "-c", script, REPO], cwd=ROOT,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -236,7 +236,7 @@ def test_offline_search_page_and_download_fail_fast(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("MODELSCOPE_DOMAIN", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("TUNEDESK_CACHE", str(tmp_path))
-    for call in (lambda: search_models("qwen", "auto"), lambda: model_info("Qwen/Qwen3-0.6B", "auto")):
+    for call in (lambda: search_models("qwen", "auto"), lambda: model_page("Qwen/Qwen3-0.6B", "auto")):
         started = time.time()
         with pytest.raises(ModelError, match="cannot reach Hugging Face.*cannot reach ModelScope"):
             call()

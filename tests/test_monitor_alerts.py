@@ -6,9 +6,9 @@ import queue
 import threading
 import time
 
-from engine.config import TrainConfig
-from engine.monitor import HardwareMonitor
-from engine.rundir import RunDir
+from engine.config.train_config import TrainConfig
+from engine.env.monitor import HardwareMonitor
+from engine.runs.rundir import RunDir
 from tabs.charts import hardware_figure, loss_figure, smooth
 
 
@@ -44,7 +44,7 @@ def test_loss_chart_smooths_and_shows_eval():
 
 
 def test_low_disk_space_raises_an_alert_before_a_checkpoint(tmp_path):
-    from engine.callbacks import EventCallback
+    from engine.training.callbacks import EventCallback
 
     run = RunDir.create(tmp_path / "runs", TrainConfig(dataset="x.json"))
     callback = EventCallback(run, queue.Queue(), threading.Event(), checkpoint_bytes=10**18)
@@ -56,7 +56,7 @@ def test_low_disk_space_raises_an_alert_before_a_checkpoint(tmp_path):
 
 
 def test_full_event_queue_drops_the_oldest_instead_of_blocking():
-    from engine.callbacks import publish
+    from engine.training.callbacks import publish
 
     events: queue.Queue = queue.Queue(maxsize=2)
     for i in range(5):
@@ -65,7 +65,7 @@ def test_full_event_queue_drops_the_oldest_instead_of_blocking():
 
 
 def test_stall_watchdog_flags_a_run_without_steps(tiny_model, chat_file, outputs):
-    from engine.runs import RunManager
+    from engine.runs.queue import RunManager
     from tests.conftest import tiny_config
 
     manager = RunManager(outputs, stall_after_s=0.2)  # far shorter than loading a model takes

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.data.sources import project_path
-from engine.presets import load_preset, preset_description, preset_paths
+from engine.config.presets import load_preset, preset_description, preset_paths
+from engine.locations import project_path
 
 PRESETS = sorted(preset_paths())
 
@@ -28,7 +28,7 @@ def test_preset_is_valid_and_documented(name: str):
 
 
 def test_unknown_preset_lists_the_available_ones():
-    from engine.config import ConfigError
+    from engine.errors import ConfigError
 
     with pytest.raises(ConfigError, match="cpu_demo_smollm2_lora"):
         load_preset("nope")

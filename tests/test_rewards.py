@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, TrainConfig
+from engine.access.code import POLICY
+from engine.config.train_config import TrainConfig
+from engine.errors import CodeNotAllowed, ConfigError
 from engine.rewards import builtin
 from engine.rewards.builtin import RewardSettings
 from engine.rewards.mathcheck import final_answer, math_equal
-from engine.rewards.reward_set import RewardSet, parse_spec
-from engine.trust import POLICY, CodeNotAllowed
+from engine.rewards.reward_set import RewardSet
+from engine.rewards.spec import parse_spec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "samples" / "eval" / "rewards_example.py"
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from engine.models import bundled_gguf_path
+from engine.locations import bundled_gguf_path
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow,

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, TrainConfig
+from engine.access.door import Door
+from engine.config.train_config import TrainConfig
+from engine.errors import ConfigError
 from tests.conftest import run_to_end, tiny_config
 
 
@@ -74,15 +76,14 @@ def test_a_run_with_a_validation_split_gets_its_comparison_report(tiny_model, nu
                                                                    tmp_path):
     monkeypatch.setenv("TUNEDESK_CACHE", str(tmp_path / "cache"))
     config = tiny_config(tiny_model, numbers, outputs, max_steps=4, val_size=3)
-    manager, run, state = run_to_end(config, outputs)
-    assert state == "completed"
+    door = Door.open(outputs)  # the door installs the report on the run queue, for the app and the CLI alike
+    run = door.manager.run(door.start(config))
+    assert door.manager.wait(run.run_id) == "completed"
     report = json.loads((run.path / "comparison.json").read_text())
     assert report["summary"]["task_questions"] == 3 and report["summary"]["general_right"]["of"] == 20
     assert (run.path / "comparison.csv").is_file()
     assert "comparison report saved" in run.log_path.read_text()
-    from engine.service import Service
-
-    assert Service(manager).run_detail(run.run_id)["comparison"]["with_reference"] == 3
-    off = config.replace(compare_after_training=False)
-    _, quiet, _ = run_to_end(off, outputs)
+    assert door.run_detail(run.run_id)["comparison"]["with_reference"] == 3
+    quiet = door.manager.run(door.start(config.replace(compare_after_training=False)))
+    assert door.manager.wait(quiet.run_id) == "completed"
     assert not (quiet.path / "comparison.json").exists()

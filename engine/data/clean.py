@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, RowError, Sample
+from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, Sample
 from engine.data.lengths import measure, sample_examples
 from engine.data.readers import Row
 from engine.data.sources import SourcePlan, iter_rows
 from engine.data.tally import estimate_rows, normalized_key, sample_text, text_key
-from engine.errors import DataError
+from engine.errors import DataError, RowError
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 

@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from engine.config import DEFAULT_MODEL
+from engine.config.field_info import DEFAULT_MODEL
+from engine.data.clean import CleanOptions
 
 
 def add_parsers(sub: Any) -> None:
@@ -42,7 +43,6 @@ def add_parsers(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.data.clean import CleanOptions
     from engine.data.explorer import DatasetChoice, DatasetExplorer
 
     explorer = DatasetExplorer(args.outputs)

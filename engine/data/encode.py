@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.data.formats import Conversation, Message, PlainText, Preference, RowError
+from engine.data.formats import Conversation, Message, PlainText, Preference
+from engine.errors import RowError
 
 IGNORE = -100
 

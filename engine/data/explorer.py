@@ -12,18 +12,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.config import DEFAULT_MODEL, TrainConfig
+from engine.access.paths import PathGuard
+from engine.config.field_info import DEFAULT_MODEL
+from engine.config.train_config import TrainConfig
 from engine.data.clean import CleanOptions, CleanResult, clean_dataset
-from engine.data.formats import FORMATS, RowError, detect
+from engine.data.encode import CHATML_TEMPLATE
+from engine.data.formats import FORMATS, detect
 from engine.data.pager import RowPager
 from engine.data.preview import preview_rows
 from engine.data.readers import DATA_SUFFIXES, Row
 from engine.data.sources import SourcePlan, plan_source
 from engine.data.stats import DEFAULT_TOKEN_SAMPLE, DatasetStats, compute_stats
 from engine.data.workspace import datasets_dir, list_datasets, save_mapping
-from engine.errors import DataError
+from engine.errors import DataError, RowError
 from engine.jobs import JobContext, JobRegistry
-from engine.paths import PathGuard
+from engine.models.load import load_tokenizer
+from engine.models.resolve import resolve_model
 
 # LLaMA-Factory's column names: what a mapping may set
 MAPPING_KEYS = ("prompt", "query", "response", "system", "history", "messages", "chosen", "rejected", "kto_tag",
@@ -67,6 +71,7 @@ class DatasetExplorer:
     def plan(self, choice: DatasetChoice) -> SourcePlan:
         choice.check()
         self.guard.check_path(choice.source, "dataset")
+        self.guard.check_path(choice.model or "", "model")  # its tokenizer is read for token counts
         plan = plan_source(choice.source)
         columns = {k: v for k, v in choice.columns.items() if v}
         if columns:
@@ -105,8 +110,6 @@ class DatasetExplorer:
         return self._pagers.get(key) or self._remember(self._pagers, key, RowPager(plan))
 
     def tokenizer(self, model: str) -> Any:
-        from engine.models import load_tokenizer, resolve_model
-
         model = (model or DEFAULT_MODEL).strip()
         if model in self._tokenizers:
             return self._tokenizers[model]
@@ -187,7 +190,6 @@ class DatasetExplorer:
 
 def _template_name(tok: Any) -> str:
     template = tok.chat_template or ""
-    from engine.data.encode import CHATML_TEMPLATE
 
     if template == CHATML_TEMPLATE:
         return "ChatML (TuneDesk's default: the model has no chat template)"

@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
+from engine.errors import RowError
 
 FORMATS = ("alpaca", "sharegpt", "openai", "pairwise", "kto", "text")
 TEXT_KEYS = ("text", "value", "content")
@@ -32,10 +33,6 @@ ROLE_ALIASES = {
     "function_call": "assistant",
     "observation": "tool", "tool": "tool", "function": "tool", "ipython": "tool",
 }
-
-
-class RowError(ValueError):
-    pass
 
 
 Message = dict[str, Any]

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.data.encode import IGNORE, Encoded, EncodeStats, conversation_examples, encode_texts
-from engine.data.formats import Conversation, PlainText, Preference, RowError, Sample
+from engine.data.formats import Conversation, PlainText, Preference, Sample
+from engine.errors import RowError
 
 
 @dataclass

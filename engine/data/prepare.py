@@ -12,21 +12,22 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.config import TrainConfig
+from engine.config.train_config import TrainConfig
 from engine.data.encode import EncodeStats, encode_conversations, encode_texts, kto_record, preference_record
+from engine.data.encode_cache import EncodeCache
 from engine.data.formats import (
     KTO_LABEL_KEYS,
     Conversation,
     Normalized,
     PlainText,
     Preference,
-    RowError,
     detect_format,
     normalize,
 )
 from engine.data.prompts import PromptSample, read_prompts
 from engine.data.sources import load_source
-from engine.errors import DataError
+from engine.errors import DataError, RowError
+from engine.rewards.spec import parse_spec
 
 METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai", "kto"), "dpo": ("pairwise",), "kto": ("kto",),
                   "pt": ("text", "alpaca", "sharegpt", "openai", "kto")}
@@ -120,8 +121,6 @@ def _has_label_column(source: Any) -> bool:
 
 
 def _read_prompts(config: TrainConfig, source: Any) -> tuple[Normalized, DataReport]:
-    from engine.rewards.reward_set import parse_spec
-
     need_reference = any(name == "answer_match" for name, _ in parse_spec(config.reward_functions))
     samples, origins, splits, bad_rows = read_prompts(source.rows, source.meta, need_reference)
     normalized = Normalized("prompts", list(samples), origins, splits, source.files)
@@ -200,7 +199,6 @@ def encode_all(tok: Any, normalized: Normalized, config: TrainConfig, stats: Enc
 def encode_samples(tok: Any, normalized: Normalized, report: DataReport, config: TrainConfig
                    ) -> tuple[list[Any], list[Any]]:
     """Model-ready train and validation items: Encoded examples, or TRL preference records for DPO."""
-    from engine.data.cache import EncodeCache
 
     cache = EncodeCache.for_run(tok, normalized, config) if config.method in ("sft", "pt") else None
     hit = cache.load() if cache else None

@@ -9,10 +9,11 @@ from typing import Any
 
 from engine.data.collate import PaddedCollator
 from engine.data.encode import IGNORE, Encoded, EncodeStats, fit
-from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, RowError
+from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference
 from engine.data.lengths import sample_examples
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
+from engine.errors import RowError
 
 RAW_LIMIT = 6000
 # kinds of token: trained (carries loss), masked (context only), cut (past max_len, never seen)

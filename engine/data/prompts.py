@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.data.formats import Message, RowError, _turns
+from engine.data.formats import Message, _turns
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
+from engine.errors import RowError
 
 PROMPT_KEYS = ("prompt", "question", "problem", "query")
 CHAT_KEYS = ("messages", "conversations")

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.data.formats import Conversation
+from engine.inference.decode import Sampling, answers
+from engine.locations import SAMPLES_DIR, cache_root
 
-PROMPTS = Path(__file__).resolve().parents[2] / "samples" / "replay_prompts.jsonl"
+PROMPTS = SAMPLES_DIR / "replay_prompts.jsonl"
 MAX_NEW_TOKENS = 96
 BATCH = 8
 
@@ -36,8 +38,6 @@ def replay_conversations(model: Any, tok: Any, model_path: str, count: int, seed
 
 
 def _cached_answers(model: Any, tok: Any, model_path: str, prompts: list[str], log: Any) -> list[str]:
-    from engine.models import cache_root
-
     key = hashlib.sha1(json.dumps([model_path, tok.chat_template or "", prompts, MAX_NEW_TOKENS]).encode())
     path = cache_root() / "replay" / f"{key.hexdigest()[:16]}.json"
     if path.is_file():
@@ -51,19 +51,12 @@ def _cached_answers(model: Any, tok: Any, model_path: str, prompts: list[str], l
 
 
 def _generate(model: Any, tok: Any, prompts: list[str]) -> list[str]:
-    from engine.inference.generate import Sampling, answer
-    from engine.inference.pool import BASE, Loaded, Side
-    from engine.inference.sides import SidePlan
-
-    plan = SidePlan("base:training", "base model", "", "auto", "", "", "", "", "")
-    side = Side(plan, Loaded(model, ""), BASE, tok)
     was, model.config.use_cache = model.config.use_cache, True  # training turns the cache off; decoding wants it
     try:
         out: list[str] = []
         for start in range(0, len(prompts), BATCH):
-            chunk = prompts[start:start + BATCH]
-            convs = [[{"role": "user", "content": p}] for p in chunk]
-            out += [a.strip() for a in answer([side] * len(chunk), convs, Sampling(max_new_tokens=MAX_NEW_TOKENS))]
+            convs = [[{"role": "user", "content": p}] for p in prompts[start:start + BATCH]]
+            out += [a.strip() for a in answers(model, tok, convs, Sampling(max_new_tokens=MAX_NEW_TOKENS))]
         return out
     finally:
         model.config.use_cache = was

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.data.from_hub import load_hub_rows
 from engine.data.readers import DATA_SUFFIXES, Row, iter_file
 from engine.errors import DataError
+from engine.locations import project_path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INFO_FILE = "dataset_info.json"
 SPLIT_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "dev": "valid",
                "eval": "valid", "test": "test"}
@@ -76,9 +77,7 @@ def plan_source(spec: str) -> SourcePlan:
 def iter_rows(plan: SourcePlan, max_samples: int = 0) -> Iterator[Row | str]:
     """Every row of a planned source, streamed file by file; `max_samples` limits the train rows."""
     if plan.hub is not None:
-        from engine.data.hub_data import load_hub_rows
-
-        yield from load_hub_rows(plan.hub, max_samples, prefer_modelscope=plan.prefer_modelscope).rows
+        yield from load_hub_rows(plan.hub, max_samples, prefer_modelscope=plan.prefer_modelscope)
         return
     taken = 0
     for path, split in plan.files:
@@ -99,15 +98,6 @@ def load_source(spec: str, max_samples: int = 0, plan: SourcePlan | None = None)
     for item in iter_rows(plan, max_samples):
         (rows if isinstance(item, Row) else bad).append(item)
     return Source(rows, plan.meta, bad, plan.name, [p for p, _ in plan.files])
-
-
-def project_path(spec: str) -> Path:
-    """A path as typed; a relative one missing from the working folder is tried in TuneDesk's folder,
-    so presets that name samples/… work wherever TuneDesk is started from."""
-    path = Path(spec).expanduser()
-    if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
-        return PROJECT_ROOT / path
-    return path
 
 
 def _data_files(folder: Path) -> list[Path]:

@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.data import stats_parallel
-from engine.data.formats import PlainText, Preference, RowError, Sample, detect
+from engine.data.formats import PlainText, Preference, Sample, detect
 from engine.data.lengths import measure, sample_examples
 from engine.data.readers import Row
 from engine.data.sources import SourcePlan, iter_rows
 from engine.data.tally import BadRow, Tally, estimate_rows
-from engine.errors import DataError
+from engine.errors import DataError, RowError
 
 DETECT_ROWS = 200
 DEFAULT_TOKEN_SAMPLE = 10_000

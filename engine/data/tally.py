@@ -14,9 +14,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, RowError, Sample
+from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, Sample
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta, SourcePlan
+from engine.errors import RowError
 
 MAX_BAD_KEPT = 500
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -7,7 +7,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
+from engine.locations import REQUIREMENTS
+
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(==|>=|~=)?\s*([^\s#;]+)?")
 
 

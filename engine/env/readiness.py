@@ -6,6 +6,8 @@ import importlib.util
 from typing import Any
 
 from engine.errors import HubUnreachable
+from engine.hub.reach import ensure_reachable
+from engine.models.precision import cpu_bf16_is_faster
 
 
 def _check(name: str, ok: bool | None, reason: str) -> dict[str, Any]:
@@ -15,7 +17,6 @@ def _check(name: str, ok: bool | None, reason: str) -> dict[str, Any]:
 def readiness(gpus: list[dict[str, Any]], probe_hubs: bool = True) -> list[dict[str, Any]]:
     import torch
 
-    from engine.models import cpu_bf16_is_faster
 
     cuda = torch.cuda.is_available()
     out = []
@@ -44,8 +45,6 @@ def readiness(gpus: list[dict[str, Any]], probe_hubs: bool = True) -> list[dict[
     out.append(_check("multi-GPU", count > 1, f"{count} GPU(s) visible" + (
         ": one process trains on one device today; torchrun/accelerate scale-out is planned" if count > 1 else "")))
     if probe_hubs:
-        from engine.hub import ensure_reachable
-
         for hub, label in (("hf", "Hugging Face reachable"), ("modelscope", "ModelScope reachable")):
             try:
                 ensure_reachable(hub)

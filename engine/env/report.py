@@ -11,12 +11,11 @@ from engine.env.deps import dependency_matrix
 from engine.env.gpus import gpu_info
 from engine.env.machine import cpu_info, disk_info, memory_info, software_info
 from engine.env.readiness import readiness
+from engine.locations import cache_root
 from engine.sizing.fit import device_memory, machine_table
 
 
 def env_report(outputs: str | Path = "outputs", probe_hubs: bool = True) -> dict[str, Any]:
-    from engine.models import cache_root
-
     hf_home = Path.home() / ".cache" / "huggingface"
     gpus = gpu_info()
     return {

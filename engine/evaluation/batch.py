@@ -16,14 +16,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.data.formats import Conversation
+from engine.data.prepare import read_samples
 from engine.errors import DataError, ModelError
 from engine.evaluation.metrics import bleu4, rouge_l, words
 from engine.evaluation.questions import GENERAL_SET, Question, load_questions, right, split_questions
-from engine.inference.generate import Sampling, answer, reference_nll
+from engine.inference.decode import Sampling
+from engine.inference.generate import answer, reference_nll
 from engine.inference.pool import POOL, ModelPool, Side
 from engine.inference.sides import plan_side
 from engine.jobs import JobContext, JobRegistry
-from engine.rundir import write_json_atomic
+from engine.runs.rundir import write_json_atomic
 
 BATCH = 4  # questions per generate call (each is two rows: left and right)
 
@@ -134,8 +137,6 @@ class BatchComparer:
 
     def _training_answers(self, plans: list[Any]) -> list[str]:
         """The assistant answers a run trained on (the tuned side's run), for its signature words."""
-        from engine.data.formats import Conversation
-        from engine.data.prepare import read_samples
 
         for plan in reversed(plans):
             if plan.run_id:

@@ -7,6 +7,10 @@ import json
 import sys
 from typing import Any
 
+from engine.evaluation.batch import CompareRequest, summary_line
+from engine.evaluation.reward_check import reward_check, reward_check_line
+from engine.inference.decode import Sampling
+
 
 def add_parsers(sub: Any) -> None:
     chat = sub.add_parser("chat", help="the same message to two sides (base:<model>, run:<id>[@checkpoint-N])")
@@ -36,25 +40,20 @@ def add_parsers(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.runs import RunManager
+    from engine.access.door import Door
 
-    manager = RunManager(args.outputs)
+    door = Door.open(args.outputs)
+    manager = door.manager
     if args.command == "chat":
-        from engine.inference.compare import CompareChat
-        from engine.inference.generate import Sampling
-
         sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
         shown = ["", ""]
-        chat = CompareChat(manager)
-        for left, _right in chat.stream(args.left, args.right, args.message, None, args.system, sampling):
+        for left, _right in door.chat_stream(args.left, args.right, args.message, None, args.system, sampling):
             sys.stdout.write(left[len(shown[0]):])  # the left side streams; the right prints when done
             sys.stdout.flush()
             shown = [left, _right]
         print(f"\n--- {args.right} ---\n{shown[1]}")
         return 0
     if args.command == "rewards":
-        from engine.evaluation.reward_check import reward_check, reward_check_line
-
         result = reward_check(manager, args.run_id, args.prompts, args.limit,
                               log=lambda m: print(m, file=sys.stderr, flush=True))
         if args.json:
@@ -66,14 +65,12 @@ def run(args: argparse.Namespace) -> int:
                   f"  tuned [{row['tuned_reward']:.2f}] {row['tuned'][:200]!r}")
         print(f"report: {manager.run(args.run_id).path / 'reward_check.json'}")
         return 0
-    from engine.evaluation.batch import BatchComparer, CompareRequest
 
-    report = BatchComparer(manager).run(CompareRequest(args.left, args.right, args.questions, args.split,
+    report = door.compare_now(CompareRequest(args.left, args.right, args.questions, args.split,
                                                        not args.no_general, args.max_new_tokens))
     if args.json:
         print(json.dumps(report, indent=1, ensure_ascii=False, default=str))
         return 0
-    from engine.evaluation.batch import summary_line
 
     print(f"{report['left']} → {report['right']}: {summary_line(report['summary'])}")
     print(f"report: {report['saved']['json']}\n        {report['saved']['csv']}")

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.data.formats import Conversation
+from engine.data.prepare import read_samples, split
+from engine.data.readers import Row, iter_file
 from engine.errors import DataError
+from engine.locations import SAMPLES_DIR
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "eval"
+SAMPLES = SAMPLES_DIR / "eval"
 GENERAL_SET = SAMPLES / "general.jsonl"
 IDENTITY_SET = SAMPLES / "identity_questions.jsonl"
 QUESTION_KEYS = ("question", "prompt", "instruction", "query", "input")
@@ -27,8 +31,6 @@ class Question:
 
 
 def load_questions(path: str | Path, limit: int = 0) -> list[Question]:
-    from engine.data.readers import Row, iter_file
-
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"questions file {p} not found")
@@ -79,8 +81,6 @@ def _from_messages(messages: list[Any], where: str) -> Question:
 
 def split_questions(run: Any, which: str = "auto", limit: int = 200) -> list[Question]:
     """A run's validation (or test) split as questions, drawn as training drew it (same seed)."""
-    from engine.data.formats import Conversation
-    from engine.data.prepare import read_samples, split
 
     config = run.config()
     normalized, _ = read_samples(config)

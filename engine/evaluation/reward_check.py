@@ -8,19 +8,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from engine.data.prompts import read_prompts
+from engine.data.sources import load_source
 from engine.errors import DataError, ModelError
-from engine.rundir import write_json_atomic
+from engine.inference.decode import Sampling
+from engine.inference.generate import answer
+from engine.inference.pool import POOL
+from engine.inference.sides import plan_side
+from engine.rewards.builtin import count_words
+from engine.rewards.reward_set import RewardSet
+from engine.rewards.spec import REFERENCE_COLUMN
+from engine.runs.rundir import write_json_atomic
 
 
 def reward_check(manager: Any, run_id: str, prompts: str = "", limit: int = 50, log: Any = None) -> dict[str, Any]:
-    from engine.data.prompts import read_prompts
-    from engine.data.sources import load_source
-    from engine.inference.generate import Sampling, answer
-    from engine.inference.pool import POOL
-    from engine.inference.sides import plan_side
-    from engine.rewards.builtin import count_words
-    from engine.rewards.reward_set import REFERENCE_COLUMN, RewardSet
-
     log = log or (lambda message: None)
     run = manager.run(run_id)
     config = run.config()

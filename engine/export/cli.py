@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+from engine.export.exporter import ExportRequest
+
 
 def add_parser(sub: Any) -> None:
     export = sub.add_parser("export", help="a run as a merged model, its adapter, or GGUF + Ollama Modelfile")
@@ -24,8 +26,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.export.exporter import ExportManager, ExportRequest
-    from engine.runs import RunManager
+    from engine.access.door import Door
 
     request = ExportRequest(args.run_id, args.format, args.checkpoint, args.quant, args.shard_size, args.dest,
                             args.overwrite, args.push, args.hub, not args.public)
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     def show(fraction: float, message: str = "") -> None:
         print(f"{fraction:4.0%} {message}", flush=True)
 
-    result = ExportManager(RunManager(args.outputs)).run(request, token, _Printer(show))
+    result = Door.open(args.outputs).export_now(request, token, _Printer(show))
     print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 

@@ -18,6 +18,7 @@ from typing import Any
 from engine.errors import ModelError
 from engine.export.gguf_file import QUANTS, write_gguf
 from engine.export.merge import adapter_only, describe, merged_model
+from engine.hub.clients import HubAccess, check_repo_id, hub_error
 from engine.inference.sides import SidePlan, plan_side
 from engine.jobs import JobContext, JobRegistry
 
@@ -150,8 +151,6 @@ def modelfile(gguf_name: str, has_template: bool, stops: list[str]) -> str:
 
 
 def _check_push(repo: str, token: str, hub: str) -> None:
-    from engine.modelhub.hubs import HubAccess, check_repo_id
-
     check_repo_id(repo)
     if not token.strip():
         raise ModelError(f"pushing to {repo} needs an access token with write permission (it is used for this "
@@ -160,8 +159,6 @@ def _check_push(repo: str, token: str, hub: str) -> None:
 
 
 def push(folder: Path, repo: str, token: str, private: bool, hub: str) -> str:
-    from engine.modelhub.hubs import HubAccess, hub_error
-
     access = HubAccess(hub, "", token)
     try:
         if hub == "hf":

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.errors import ModelError
-from engine.inference.generate import Sampling, stream
+from engine.inference.decode import Sampling
+from engine.inference.generate import stream
 from engine.inference.pool import POOL, ModelPool, Side
 from engine.inference.sides import plan_side, template_id, template_of
 

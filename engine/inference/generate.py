@@ -7,76 +7,18 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ModelError
+from engine.inference.decode import Sampling, chat_prompt, context_of, generate_batch, stop_ids
 from engine.inference.pool import BASE, Side
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """The same on both sides. temperature 0 means greedy (reproducible without a seed)."""
-
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
-    max_new_tokens: int = 256
-    repetition_penalty: float = 1.0
-    seed: int = 0
-
-    def kwargs(self) -> dict[str, Any]:
-        if not 1 <= self.max_new_tokens <= 8192:
-            raise ModelError(f"max new tokens {self.max_new_tokens}: choose 1 to 8192")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.repetition_penalty <= 0:
-            raise ModelError("temperature must be ≥ 0, top-p in (0, 1], repetition penalty > 0")
-        out: dict[str, Any] = {"max_new_tokens": int(self.max_new_tokens),
-                               "repetition_penalty": float(self.repetition_penalty)}
-        if self.temperature > 0:
-            out.update(do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p),
-                       top_k=int(self.top_k))
-        else:
-            out.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        return out
-
-
-END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end|>")
-
-
-def stop_ids(tok: Any, model: Any) -> list[int]:
-    ids = set()
-    for value in (tok.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
-        ids.update(value if isinstance(value, list) else [value] if value is not None else [])
-    for marker in END_MARKERS:
-        token = _known_token_id(tok, marker)
-        if token is not None:
-            ids.add(token)
-    return sorted(ids)
-
-
-def _known_token_id(tok: Any, marker: str) -> int | None:
-    """The marker's id, or None where the vocabulary lacks it. A lookup, not `get_vocab()`: building the
-    whole vocabulary as a dict takes about 0.13 s for Qwen's 151k tokens, on every message and row."""
-    token = tok.convert_tokens_to_ids(marker)
-    if token is None or (token == tok.unk_token_id and marker != tok.unk_token):
-        return None
-    return int(token)
-
-
 def render(side: Side, messages: list[dict[str, str]]) -> list[int]:
-    tok = side.tokenizer
     try:
-        ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
-    except Exception as exc:
-        raise ModelError(f"{side.plan.label}: its chat template cannot render this conversation ({exc})") from exc
-    if isinstance(ids, dict) or hasattr(ids, "keys"):
-        ids = ids["input_ids"]
-    return list(ids)
-
-
-def context_of(model: Any) -> int:
-    config = getattr(model, "config", None)
-    return int(getattr(config, "max_position_embeddings", 0) or 0)
+        return chat_prompt(side.tokenizer, messages)
+    except ModelError as exc:
+        raise ModelError(f"{side.plan.label}: {exc}") from exc
 
 
 class _Rows:
@@ -108,23 +50,11 @@ class _Rows:
         self.updates.put(True)
 
 
-class _StopOn:
-    """A stopping criterion that ends generation when the stop event is set."""
-
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
 def stream(sides: list[Side], conversations: list[list[dict[str, str]]], sampling: Sampling,
            stop: threading.Event | None = None) -> Iterator[list[str]]:
     """Yield every side's text so far, as it grows, until all sides finish (or `stop` is set)."""
     stop = stop or threading.Event()
-    kwargs = sampling.kwargs()
+    sampling.kwargs()  # a bad setting is refused before any thread starts
     prompts = [render(side, conv) for side, conv in zip(sides, conversations, strict=True)]
     for side, ids in zip(sides, prompts, strict=True):
         limit = context_of(side.loaded.model)
@@ -141,8 +71,7 @@ def stream(sides: list[Side], conversations: list[list[dict[str, str]]], samplin
 
     def run(slots: list[int]) -> None:
         try:
-            _generate([sides[i] for i in slots], [prompts[i] for i in slots], slots, texts, updates, kwargs,
-                      sampling.seed, stop)
+            _generate([sides[i] for i in slots], [prompts[i] for i in slots], slots, texts, updates, sampling, stop)
         except BaseException as exc:  # shown to the caller, not lost on a thread
             errors.append(exc)
         finally:
@@ -165,27 +94,16 @@ def stream(sides: list[Side], conversations: list[list[dict[str, str]]], samplin
 
 
 def _generate(sides: list[Side], prompts: list[list[int]], slots: list[int], texts: list[str], updates: queue.Queue,
-              kwargs: dict[str, Any], seed: int, stop: threading.Event) -> None:
-    import torch
-    from transformers import StoppingCriteriaList
-
+              sampling: Sampling, stop: threading.Event) -> None:
     loaded = sides[0].loaded
-    tok = sides[0].tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    width = max(len(p) for p in prompts)
-    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=loaded.device)
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=loaded.device)
     tokenizers = {id(side.tokenizer): side.tokenizer for side in sides}.values()
     stops = sorted({s for tok in tokenizers for s in stop_ids(tok, loaded.model)})
-    extra: dict[str, Any] = {}
+    adapters = None
     if any(side.adapter != BASE for side in sides) or hasattr(loaded.model, "peft_config"):
-        extra["adapter_names"] = [side.adapter for side in sides]
-    streamer = _Rows(sides, slots, texts, updates, stops)
-    with loaded.lock, torch.inference_mode():
-        torch.manual_seed(seed)
-        loaded.model.generate(input_ids=input_ids, attention_mask=mask, streamer=streamer, pad_token_id=pad,
-                              eos_token_id=stops, stopping_criteria=StoppingCriteriaList([_StopOn(stop)]),
-                              **kwargs, **extra)
+        adapters = [side.adapter for side in sides]
+    with loaded.lock:
+        generate_batch(loaded.model, sides[0].tokenizer, prompts, sampling, stops, adapters,
+                       _Rows(sides, slots, texts, updates, stops), stop)
 
 
 def answer(sides: list[Side], conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[str]:

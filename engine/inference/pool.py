@@ -12,8 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.data.encode import CHATML_TEMPLATE
 from engine.errors import ModelError
 from engine.inference.sides import SidePlan
+from engine.models.memory import release_memory
+from engine.models.precision import cpu_bf16_is_faster
 
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
@@ -75,7 +78,6 @@ class ModelPool:
             names = ", ".join(sorted(self._models))
             self._models.clear()
             self._tokenizers.clear()
-        from engine.models import release_memory
 
         release_memory()
         return f"unloaded Compare Chat's models ({names}) to give training the memory"
@@ -122,7 +124,6 @@ class ModelPool:
         if folder not in self._tokenizers:
             from transformers import AutoTokenizer
 
-            from engine.data.encode import CHATML_TEMPLATE
 
             try:
                 tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=plan.trust_remote_code)
@@ -145,8 +146,6 @@ def _load(path: str, trust_remote_code: bool) -> Any:
     if cuda:
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     else:
-        from engine.models import cpu_bf16_is_faster
-
         dtype = torch.bfloat16 if cpu_bf16_is_faster() else torch.float32
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import DEFAULT_MODEL, TrainConfig
-from engine.errors import ModelError
+from engine.config.field_info import DEFAULT_MODEL
+from engine.config.train_config import TrainConfig
+from engine.errors import ModelError, RunError
+from engine.models.resolve import resolve_model
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,6 @@ class SidePlan:
 
     def resolve_base(self) -> str:
         """The base model's folder on disk, with advice when it has gone missing."""
-        from engine.models import resolve_model
 
         try:
             return resolve_model(TrainConfig(model_name_or_path=self.base, model_source=self.model_source,
@@ -55,8 +56,6 @@ class SidePlan:
 
 
 def _run_dir(manager: Any, run_id: str) -> Any:
-    from engine.runs import RunError
-
     try:
         return manager.run(run_id)
     except RunError as exc:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.config import ConfigError
-from engine.trust import POLICY
+from engine.access.code import POLICY
+from engine.errors import ConfigError
 
 
 def load_reward_file(path: str) -> dict[str, Callable[..., Any]]:

@@ -8,7 +8,9 @@ from typing import Any
 
 import psutil
 
+from engine.env.gpus import gpu_info
 from engine.errors import ModelError
+from engine.hub.info import known_config_folder
 from engine.sizing.catalog import CATALOG, find
 from engine.sizing.memory import Setting, describe_change, estimate, nearest_fit, verdict
 from engine.sizing.shape import ModelShape, shape_from_folder
@@ -20,8 +22,6 @@ def device_memory(gpus: list[dict[str, Any]] | None = None) -> tuple[str, float,
     """(gpu | cpu, GiB to train in, a name): the largest GPU's memory, or the RAM available now. GPUs are
     detected here when the caller has not (a pynvml query: milliseconds)."""
     if gpus is None:
-        from engine.env.gpus import gpu_info
-
         gpus = gpu_info()["gpus"]
     if gpus:
         best = max(gpus, key=lambda g: g.get("mem_total_gb", 0))
@@ -38,7 +38,6 @@ def model_shape(model: str) -> ModelShape:
     path = Path(model).expanduser()
     if path.is_dir():
         return shape_from_folder(path)
-    from engine.modelhub.info import known_config_folder
 
     folder = known_config_folder(model)
     if folder is not None:

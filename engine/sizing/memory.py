@@ -1,6 +1,6 @@
 """The memory estimator: peak training memory of a model × method × length × batch, split into
 weights, trainable state (parameters, gradients, AdamW moments), activations and overhead, from the
-model's shape alone. Figures are what TuneDesk's own trainer holds (see `engine.models.load_model`):
+model's shape alone. Figures are what TuneDesk's own trainer holds (see `engine.models.load.load_model`):
 full fine-tuning keeps fp32 master weights, LoRA keeps the frozen base in the compute dtype with fp32
 adapters, QLoRA stores linear layers in 4-bit NF4 (double quantised) or 8-bit."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from engine.errors import ConfigError
 from engine.sizing.shape import ModelShape
 
 GiB = 2**30
@@ -33,8 +34,6 @@ class Setting:
         for name, low, high in (("max_len", 1, 1 << 21), ("batch", 1, 1 << 16), ("lora_rank", 1, 4096)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                from engine.config import ConfigError
-
                 raise ConfigError(f"{name} must be a whole number from {low} to {high:,}, got {value!r}")
 
 

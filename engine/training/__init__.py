@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.config import TrainConfig
+from engine.config.train_config import TrainConfig
+from engine.training import preference
 from engine.training.arguments import stopping_callbacks
 
 
@@ -19,8 +20,6 @@ def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], v
 
     callbacks = callbacks + stopping_callbacks(config, bool(val))
     if config.method in ("dpo", "kto"):
-        from engine.training import preference
-
         build = preference.dpo_trainer if config.method == "dpo" else preference.kto_trainer
     elif config.method == "grpo":
         from engine.training.grpo import grpo_trainer

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.config import TrainConfig
+from engine.config.train_config import TrainConfig
 
 
 def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_eval: bool) -> dict[str, Any]:

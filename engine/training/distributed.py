@@ -9,7 +9,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from engine.rundir import RunDir
+from engine.runs.rundir import RunDir
 from engine.training.launch import rank
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from engine.config import TrainConfig
+from engine.config.train_config import TrainConfig
 from engine.rewards.reward_set import RewardSet
 from engine.training.arguments import training_kwargs
 

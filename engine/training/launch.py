@@ -1,7 +1,7 @@
 """Runs on more than one process: launched with torchrun (DDP), followed through the run directory.
 
 The app's trainer thread starts `python -m torch.distributed.run … -m engine.training.worker RUN_DIR`
-and waits on it. Inside, every process runs the same `engine.train.execute`; only rank 0 writes the run
+and waits on it. Inside, every process runs the same `engine.runs.execute.execute`; only rank 0 writes the run
 directory (status, metrics, log, checkpoints, final model), so the UI follows it exactly as it follows
 an in-process run. Stop is a file the app creates in the run directory; the processes agree on it at
 each step end (engine/training/distributed.py), so all of them stop at the same step and save the same
@@ -18,13 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from engine.rundir import ACTIVE, RunDir
+from engine.locations import PROJECT_ROOT
+from engine.runs.rundir import ACTIVE, RunDir
 
 STOP_FILE = "stop.request"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 
 
 def wants_processes(config: Any) -> bool:

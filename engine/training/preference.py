@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.config import TrainConfig
+from engine.config.train_config import TrainConfig
 from engine.training.arguments import training_kwargs
 
 

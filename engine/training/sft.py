@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.config import TrainConfig
+from engine.config.train_config import TrainConfig
 from engine.data.collate import REAL_TOKENS, ListDataset, PackedCollator, PaddedCollator, pack
 from engine.training.arguments import training_kwargs
 

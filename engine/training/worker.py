@@ -16,7 +16,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from engine.rundir import RunDir
+from engine.runs.execute import execute
+from engine.runs.rundir import RunDir
 from engine.training.distributed import QuietRunDir
 from engine.training.launch import rank
 
@@ -27,7 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="this run's config.yaml, on a machine other than node 0")
     parser.add_argument("--resume", help="checkpoint folder to resume from")
     args = parser.parse_args(argv)
-    from engine.train import execute
 
     if args.config:
         folder = Path(tempfile.mkdtemp(prefix="tunedesk-node-"))

@@ -1,0 +1,41 @@
+"""The rules across fields of a training run, which no single field's range can express. Each broken
+rule is one line naming the field and the fix; the config is refused with all of them at once."""
+
+from __future__ import annotations
+
+from engine.config.fields import TrainFields
+from engine.rewards.spec import check_spec
+
+
+def cross_field_errors(config: TrainFields) -> list[str]:
+    errors: list[str] = []
+    if config.method in ("dpo", "kto") and config.finetuning_type == "full":
+        errors.append(f"method: {config.method} with finetuning_type full needs a second full model copy as "
+                      f"reference; use lora or qlora for {config.method.upper()}")
+    if config.method == "kto" and config.per_device_train_batch_size < 2:
+        errors.append("per_device_train_batch_size: KTO estimates its KL term from the other answers in a batch, "
+                      "so it needs a batch of at least 2")
+    if config.method == "grpo":
+        errors += check_spec(config)
+        if config.per_device_train_batch_size % config.grpo_num_generations:
+            errors.append(f"per_device_train_batch_size ({config.per_device_train_batch_size}) counts completions "
+                          f"in GRPO and must be a multiple of grpo_num_generations "
+                          f"({config.grpo_num_generations}), e.g. {config.grpo_num_generations * 2}")
+    if config.max_steps == 0:
+        errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
+    if config.lora_target.strip() == "":
+        errors.append("lora_target: empty; use all-linear or names such as q_proj,v_proj")
+    if config.nnodes > 1 and not config.master_port:
+        errors.append("master_port: set a fixed port when nnodes > 1; every machine must know it in advance")
+    if config.nnodes > 1 and config.master_addr in ("127.0.0.1", "localhost", "::1"):
+        errors.append(f"master_addr: {config.master_addr} cannot be reached from other machines; give this "
+                      "machine's address on their network")
+    if (config.nproc_per_node > 1 or config.nnodes > 1) and config.method == "grpo":
+        errors.append("nproc_per_node / nnodes: GRPO runs in one process in TuneDesk; set both to 1")
+    if config.cuda_visible_devices and not all(p.strip().isdigit() for p in config.cuda_visible_devices.split(",")):
+        errors.append(f"cuda_visible_devices: {config.cuda_visible_devices!r} is not a list of GPU numbers like 0,1")
+    if (config.keep_best or config.early_stopping_patience) and config.eval_steps and \
+            config.save_steps % config.eval_steps:
+        errors.append(f"keep_best / early stopping compare checkpoints by validation loss: save_steps "
+                      f"({config.save_steps}) must be a multiple of eval_steps ({config.eval_steps})")
+    return errors

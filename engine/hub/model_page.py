@@ -1,0 +1,22 @@
+"""A hub model's page as the Model Hub tab, the API and the CLI show it: what the hub says of it (info.py)
+and the memory it needs for full, LoRA and QLoRA-4 fine-tuning on this machine (sizing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.hub.info import model_info
+from engine.sizing.fit import estimate_for
+from engine.sizing.memory import Setting
+
+PAGE_METHODS = ("full", "lora", "qlora4")
+
+
+def model_page(repo: str, source: str = "auto", endpoint: str = "", token: str = "") -> dict[str, Any]:
+    page = model_info(repo, source, endpoint, token)
+    if page.get("shape"):  # its config.json is cached now, so the estimate reads the real shape
+        page["memory"] = {}
+        for method in PAGE_METHODS:
+            e = estimate_for(repo, Setting(method, "sft", 1024, 1, True))
+            page["memory"][method] = {"gb": e["total_gb"], "verdict": e["verdict"], "device": e["device"]}
+    return page
