@@ -155,6 +155,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     def on_send(l_spec: str, r_spec: str, text: str, hist_l: list, hist_r: list, sys_text: str, temp: float,
                 p: float, k: Any, new: Any, rep: float, s: Any, lang: str, request: gr.Request) -> Any:
         """A generator: both panes grow as tokens arrive (errors come back as the engine's message)."""
+        event = None
         try:
             if not (text or "").strip():
                 raise ModelError(t("chat_empty", lang))
@@ -178,6 +179,10 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
                        hist_r + [{"role": "assistant", "content": b.strip() or blank}], "", described)
         except TuneDeskError as exc:
             raise gr.Error(str(exc), duration=None) from exc
+        finally:  # the session's Stop event goes once its answer ends (a newer one may have replaced it)
+            session = request.session_hash or ""
+            if event is not None and STOPS.get(session) is event:
+                del STOPS[session]
 
     inputs = [left, right, message, left_box, right_box, system, temperature, top_p, top_k, max_new, repetition,
               seed, lang_state]

@@ -25,6 +25,7 @@ from tabs.context import AppContext
 from tabs.dataset_view import bad_rows_frame, histogram_figure, preview_html, summary_markdown
 from tabs.errors import gradio_errors
 from tabs.i18n import t
+from tabs.progress import bar_html
 from tabs.train_form import KNOWN_MODELS, SAMPLE_DATASETS
 from tabs.translate import Translator
 
@@ -43,10 +44,7 @@ class DatasetTab:
 
 
 def _progress_html(fraction: float, message: str, state: str) -> str:
-    color = {"failed": "#d62728", "cancelled": "#ff7f0e", "done": "#2ca02c"}.get(state, "#1f77b4")
-    return (f'<div id="data-progress" data-state="{state}"><div style="background:#eee;border-radius:6px;height:10px;'
-            f'overflow:hidden"><div style="width:{100 * fraction:.1f}%;background:{color};height:10px"></div></div>'
-            f'<div style="font-size:0.85em;margin-top:2px">{message}</div></div>')
+    return bar_html("data-progress", fraction, message, state)
 
 
 def with_hub_options(source: str, subset: str, split: str) -> str:

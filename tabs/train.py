@@ -30,6 +30,7 @@ from tabs.charts import hardware_figure, loss_figure, reward_figure, training_fi
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
+from tabs.progress import bar_html
 from tabs.train_form import KNOWN_MODELS, SAMPLE_DATASETS, TrainForm, command_preview
 from tabs.translate import Translator
 
@@ -61,7 +62,6 @@ def runs_frame(runs: list[dict[str, Any]], lang: str) -> pd.DataFrame:
 
 
 def progress_html(status: dict[str, Any], lang: str) -> str:
-    pct = 100 * float(status.get("progress") or 0)
     state = status.get("state", "")
     started = status.get("started_at")
     elapsed = ((status.get("ended_at") or time.time()) - started) if started else None
@@ -69,11 +69,8 @@ def progress_html(status: dict[str, Any], lang: str) -> str:
              epoch=f"{status.get('epoch') or 0:.2f}", elapsed=_fmt_s(elapsed),
              eta=_fmt_s(status.get("eta_s")) if state == "running" else "–",
              state=t(f"state_{state}", lang) if state else "")
-    color = {"failed": "#d62728", "stopped": "#ff7f0e", "completed": "#2ca02c"}.get(state, "#1f77b4")
-    return (f'<div id="run-progress" data-state="{state}" data-step="{status.get("step", 0)}">'
-            f'<div style="background:#eee;border-radius:6px;height:14px;overflow:hidden">'
-            f'<div style="width:{pct:.1f}%;background:{color};height:14px"></div></div>'
-            f'<div style="margin-top:4px;font-size:0.9em">{text}</div></div>')
+    return bar_html("run-progress", float(status.get("progress") or 0), text, state,
+                    data={"step": status.get("step", 0)})
 
 
 def alerts_markdown(status: dict[str, Any], lang: str) -> str:

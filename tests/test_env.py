@@ -66,3 +66,41 @@ def test_cli_env_prints_the_markdown_report(tmp_path: Path):
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("## TuneDesk environment") and "- CPU:" in out.stdout and "Dependencies:" in out.stdout
+
+
+class FakeNvml:
+    """pynvml's calls as a 24 GiB Ampere board answers them, one field unsupported (power)."""
+
+    NVML_TEMPERATURE_GPU = 0
+
+    def nvmlInit(self): pass  # noqa: E704
+    def nvmlShutdown(self): pass  # noqa: E704
+    def nvmlDeviceGetCount(self): return 1  # noqa: E704
+    def nvmlSystemGetDriverVersion(self): return b"560.35"  # noqa: E704
+    def nvmlSystemGetCudaDriverVersion(self): return 12060  # noqa: E704
+    def nvmlDeviceGetHandleByIndex(self, i): return f"gpu{i}"  # noqa: E704
+    def nvmlDeviceGetName(self, h): return b"NVIDIA GeForce RTX 3090"  # noqa: E704
+    def nvmlDeviceGetUtilizationRates(self, h): return type("U", (), {"gpu": 87})()  # noqa: E704
+    def nvmlDeviceGetTemperature(self, h, kind): return 71  # noqa: E704
+    def nvmlDeviceGetCudaComputeCapability(self, h): return (8, 6)  # noqa: E704
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        return type("M", (), {"total": 24 * 2**30, "used": 6 * 2**30})()
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        raise RuntimeError("not supported on this board")
+
+
+def test_the_report_and_the_live_chart_read_a_gpu_the_same_way(monkeypatch):
+    import sys
+
+    from engine.env import gpus, monitor
+
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml())
+    report = gpus.gpu_info()
+    assert report["driver"] == "560.35" and report["cuda_driver"] == "12.6"
+    [gpu] = report["gpus"]
+    assert gpu == {"index": 0, "name": "NVIDIA GeForce RTX 3090", "mem_total_gb": 24.0, "mem_used_gb": 6.0,
+                   "util": 87, "temp_c": 71, "compute_capability": "8.6", "bf16": True}
+    [live] = monitor._Nvml().sample()
+    assert live == {k: v for k, v in gpu.items() if k not in ("compute_capability", "bf16")}

@@ -9,6 +9,8 @@ job's status) are reached through the parts the door holds: `door.manager`, `doo
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,10 +91,12 @@ class Door:
             self.guard.check_path(text[5:], "model")
 
     def chat_stream(self, left: str, right: str, message: str, history: list[list[dict[str, str]]] | None = None,
-                    system: str = "", sampling: Sampling | None = None, **kwargs: Any) -> Any:
+                    system: str = "", sampling: Sampling | None = None, stop: threading.Event | None = None,
+                    on_loaded: Callable[[dict[str, Any]], None] | None = None) -> Iterator[tuple[str, str]]:
+        """Both sides' answers as they grow (see CompareChat.stream)."""
         self.check_side(left)
         self.check_side(right)
-        return self.chat.stream(left, right, message, history, system, sampling, **kwargs)
+        return self.chat.stream(left, right, message, history, system, sampling, stop, on_loaded)
 
     def chat_once(self, left: str, right: str, message: str, system: str = "", sampling: Sampling | None = None
                   ) -> dict[str, Any]:

@@ -32,13 +32,25 @@ def gpu_info() -> dict[str, Any]:
 
 def _one(nv: Any, index: int) -> dict[str, Any]:
     handle = nv.nvmlDeviceGetHandleByIndex(index)
-    gpu: dict[str, Any] = {"index": index, "name": _text(nv.nvmlDeviceGetName(handle))}
+    gpu: dict[str, Any] = {"index": index, "name": _text(nv.nvmlDeviceGetName(handle)), **live_reading(nv, handle)}
+    try:
+        major, minor = nv.nvmlDeviceGetCudaComputeCapability(handle)
+    except Exception:
+        return gpu  # not every board reports every field
+    gpu["compute_capability"] = f"{major}.{minor}"
+    gpu["bf16"] = major >= 8  # Ampere and newer
+    return gpu
+
+
+def live_reading(nv: Any, handle: Any) -> dict[str, Any]:
+    """What changes while training (memory, utilisation, temperature, power): the environment report and
+    the live hardware chart read the same fields."""
+    gpu: dict[str, Any] = {}
     for key, read in (
         ("memory", lambda: nv.nvmlDeviceGetMemoryInfo(handle)),
         ("util", lambda: nv.nvmlDeviceGetUtilizationRates(handle).gpu),
         ("temp_c", lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU)),
         ("power_w", lambda: nv.nvmlDeviceGetPowerUsage(handle) / 1000),
-        ("capability", lambda: nv.nvmlDeviceGetCudaComputeCapability(handle)),
     ):
         try:
             value = read()
@@ -46,9 +58,6 @@ def _one(nv: Any, index: int) -> dict[str, Any]:
             continue  # not every board reports every field
         if key == "memory":
             gpu.update(mem_total_gb=round(value.total / 2**30, 2), mem_used_gb=round(value.used / 2**30, 2))
-        elif key == "capability":
-            gpu["compute_capability"] = f"{value[0]}.{value[1]}"
-            gpu["bf16"] = value[0] >= 8  # Ampere and newer
         else:
             gpu[key] = value
     return gpu

@@ -1,6 +1,7 @@
 """Hardware sampling for the live charts: one thread, about 1 Hz, a rolling window in memory.
 
-GPUs through pynvml (nvidia-ml-py) when an NVIDIA driver answers; CPU and RAM through psutil always.
+GPUs through pynvml (nvidia-ml-py, the same readings as env/gpus.py) when an NVIDIA driver answers; CPU and
+RAM through psutil always.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections import deque
 from typing import Any
 
 import psutil
+
+from engine.env.gpus import live_reading
 
 
 class _Nvml:
@@ -31,20 +34,9 @@ class _Nvml:
             self.handles = []
 
     def sample(self) -> list[dict[str, Any]]:
-        out = []
         nv = getattr(self, "nvml", None)
-        for i, handle in enumerate(self.handles):
-            gpu: dict[str, Any] = {"index": i, "name": self.names[i]}
-            try:
-                util = nv.nvmlDeviceGetUtilizationRates(handle)
-                mem = nv.nvmlDeviceGetMemoryInfo(handle)
-                gpu.update(util=util.gpu, mem_used_gb=mem.used / 2**30, mem_total_gb=mem.total / 2**30)
-                gpu["temp_c"] = nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU)
-                gpu["power_w"] = nv.nvmlDeviceGetPowerUsage(handle) / 1000
-            except Exception:
-                pass  # some fields are not supported on every board
-            out.append(gpu)
-        return out
+        return [{"index": i, "name": self.names[i], **live_reading(nv, handle)}
+                for i, handle in enumerate(self.handles)]
 
 
 class HardwareMonitor:
