@@ -39,16 +39,16 @@ def register_chat(ctx: AppContext) -> set[str]:
                      seed: int = 0) -> dict:
         """The same message to both sides (see chat_sides), same sampling; returns both answers, each side's
         label and chat template, and warnings (the tab streams the same answers token by token)."""
-        sampling = Sampling(float(temperature), float(top_p), int(top_k), int(max_new_tokens),
-                            float(repetition_penalty), int(seed))
+        sampling = Sampling.of(temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
+                               repetition_penalty=repetition_penalty, seed=seed)
         return ctx.door.chat_once(left, right, message, system, sampling)
 
     def chat_stream(left: str, right: str, message: str, system: str = "", temperature: float = 0.0,
                     top_p: float = 1.0, top_k: int = 0, max_new_tokens: int = 256, repetition_penalty: float = 1.0,
                     seed: int = 0) -> Iterator[list]:
         """chat_compare, streamed: yields [left text, right text] as both answers grow."""
-        sampling = Sampling(float(temperature), float(top_p), int(top_k), int(max_new_tokens),
-                            float(repetition_penalty), int(seed))
+        sampling = Sampling.of(temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
+                               repetition_penalty=repetition_penalty, seed=seed)
         try:
             for pair in ctx.door.chat_stream(left, right, message, None, system, sampling):
                 yield list(pair)

@@ -5,6 +5,7 @@ background job with a progress bar. `engine.inference` and `engine.evaluation` d
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.translate import Translator
+from tabs.widgets import WidgetGroup
 
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 STOPS: dict[str, threading.Event] = {}  # per browser session: the Stop button ends that session's generation
@@ -91,7 +93,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     with gr.Row():
         message = tr.label(gr.Textbox(label=t("chat_message", tr.lang), lines=2, elem_id="chat-message", scale=5),
                            "chat_message")
-        send = tr.button("chat_send", variant="primary", elem_id="chat-send", scale=0, min_width=100)
+        send_btn = tr.button("chat_send", variant="primary", elem_id="chat-send", scale=0, min_width=100)
         stop = tr.button("chat_stop", variant="stop", elem_id="chat-stop", scale=0, min_width=100)
         clear = tr.button("chat_clear", elem_id="chat-clear", scale=0, min_width=100)
     with gr.Accordion(t("chat_sampling", tr.lang), open=False) as sampling_acc:
@@ -135,59 +137,25 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     tr.label(batch_acc, "chat_batch")
     job_state = gr.State("")
     timer = gr.Timer(1.0, active=False)
-    guard = gradio_errors(in_page=True)
+    sampling = SamplingWidgets(temperature, top_p, top_k, max_new, repetition, seed)
+    batch = BatchWidgets(upload, path, split, general, batch_new)
 
-    def on_refresh(l_value: str, r_value: str) -> list[Any]:
-        fresh = side_choices(ctx.door.manager)
-        return [gr.update(choices=fresh, value=l_value), gr.update(choices=fresh, value=r_value)]
-
-    refresh.click(on_refresh, [left, right], [left, right], **PRIVATE)
-    ctx.on_load.append((on_refresh, [left, right], [left, right]))
-    def relabel(spec: str) -> Any:
-        return gr.update(label=side_label(spec or ""), value=[])
-
+    refresh.click(lambda lv, rv: refresh_sides(ctx, lv, rv), [left, right], [left, right], **PRIVATE)
+    ctx.on_load.append((lambda lv, rv: refresh_sides(ctx, lv, rv), [left, right], [left, right]))
     for box, dropdown in ((left_box, left), (right_box, right)):
         dropdown.change(relabel, dropdown, box, **PRIVATE)
 
-    def sampling_of(temp: float, p: float, k: Any, new: Any, rep: float, s: Any) -> Sampling:
-        return Sampling(float(temp or 0), float(p or 1), int(k or 0), int(new or 256), float(rep or 1), int(s or 0))
+    def on_send(lang: str, l_spec: str, r_spec: str, text: str, hist_l: list, hist_r: list, sys_text: str,
+                request: gr.Request, *values: Any) -> Iterator[Any]:
+        yield from send(ctx, lang, ChatTurn(l_spec, r_spec, text, hist_l, hist_r, sys_text or ""),
+                        sampling.read(values), request.session_hash or "")
 
-    def on_send(l_spec: str, r_spec: str, text: str, hist_l: list, hist_r: list, sys_text: str, temp: float,
-                p: float, k: Any, new: Any, rep: float, s: Any, lang: str, request: gr.Request) -> Any:
-        """A generator: both panes grow as tokens arrive (errors come back as the engine's message)."""
-        event = None
-        try:
-            if not (text or "").strip():
-                raise ModelError(t("chat_empty", lang))
-            event = STOPS[request.session_hash or ""] = threading.Event()
-            turns = [_turns(hist_l), _turns(hist_r)]
-            hist_l = list(hist_l or []) + [{"role": "user", "content": text}]
-            hist_r = list(hist_r or []) + [{"role": "user", "content": text}]
-            waiting = {"role": "assistant", "content": t("chat_loading", lang)}
-            yield hist_l + [waiting], hist_r + [waiting], "", gr.update()
-            details: dict[str, Any] = {}
-            stream = ctx.door.chat_stream(l_spec, r_spec, text, turns, sys_text or "",
-                                         sampling_of(temp, p, k, new, rep, s), event, on_loaded=details.update)
-            described, a, b = "", "", ""
-            for a, b in stream:
-                described = described or _describe(details, lang)
-                yield (hist_l + [{"role": "assistant", "content": a or "…"}],
-                       hist_r + [{"role": "assistant", "content": b or "…"}], "", described)
-            if not (a.strip() and b.strip()):  # say so rather than leave an empty bubble
-                blank = t("chat_blank", lang)
-                yield (hist_l + [{"role": "assistant", "content": a.strip() or blank}],
-                       hist_r + [{"role": "assistant", "content": b.strip() or blank}], "", described)
-        except TuneDeskError as exc:
-            raise gr.Error(str(exc), duration=None) from exc
-        finally:  # the session's Stop event goes once its answer ends (a newer one may have replaced it)
-            session = request.session_hash or ""
-            if event is not None and STOPS.get(session) is event:
-                del STOPS[session]
+    # gr.Request is filled in by its type, outside the positional inputs
+    inputs = [lang_state, left, right, message, left_box, right_box, system, *sampling.components()]
+    send_outputs = [left_box, right_box, message, info]
+    send_btn.click(on_send, inputs, send_outputs, **PRIVATE)
+    message.submit(on_send, inputs, send_outputs, **PRIVATE)
 
-    inputs = [left, right, message, left_box, right_box, system, temperature, top_p, top_k, max_new, repetition,
-              seed, lang_state]
-    send.click(on_send, inputs, [left_box, right_box, message, info], **PRIVATE)
-    message.submit(on_send, inputs, [left_box, right_box, message, info], **PRIVATE)
     def on_stop(request: gr.Request) -> None:
         event = STOPS.get(request.session_hash or "")
         if event is not None:
@@ -196,38 +164,118 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
     stop.click(on_stop, None, None, **PRIVATE)
     clear.click(lambda: ([], []), None, [left_box, right_box], **PRIVATE)
 
-    @guard
-    def on_batch(l_spec: str, r_spec: str, file: Any, typed: str, part: str, gen: bool, new: Any, sys_text: str,
-                 lang: str) -> list[Any]:
-        source = (file if isinstance(file, str) else getattr(file, "name", "")) if file else (typed or "").strip()
-        request = CompareRequest(l_spec, r_spec, source, part or "auto", bool(gen), int(new or 128),
-                                 system=sys_text or "")
-        job_id = ctx.door.compare(request, uploaded=file is not None)
-        return [job_id, gr.Timer(active=True), bar_html("chat-batch-bar", 0.0, t("chat_loading", lang), "running"), "",
-                gr.update(visible=False), gr.update(visible=False)]
-
-    start.click(on_batch, [left, right, upload, path, split, general, batch_new, system, lang_state],
+    tick_outputs = [timer, batch_progress, summary, table, files, job_state]
+    start.click(lambda *v: start_batch(ctx, batch, *v), [lang_state, left, right, system, *batch.components()],
                 [job_state, timer, batch_progress, summary, table, files], **PRIVATE)
     cancel.click(lambda job: ctx.door.comparer.jobs.cancel(job) if job else None, job_state, None, **PRIVATE)
-
-    def on_tick(job_id: str, lang: str) -> list[Any]:
-        job = ctx.door.comparer.jobs.latest("compare") if not job_id else _job(ctx, job_id)
-        if job is None:
-            return [gr.Timer(active=False), gr.update(), gr.update(), gr.update(), gr.update(), job_id]
-        bar = bar_html("chat-batch-bar", job.progress, job.error or job.message or job.state, job.state)
-        if job.state == "running":
-            return [gr.Timer(active=True), bar, gr.update(), gr.update(), gr.update(), job.job_id]
-        if job.state != "done":
-            return [gr.Timer(active=False), bar, gr.update(), gr.update(), gr.update(), job.job_id]
-        report = job.result
-        return [gr.Timer(active=False), bar, report_markdown(report, lang),
-                gr.update(value=report_frame(report), visible=True),
-                gr.update(value=[report["saved"]["json"], report["saved"]["csv"]], visible=True), job.job_id]
-
-    tick_outputs = [timer, batch_progress, summary, table, files, job_state]
-    timer.tick(on_tick, [job_state, lang_state], tick_outputs, **PRIVATE)
-    ctx.on_load.append((on_tick, [job_state, lang_state], tick_outputs))
+    timer.tick(lambda job_id, lang: batch_tick(ctx, job_id, lang), [job_state, lang_state], tick_outputs,
+               **PRIVATE)
+    ctx.on_load.append((lambda job_id, lang: batch_tick(ctx, job_id, lang), [job_state, lang_state], tick_outputs))
     return ChatTab(left, right)
+
+
+@dataclass
+class SamplingWidgets(WidgetGroup):
+    """Named as Sampling's fields."""
+
+    temperature: gr.Slider
+    top_p: gr.Slider
+    top_k: gr.Number
+    max_new_tokens: gr.Slider
+    repetition_penalty: gr.Slider
+    seed: gr.Number
+
+    def read(self, values: Any) -> Sampling:  # type: ignore[override]
+        return Sampling.of(**super().read(values))
+
+
+@dataclass
+class BatchWidgets(WidgetGroup):
+    upload: gr.File
+    typed_path: gr.Textbox
+    split: gr.Radio
+    general: gr.Checkbox
+    max_new_tokens: gr.Number
+
+
+@dataclass
+class ChatTurn:
+    """One message to both sides, with what each pane showed before it."""
+
+    left: str
+    right: str
+    message: str
+    left_history: list | None
+    right_history: list | None
+    system: str
+
+
+def refresh_sides(ctx: AppContext, l_value: str, r_value: str) -> list[Any]:
+    fresh = side_choices(ctx.door.manager)
+    return [gr.update(choices=fresh, value=l_value), gr.update(choices=fresh, value=r_value)]
+
+
+def relabel(spec: str) -> Any:
+    return gr.update(label=side_label(spec or ""), value=[])
+
+
+def send(ctx: AppContext, lang: str, turn: ChatTurn, sampling: Sampling, session: str) -> Iterator[Any]:
+    """Both panes grow as tokens arrive (errors come back as the engine's message)."""
+    event = None
+    try:
+        if not (turn.message or "").strip():
+            raise ModelError(t("chat_empty", lang))
+        event = STOPS[session] = threading.Event()
+        turns = [_turns(turn.left_history), _turns(turn.right_history)]
+        hist_l = list(turn.left_history or []) + [{"role": "user", "content": turn.message}]
+        hist_r = list(turn.right_history or []) + [{"role": "user", "content": turn.message}]
+        waiting = {"role": "assistant", "content": t("chat_loading", lang)}
+        yield hist_l + [waiting], hist_r + [waiting], "", gr.update()
+        details: dict[str, Any] = {}
+        stream = ctx.door.chat_stream(turn.left, turn.right, turn.message, turns, turn.system, sampling, event,
+                                      on_loaded=details.update)
+        described, a, b = "", "", ""
+        for a, b in stream:
+            described = described or _describe(details, lang)
+            yield (hist_l + [{"role": "assistant", "content": a or "…"}],
+                   hist_r + [{"role": "assistant", "content": b or "…"}], "", described)
+        if not (a.strip() and b.strip()):  # say so rather than leave an empty bubble
+            blank = t("chat_blank", lang)
+            yield (hist_l + [{"role": "assistant", "content": a.strip() or blank}],
+                   hist_r + [{"role": "assistant", "content": b.strip() or blank}], "", described)
+    except TuneDeskError as exc:
+        raise gr.Error(str(exc), duration=None) from exc
+    finally:  # the session's Stop event goes once its answer ends (a newer one may have replaced it)
+        if event is not None and STOPS.get(session) is event:
+            del STOPS[session]
+
+
+@gradio_errors(in_page=True)
+def start_batch(ctx: AppContext, widgets: BatchWidgets, lang: str, left: str, right: str, system: str,
+                *values: Any) -> list[Any]:
+    chosen = widgets.read(values)
+    file = chosen["upload"]
+    source = (file if isinstance(file, str) else getattr(file, "name", "")) if file else chosen["typed_path"]
+    request = CompareRequest(left, right, source, chosen["split"] or "auto", bool(chosen["general"]),
+                             int(chosen["max_new_tokens"] or 128), system=system or "")
+    job_id = ctx.door.compare(request, uploaded=file is not None)
+    return [job_id, gr.Timer(active=True), bar_html("chat-batch-bar", 0.0, t("chat_loading", lang), "running"), "",
+            gr.update(visible=False), gr.update(visible=False)]
+
+
+def batch_tick(ctx: AppContext, job_id: str, lang: str) -> list[Any]:
+    job = ctx.door.comparer.jobs.latest("compare") if not job_id else _job(ctx, job_id)
+    if job is None:
+        return [gr.Timer(active=False), gr.update(), gr.update(), gr.update(), gr.update(), job_id]
+    bar = bar_html("chat-batch-bar", job.progress, job.error or job.message or job.state, job.state)
+    if job.state == "running":
+        return [gr.Timer(active=True), bar, gr.update(), gr.update(), gr.update(), job.job_id]
+    if job.state != "done":
+        return [gr.Timer(active=False), bar, gr.update(), gr.update(), gr.update(), job.job_id]
+    report = job.result
+    return [gr.Timer(active=False), bar, report_markdown(report, lang),
+            gr.update(value=report_frame(report), visible=True),
+            gr.update(value=[report["saved"]["json"], report["saved"]["csv"]], visible=True), job.job_id]
 
 
 def _job(ctx: AppContext, job_id: str) -> Any:

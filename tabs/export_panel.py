@@ -4,6 +4,7 @@ GGUF file with an Ollama Modelfile, optionally pushed to a hub; a background job
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -14,8 +15,24 @@ from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.translate import Translator
+from tabs.widgets import WidgetGroup
 
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
+
+
+@dataclass
+class ExportWidgets(WidgetGroup):
+    """The panel's fields, named as ExportRequest names them (the run and the token come separately)."""
+
+    format: gr.Radio
+    quant: gr.Dropdown
+    checkpoint: gr.Textbox
+    destination: gr.Textbox
+    shard_size: gr.Textbox
+    overwrite: gr.Checkbox
+    hub_repo: gr.Textbox
+    hub: gr.Dropdown
+    private: gr.Checkbox
 
 
 def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dropdown) -> None:
@@ -35,45 +52,46 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
             repo = tr.label(gr.Textbox(label=t("export_repo", tr.lang), placeholder="org/name", scale=2),
                             "export_repo")
             hub = gr.Dropdown(["hf", "modelscope"], value="hf", label="Hub", scale=1)
-            token = tr.label(gr.Textbox(label=t("hub_token", tr.lang), type="password", scale=2), "hub_token")
+            token = tr.label(gr.Textbox(label=t("export_token", tr.lang), type="password", scale=2), "export_token")
             private = tr.label(gr.Checkbox(True, label=t("export_private", tr.lang)), "export_private")
         start = tr.button("export_start", variant="primary", elem_id="export-start")
         bar = gr.HTML(elem_id="export-progress")
         result = gr.Markdown(elem_id="export-result")
     tr.label(acc, "export")
+    widgets = ExportWidgets(fmt, quant, point, dest, shard, overwrite, repo, hub, private)
     job = gr.State("")
     timer = gr.Timer(1.0, active=False)
-    guard = gradio_errors(in_page=True)
+    start.click(lambda *v: start_export(ctx, widgets, *v), [lang_state, selected, token, *widgets.components()],
+                [job, timer, bar, result], **PRIVATE)
+    timer.tick(lambda job_id, lang: export_tick(ctx, job_id, lang), [job, lang_state], [timer, bar, result],
+               **PRIVATE)
 
-    @guard
-    def on_start(run_id: str, f: str, q: str, cp: str, d: str, sh: str, ow: bool, rp: str, hb: str, tk: str,
-                 pv: bool, lang: str) -> list[Any]:
-        if not run_id:
-            raise gr.Error(t("export_no_run", lang))
-        request = ExportRequest(run_id, f, (cp or "").strip(), q, (sh or "2GB").strip(), (d or "").strip(), bool(ow),
-                                (rp or "").strip(), hb, bool(pv))
-        job_id = ctx.door.export(request, tk or "")
-        return [job_id, gr.Timer(active=True), bar_html("export-bar", 0.0, "…", "running"), ""]
 
-    start.click(on_start, [selected, fmt, quant, point, dest, shard, overwrite, repo, hub, token, private,
-                           lang_state], [job, timer, bar, result], **PRIVATE)
+@gradio_errors(in_page=True)
+def start_export(ctx: AppContext, widgets: ExportWidgets, lang: str, run_id: str, token: str, *values: Any
+                 ) -> list[Any]:
+    if not run_id:
+        raise gr.Error(t("export_no_run", lang))
+    chosen = widgets.read(values)
+    chosen["shard_size"] = chosen["shard_size"] or "2GB"
+    job_id = ctx.door.export(ExportRequest(run_id, **chosen), token or "")
+    return [job_id, gr.Timer(active=True), bar_html("export-bar", 0.0, "…", "running"), ""]
 
-    def on_tick(job_id: str, lang: str) -> list[Any]:
-        if not job_id:
-            return [gr.Timer(active=False), gr.update(), gr.update()]
-        current = ctx.door.exporter.jobs.get(job_id)
-        text = current.error or current.message or current.state
-        html = bar_html("export-bar", current.progress, text, current.state)
-        if current.state == "running":
-            return [gr.Timer(active=True), html, gr.update()]
-        if current.state != "done":
-            return [gr.Timer(active=False), html, gr.update()]
-        r = current.result
-        lines = [t("export_done", lang, folder=r["folder"], size=r["size_gb"], seconds=r["seconds"])]
-        if r.get("gguf"):
-            lines.append(t("export_ollama", lang, folder=r["folder"]))
-        if r.get("pushed"):
-            lines.append(f"⬆️ {r['pushed']}")
-        return [gr.Timer(active=False), html, "\n\n".join(lines)]
 
-    timer.tick(on_tick, [job, lang_state], [timer, bar, result], **PRIVATE)
+def export_tick(ctx: AppContext, job_id: str, lang: str) -> list[Any]:
+    if not job_id:
+        return [gr.Timer(active=False), gr.update(), gr.update()]
+    current = ctx.door.exporter.jobs.get(job_id)
+    text = current.error or current.message or current.state
+    html = bar_html("export-bar", current.progress, text, current.state)
+    if current.state == "running":
+        return [gr.Timer(active=True), html, gr.update()]
+    if current.state != "done":
+        return [gr.Timer(active=False), html, gr.update()]
+    r = current.result
+    lines = [t("export_done", lang, folder=r["folder"], size=r["size_gb"], seconds=r["seconds"])]
+    if r.get("gguf"):
+        lines.append(t("export_ollama", lang, folder=r["folder"]))
+    if r.get("pushed"):
+        lines.append(f"⬆️ {r['pushed']}")
+    return [gr.Timer(active=False), html, "\n\n".join(lines)]

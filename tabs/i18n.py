@@ -231,6 +231,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "hub_source": ("Hub", "模型源"), "hub_search": ("Search", "搜索"),
     "hub_access": ("Mirror and access token", "镜像与访问令牌"),
     "hub_endpoint": ("Hugging Face mirror (HF_ENDPOINT), e.g. https://hf-mirror.com", "Hugging Face 镜像地址（HF_ENDPOINT），例如 https://hf-mirror.com"),
+    "export_token": ("Hub token for the push (used for this push only, never saved)", "推送用的 Hub 令牌（仅本次推送使用，不会保存）"),
     "hub_token": ("Access token for gated or private models (used for this call only, never saved)", "访问令牌，用于受限或私有模型（仅本次使用，不会保存）"),
     "hub_results": ("Search results (click a row to pick it)", "搜索结果（点击一行选中）"),
     "hub_repo": ("Model id (org/name)", "模型 ID（组织/名称）"),

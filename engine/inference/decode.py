@@ -22,6 +22,17 @@ class Sampling:
     repetition_penalty: float = 1.0
     seed: int = 0
 
+    @classmethod
+    def of(cls, **values: Any) -> Sampling:
+        """From form or API values (numbers as floats or text, blanks as None): each field's type, and its
+        default where a value is blank."""
+        defaults = cls()
+        out = {}
+        for name, value in values.items():
+            default = getattr(defaults, name)  # an unknown name is an AttributeError: a caller's bug
+            out[name] = default if value is None or value == "" else type(default)(value)
+        return cls(**out)
+
     def kwargs(self) -> dict[str, Any]:
         if not 1 <= self.max_new_tokens <= 8192:
             raise ModelError(f"max new tokens {self.max_new_tokens}: choose 1 to 8192")
