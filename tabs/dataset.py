@@ -7,6 +7,7 @@ can cancel. All work is done by `engine.data.explorer`; this file only lays out 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.train_form import KNOWN_MODELS, SAMPLE_DATASETS
 from tabs.translate import Translator
+from tabs.widgets import WidgetGroup
 
 POLL_S = 0.7
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
@@ -74,7 +76,6 @@ def _entries(source: str) -> list[str]:
 
 
 def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
-    explorer = ctx.door.explorer
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             upload = tr.label(gr.File(label=t("data_upload", tr.lang), file_count="multiple", height=110,
@@ -156,124 +157,168 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
             save_btn = tr.button("data_save", variant="primary", elem_id="data-save")
             use_btn = tr.button("data_use_in_train", elem_id="data-use")
     tr.label(clean_acc, "data_clean")
-    job = gr.State({"id": None, "stats": None, "choice": None})
+    job = gr.State(InspectJob())
     chosen = gr.State("")
     timer = gr.Timer(POLL_S, active=False)
-    guard = gradio_errors(in_page=True)
-    mapping_inputs = [columns[k] for k in MAPPING_KEYS]
+    pick = ChoiceWidgets(source, entry, hub_subset, hub_split, model, max_len, fmt, on_prompt, columns)
+    clean = CleanWidgets(save_name, dedupe, drop_bad, min_tokens, max_tokens, shuffle, seed, valid_size, test_size,
+                         overwrite)
 
-    def choice_of(src: str, ent: str, subset: str, split: str, mdl: str, length: Any, form: str, prompt: bool,
-                  *mapped: str) -> DatasetChoice:
-        src = (src or "").strip()
+    upload.upload(lambda files: import_uploads(ctx, files), upload, [source, upload], **PRIVATE)
+    source.change(lambda s: gr.update(choices=_entries(s), value=None), source, entry, **PRIVATE)
+    for button in (inspect_btn, apply_btn):
+        button.click(lambda lang, *v: start_inspect(ctx, pick, lang, v), [lang_state, *pick.components()],
+                     [job, timer, progress, message], **PRIVATE)
+    cancel_btn.click(lambda state: ctx.door.explorer.jobs.cancel(state.job_id) if state.job_id else None, job, None,
+                     **PRIVATE)
+    tick_outputs = [job, timer, progress, message, summary, histogram, bad_table, preview,
+                    *pick.columns.values()]
+    timer.tick(lambda state, lang, raw, size: inspect_tick(ctx, state, lang, raw, size),
+               [job, lang_state, show_raw, page_size], tick_outputs, **PRIVATE)
+    page_inputs = [page, page_size, lang_state, show_raw, *pick.components()]
+    for delta, event in ((-1, prev_btn.click), (1, next_btn.click), (0, page.submit), (0, show_raw.change),
+                         (0, page_size.change)):
+        event(lambda number, size, lang, raw, *v, delta=delta: turn_page(ctx, pick, delta, number, size, lang, raw, v),
+              page_inputs, [page, preview], **PRIVATE)
+    save_mapping_btn.click(lambda name, lang, *v: save_mapping(ctx, pick, name, lang, v),
+                           [mapping_name, lang_state, *pick.components()], [message, chosen], **PRIVATE)
+    save_btn.click(lambda lang, *v: save_cleaned(ctx, pick, clean, lang, v),
+                   [lang_state, *clean.components(), *pick.components()], [message, chosen], **PRIVATE)
+    # a refreshed page shows the last inspection's job again (its progress, or its result)
+    ctx.on_load.append((lambda state: reattach(ctx, state), [job], [job, timer]))
+    return DatasetTab(use_btn, chosen, source, entry)
+
+
+@dataclass
+class ChoiceWidgets(WidgetGroup):
+    """What picks the data and how it is read: a DatasetChoice."""
+
+    source: gr.Dropdown
+    entry: gr.Dropdown
+    hub_subset: gr.Textbox
+    hub_split: gr.Textbox
+    model: gr.Dropdown
+    max_len: gr.Number
+    format: gr.Dropdown
+    train_on_prompt: gr.Checkbox
+    columns: dict[str, gr.Dropdown]
+
+    def choice(self, values: Sequence[Any]) -> DatasetChoice:
+        v = self.read(values)
+        src = v["source"] or ""
         if not src:
             raise DataError("no dataset: upload a file or type a path first")
-        if ent and not src.endswith(f":{ent}"):
-            src = f"{src}:{ent}"
-        src = with_hub_options(src, subset, split)
-        return DatasetChoice(src, form or "auto", dict(zip(MAPPING_KEYS, mapped, strict=True)), mdl or DEFAULT_MODEL,
-                             int(length or 1024), bool(prompt))
+        if v["entry"] and not src.endswith(f":{v['entry']}"):
+            src = f"{src}:{v['entry']}"
+        return DatasetChoice(with_hub_options(src, v["hub_subset"], v["hub_split"]), v["format"] or "auto",
+                             {k: c or "" for k, c in v["columns"].items()}, v["model"] or DEFAULT_MODEL,
+                             int(v["max_len"] or 1024), bool(v["train_on_prompt"]))
 
-    choice_inputs = [source, entry, hub_subset, hub_split, model, max_len, fmt, on_prompt, *mapping_inputs]
 
-    # --- source ---------------------------------------------------------------------------
-    @guard
-    def on_upload(files: list[str] | None) -> list[Any]:
-        if not files:
-            return [gr.skip(), gr.skip()]
-        # the drop zone is emptied again: a later drop is a new dataset, not more files for this one
-        return [gr.update(value=explorer.import_uploads([str(f) for f in files])), None]
+@dataclass
+class CleanWidgets(WidgetGroup):
+    """Named as CleanOptions' fields."""
 
-    upload.upload(on_upload, upload, [source, upload], **PRIVATE)
-    source.change(lambda s: gr.update(choices=_entries(s), value=None), source, entry, **PRIVATE)
+    name: gr.Textbox
+    dedupe: gr.Radio
+    drop_bad: gr.Checkbox
+    min_tokens: gr.Number
+    max_tokens: gr.Number
+    shuffle: gr.Checkbox
+    seed: gr.Number
+    valid_size: gr.Number
+    test_size: gr.Number
+    overwrite: gr.Checkbox
 
-    # --- inspect as a job -------------------------------------------------------------------
-    @guard
-    def on_inspect(state: dict[str, Any], lang: str, *values: Any) -> list[Any]:
-        choice = choice_of(*values)
-        job_id = explorer.start_inspect(choice)
-        return [{"id": job_id, "stats": None, "choice": vars(choice)}, gr.Timer(active=True),
-                _progress_html(0, t("data_working", lang, message="…"), "running"), ""]
+    def options(self, values: Sequence[Any]) -> CleanOptions:
+        v = self.read(values)
+        return CleanOptions(v["name"] or "", v["dedupe"], bool(v["drop_bad"]), int(v["min_tokens"] or 0),
+                            int(v["max_tokens"] or 0), bool(v["shuffle"]), int(v["seed"] or 0),
+                            float(v["valid_size"] or 0), float(v["test_size"] or 0), bool(v["overwrite"]))
 
-    inspect_btn.click(on_inspect, [job, lang_state, *choice_inputs], [job, timer, progress, message], **PRIVATE)
-    apply_btn.click(on_inspect, [job, lang_state, *choice_inputs], [job, timer, progress, message], **PRIVATE)
 
-    def on_cancel(state: dict[str, Any]) -> None:
-        if state.get("id"):
-            explorer.jobs.cancel(state["id"])
+@dataclass
+class InspectJob:
+    """The inspection this browser follows: its job id while it runs, and the choice it inspects."""
 
-    cancel_btn.click(on_cancel, job, None, **PRIVATE)
+    job_id: str | None = None
+    choice: dict[str, Any] | None = None
 
-    def on_tick(state: dict[str, Any], lang: str, raw: bool, size: int) -> list[Any]:
-        skip = gr.skip()
-        if not state.get("id"):
-            return [state, gr.Timer(active=False), skip, skip, skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
-        status = explorer.jobs.status(state["id"])
-        if status["state"] == "running":
-            bar = _progress_html(status["progress"], t("data_working", lang, message=status["message"] or "…"),
-                                 "running")
-            return [state, skip, bar, skip, skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
-        if status["state"] != "done":
-            text = t("data_cancelled", lang) if status["state"] == "cancelled" else f"❌ **{status['error']}**"
-            return [{**state, "id": None}, gr.Timer(active=False), _progress_html(1, "", status["state"]), text,
-                    skip, skip, skip, skip, *[skip] * len(MAPPING_KEYS)]
-        stats = explorer.jobs.get(state["id"]).result
-        choice = DatasetChoice(**state["choice"])
-        new_state = {**state, "id": None, "stats": stats}
-        found = [""] + stats["columns"]
-        mapped = [gr.update(choices=found, value=stats["mapping"].get(k, "")) for k in MAPPING_KEYS]
-        return [new_state, gr.Timer(active=False), _progress_html(1, "", "done"), "",
-                summary_markdown(stats, choice.model, lang), histogram_figure(_hist(stats), lang),
-                bad_rows_frame(stats, lang), _preview(choice, 1, size, lang, raw), *mapped]
 
-    timer.tick(on_tick, [job, lang_state, show_raw, page_size],
-               [job, timer, progress, message, summary, histogram, bad_table, preview, *mapping_inputs], **PRIVATE)
+in_page = gradio_errors(in_page=True)
 
-    # --- preview paging ---------------------------------------------------------------------
-    def _preview(choice: DatasetChoice, number: int, size: int, lang: str, raw: bool) -> str:
-        return preview_html(explorer.preview(choice, int(number or 1), int(size or 3)), lang, raw)
 
-    @guard
-    def on_page(delta: int, number: Any, size: int, lang: str, raw: bool, *values: Any) -> list[Any]:
-        choice = choice_of(*values)
-        result = explorer.preview(choice, max(1, int(number or 1) + delta), int(size or 3))
-        return [result["page"], preview_html(result, lang, raw)]
+@in_page
+def import_uploads(ctx: AppContext, files: list[str] | None) -> list[Any]:
+    if not files:
+        return [gr.skip(), gr.skip()]
+    # the drop zone is emptied again: a later drop is a new dataset, not more files for this one
+    return [gr.update(value=ctx.door.explorer.import_uploads([str(f) for f in files])), None]
 
-    page_inputs = [page, page_size, lang_state, show_raw, *choice_inputs]
-    prev_btn.click(lambda *v: on_page(-1, *v), page_inputs, [page, preview], **PRIVATE)
-    next_btn.click(lambda *v: on_page(1, *v), page_inputs, [page, preview], **PRIVATE)
-    page.submit(lambda *v: on_page(0, *v), page_inputs, [page, preview], **PRIVATE)
-    show_raw.change(lambda *v: on_page(0, *v), page_inputs, [page, preview], **PRIVATE)
-    page_size.change(lambda *v: on_page(0, *v), page_inputs, [page, preview], **PRIVATE)
 
-    # --- mapping, clean and save ----------------------------------------------------------------
-    @guard
-    def on_save_mapping(name: str, lang: str, *values: Any) -> tuple[str, str]:
-        spec = explorer.save_mapping(choice_of(*values), name or "")
-        return t("data_mapping_saved", lang, spec=spec), spec
+@in_page
+def start_inspect(ctx: AppContext, pick: ChoiceWidgets, lang: str, values: Sequence[Any]) -> list[Any]:
+    choice = pick.choice(values)
+    job_id = ctx.door.explorer.start_inspect(choice)
+    return [InspectJob(job_id, vars(choice)), gr.Timer(active=True),
+            _progress_html(0, t("data_working", lang, message="…"), "running"), ""]
 
-    save_mapping_btn.click(on_save_mapping, [mapping_name, lang_state, *choice_inputs], [message, chosen], **PRIVATE)
 
-    @guard
-    def on_save(lang: str, name: str, dd: str, drop: bool, lo: Any, hi: Any, mix: bool, sd: Any, valid: Any,
-                test: Any, over: bool, *values: Any) -> tuple[str, str]:
-        options = CleanOptions(name or "", dd, bool(drop), int(lo or 0), int(hi or 0), bool(mix), int(sd or 0),
-                               float(valid or 0), float(test or 0), bool(over))
-        result = explorer.clean(choice_of(*values), options)
-        return t("data_saved", lang, path=result.folder, train=result.train, valid=result.valid, test=result.test,
-                 bad=result.bad, dups=result.duplicates, filtered=result.filtered), result.folder
+def inspect_tick(ctx: AppContext, state: InspectJob, lang: str, raw: bool, size: int) -> list[Any]:
+    skip = gr.skip()
+    mapped_skip = [skip] * len(MAPPING_KEYS)
+    if not state.job_id:
+        return [state, gr.Timer(active=False), skip, skip, skip, skip, skip, skip, *mapped_skip]
+    jobs = ctx.door.explorer.jobs
+    status = jobs.status(state.job_id)
+    if status["state"] == "running":
+        bar = _progress_html(status["progress"], t("data_working", lang, message=status["message"] or "…"), "running")
+        return [state, skip, bar, skip, skip, skip, skip, skip, *mapped_skip]
+    if status["state"] != "done":
+        text = t("data_cancelled", lang) if status["state"] == "cancelled" else f"❌ **{status['error']}**"
+        return [InspectJob(None, state.choice), gr.Timer(active=False), _progress_html(1, "", status["state"]), text,
+                skip, skip, skip, skip, *mapped_skip]
+    stats = jobs.get(state.job_id).result
+    choice = DatasetChoice(**(state.choice or {}))
+    found = [""] + stats["columns"]
+    mapped = [gr.update(choices=found, value=stats["mapping"].get(k, "")) for k in MAPPING_KEYS]
+    return [InspectJob(None, state.choice), gr.Timer(active=False), _progress_html(1, "", "done"), "",
+            summary_markdown(stats, choice.model, lang), histogram_figure(_hist(stats), lang),
+            bad_rows_frame(stats, lang), _preview(ctx, choice, 1, size, lang, raw), *mapped]
 
-    save_btn.click(on_save, [lang_state, save_name, dedupe, drop_bad, min_tokens, max_tokens, shuffle, seed,
-                             valid_size, test_size, overwrite, *choice_inputs], [message, chosen], **PRIVATE)
 
-    # a refreshed page shows the last inspection's job again (its progress, or its result)
-    def on_load(state: dict[str, Any]) -> list[Any]:
-        last = explorer.jobs.latest("inspect")
-        if last is None or state.get("id"):
-            return [state, gr.skip()]
-        return [{"id": last.job_id, "stats": None, "choice": last.meta}, gr.Timer(active=True)]
+def _preview(ctx: AppContext, choice: DatasetChoice, number: int, size: int, lang: str, raw: bool) -> str:
+    return preview_html(ctx.door.explorer.preview(choice, int(number or 1), int(size or 3)), lang, raw)
 
-    ctx.on_load.append((on_load, [job], [job, timer]))
-    return DatasetTab(use_btn, chosen, source, entry)
+
+@in_page
+def turn_page(ctx: AppContext, pick: ChoiceWidgets, delta: int, number: Any, size: int, lang: str, raw: bool,
+              values: Sequence[Any]) -> list[Any]:
+    result = ctx.door.explorer.preview(pick.choice(values), max(1, int(number or 1) + delta), int(size or 3))
+    return [result["page"], preview_html(result, lang, raw)]
+
+
+@in_page
+def save_mapping(ctx: AppContext, pick: ChoiceWidgets, name: str, lang: str, values: Sequence[Any]
+                 ) -> tuple[str, str]:
+    spec = ctx.door.explorer.save_mapping(pick.choice(values), name or "")
+    return t("data_mapping_saved", lang, spec=spec), spec
+
+
+@in_page
+def save_cleaned(ctx: AppContext, pick: ChoiceWidgets, clean: CleanWidgets, lang: str, values: Sequence[Any]
+                 ) -> tuple[str, str]:
+    count = len(clean)
+    result = ctx.door.explorer.clean(pick.choice(values[count:]), clean.options(values[:count]))
+    return t("data_saved", lang, path=result.folder, train=result.train, valid=result.valid, test=result.test,
+             bad=result.bad, dups=result.duplicates, filtered=result.filtered), result.folder
+
+
+def reattach(ctx: AppContext, state: InspectJob) -> list[Any]:
+    last = ctx.door.explorer.jobs.latest("inspect")
+    if last is None or state.job_id:
+        return [state, gr.skip()]
+    return [InspectJob(last.job_id, last.meta), gr.Timer(active=True)]
 
 
 def _hist(stats: dict[str, Any]) -> dict[str, Any] | None:

@@ -76,51 +76,55 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> gr.Timer:
         treemap = gr.Plot(elem_id="hub-treemap", show_label=False)
         tree = gr.Code(language="python", interactive=False, elem_id="hub-tree", max_lines=40)
     tr.label(structure_acc, "hub_structure")
-    guard = gradio_errors(in_page=True)
-
-    @guard
-    def on_structure(model: str, lang: str) -> list[Any]:
-        r = ctx.door.model_structure(model)
-        text = t("hub_structure_facts", lang, arch=r["architecture"], params=f"{r['params']:,}", layers=r["layers"],
-                 hidden=r["hidden"], heads=r["heads"], kv=r["kv_heads"], vocab=f"{r['vocab']:,}",
-                 context=f"{r['context']:,}" if r["context"] else "?")
-        m = r["treemap"]
-        figure = go.Figure(go.Treemap(ids=m["ids"], labels=m["labels"], parents=m["parents"], values=m["values"],
-                                      branchvalues="total", maxdepth=3))
-        figure.update_layout(height=520, margin={"l": 4, "r": 4, "t": 30, "b": 4},
-                             title=t("hub_structure_title", lang))
-        return [text, figure, r["tree"]]
-
-    show_btn.click(on_structure, [which, lang_state], [facts, treemap, tree], **PRIVATE)
-
-    def on_catalog(m: str, n: Any, b: Any, only: bool, lang: str) -> pd.DataFrame:
-        return catalog_frame(catalog_table(m, int(n or 1024), int(b or 1), bool(only)), lang)
-
+    show_btn.click(lambda model, lang: show_structure(ctx, model, lang), [which, lang_state], [facts, treemap, tree],
+                   **PRIVATE)
     for widget in (method, length, batch, fits_only):
-        widget.change(on_catalog, [method, length, batch, fits_only, lang_state], catalog, **PRIVATE)
-
-    def on_refresh(lang: str) -> list[Any]:
-        models = list_models()
-        deletable = [(f"{m['source']}: {m['id']} ({m['size_gb']} GiB)", m["folder"]) for m in models
-                     if m["source"] != "bundled"]
-        return [disk_frame(models, lang), gr.update(choices=deletable, value=None)]
-
-    refresh.click(on_refresh, lang_state, [disk, pick], **PRIVATE)
-    ctx.on_load.append((on_refresh, [lang_state], [disk, pick]))
+        widget.change(catalog_view, [method, length, batch, fits_only, lang_state], catalog, **PRIVATE)
+    refresh.click(models_on_disk, lang_state, [disk, pick], **PRIVATE)
+    ctx.on_load.append((models_on_disk, [lang_state], [disk, pick]))
+    finished.change(models_on_disk, lang_state, [disk, pick], **PRIVATE)
     delete_btn.click(lambda chosen: gr.update(visible=bool(chosen)), pick, confirm, **PRIVATE)
-
-    @guard
-    def on_delete(chosen: str, files: bool, lang: str) -> list[Any]:
-        text = ctx.door.delete_model(chosen, bool(files))
-        return [text, gr.update(visible=False), *on_refresh(lang)]
-
-    confirm.click(on_delete, [pick, with_files, lang_state], [message, confirm, disk, pick], **PRIVATE)
-
-    @guard
-    def on_register(folder: str, lang: str) -> list[Any]:
-        info = ctx.door.register_model(folder)
-        return [t("hub_registered", lang, path=info["folder"], size=info["size_gb"]), *on_refresh(lang)]
-
-    register_btn.click(on_register, [path, lang_state], [message, disk, pick], **PRIVATE)
-    finished.change(on_refresh, lang_state, [disk, pick], **PRIVATE)
+    confirm.click(lambda chosen, files, lang: delete_model(ctx, chosen, files, lang), [pick, with_files, lang_state],
+                  [message, confirm, disk, pick], **PRIVATE)
+    register_btn.click(lambda folder, lang: register_model(ctx, folder, lang), [path, lang_state],
+                       [message, disk, pick], **PRIVATE)
     return timer
+
+
+in_page = gradio_errors(in_page=True)
+
+
+@in_page
+def show_structure(ctx: AppContext, model: str, lang: str) -> list[Any]:
+    r = ctx.door.model_structure(model)
+    text = t("hub_structure_facts", lang, arch=r["architecture"], params=f"{r['params']:,}", layers=r["layers"],
+             hidden=r["hidden"], heads=r["heads"], kv=r["kv_heads"], vocab=f"{r['vocab']:,}",
+             context=f"{r['context']:,}" if r["context"] else "?")
+    m = r["treemap"]
+    figure = go.Figure(go.Treemap(ids=m["ids"], labels=m["labels"], parents=m["parents"], values=m["values"],
+                                  branchvalues="total", maxdepth=3))
+    figure.update_layout(height=520, margin={"l": 4, "r": 4, "t": 30, "b": 4}, title=t("hub_structure_title", lang))
+    return [text, figure, r["tree"]]
+
+
+def catalog_view(method: str, max_len: Any, batch: Any, fits_only: bool, lang: str) -> pd.DataFrame:
+    return catalog_frame(catalog_table(method, int(max_len or 1024), int(batch or 1), bool(fits_only)), lang)
+
+
+def models_on_disk(lang: str) -> list[Any]:
+    models = list_models()
+    deletable = [(f"{m['source']}: {m['id']} ({m['size_gb']} GiB)", m["folder"]) for m in models
+                 if m["source"] != "bundled"]
+    return [disk_frame(models, lang), gr.update(choices=deletable, value=None)]
+
+
+@in_page
+def delete_model(ctx: AppContext, chosen: str, files: bool, lang: str) -> list[Any]:
+    text = ctx.door.delete_model(chosen, bool(files))
+    return [text, gr.update(visible=False), *models_on_disk(lang)]
+
+
+@in_page
+def register_model(ctx: AppContext, folder: str, lang: str) -> list[Any]:
+    info = ctx.door.register_model(folder)
+    return [t("hub_registered", lang, path=info["folder"], size=info["size_gb"]), *models_on_disk(lang)]

@@ -6,6 +6,8 @@ second browser sees the same progress."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -18,6 +20,7 @@ from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.translate import Translator
+from tabs.widgets import WidgetGroup
 
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 ACTIVE = ("queued", "running")
@@ -90,68 +93,90 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
         resume_btn = tr.button("hub_resume", elem_id="hub-resume", scale=0, min_width=110)
     finished = gr.Number(0, visible=False)  # how many downloads are done; a change refreshes the disk list
     timer = gr.Timer(1.0, active=False)
-    guard = gradio_errors(in_page=True)
+    hub = HubWidgets(source, endpoint, token)
+    for event in (search_btn.click, query.submit):
+        event(lambda lang, text, *v: search(hub, lang, text, v), [lang_state, query, *hub.components()], results,
+              **PRIVATE)
 
-    @guard
-    def on_search(text: str, src: str, ep: str, tok: str, lang: str) -> Any:
-        rows = search_models(text or "", src, ep or "", tok or "")
-        if not rows:
-            gr.Info(t("hub_no_results", lang, query=text))
-        frame = pd.DataFrame([[r["id"], r["hub"], r["downloads"], r["likes"], r["task"], r["updated"],
-                               "🔒" if r["gated"] else ""] for r in rows],
-                             columns=["id", "hub", "downloads", "likes", "task", "updated", "gated"])
-        return gr.update(value=frame, visible=True)
-
-    search_btn.click(on_search, [query, source, endpoint, token, lang_state], results, **PRIVATE)
-    query.submit(on_search, [query, source, endpoint, token, lang_state], results, **PRIVATE)
-
-    def on_pick(evt: gr.SelectData) -> str:
+    def on_pick(evt: gr.SelectData) -> str:  # gr.SelectData is filled in by its type
         return str(evt.row_value[0]) if evt.row_value else gr.update()
 
     results.select(on_pick, None, repo, **PRIVATE)
-
-    @guard
-    def on_page(model: str, src: str, ep: str, tok: str, lang: str) -> list[Any]:
-        info = model_page((model or "").strip(), src, ep or "", tok or "")
-        return [page_markdown(info, lang), gr.update(visible=bool(info["card"])), info["card"],
-                gr.update(visible=bool(info["chat_template_text"])), info["chat_template_text"]]
-
-    page_btn.click(on_page, [repo, source, endpoint, token, lang_state],
+    page_btn.click(lambda lang, model, *v: open_page(hub, lang, model, v), [lang_state, repo, *hub.components()],
                    [page, card_acc, card, template_acc, template], **PRIVATE)
-
-    def poll(done_before: float, lang: str, pick: str | None = None) -> list[Any]:
-        downloads = ctx.door.downloads.status()["downloads"]
-        choices = [(f"{d['repo']} · {d['state']}", d["job_id"]) for d in downloads]
-        done = sum(d["state"] == "done" for d in downloads)
-        job_update = gr.update(choices=choices, value=pick) if pick else gr.update(choices=choices)
-        busy = any(d["state"] in ACTIVE for d in downloads)  # the timer stops itself once nothing moves
-        return [downloads_html(downloads, lang), job_update, done if done != done_before else gr.update(),
-                gr.Timer(active=busy)]
-
-    @guard
-    def on_download(model: str, src: str, ep: str, tok: str, file: str, done: float, lang: str) -> list[Any]:
-        job_id = ctx.door.downloads.start((model or "").strip(), src, ep or "", tok or "", (file or "").strip())
-        gr.Info(t("hub_started", lang, job=job_id))
-        return poll(done, lang, job_id)
-
-    download_btn.click(on_download, [repo, source, endpoint, token, gguf, finished, lang_state],
-                       [progress, job, finished, timer], **PRIVATE)
-
-    @guard
-    def on_cancel(job_id: str, done: float, lang: str) -> list[Any]:
-        if job_id:
-            gr.Info(ctx.door.downloads.cancel(job_id))
-        return poll(done, lang)
-
-    @guard
-    def on_resume(job_id: str, tok: str, done: float, lang: str) -> list[Any]:
-        if job_id:
-            ctx.door.downloads.resume(job_id, tok or "")
-        return poll(done, lang)
-
     outputs = [progress, job, finished, timer]
-    cancel_btn.click(on_cancel, [job, finished, lang_state], outputs, **PRIVATE)
-    resume_btn.click(on_resume, [job, token, finished, lang_state], outputs, **PRIVATE)
-    timer.tick(poll, [finished, lang_state], outputs, **PRIVATE)
-    ctx.on_load.append((poll, [finished, lang_state], outputs))
+    download_btn.click(lambda lang, done, model, file, *v: start_download(ctx, hub, lang, done, model, file, v),
+                       [lang_state, finished, repo, gguf, *hub.components()], outputs, **PRIVATE)
+    cancel_btn.click(lambda job_id, done, lang: cancel_download(ctx, job_id, done, lang), [job, finished, lang_state],
+                     outputs, **PRIVATE)
+    resume_btn.click(lambda job_id, tok, done, lang: resume_download(ctx, job_id, tok, done, lang),
+                     [job, token, finished, lang_state], outputs, **PRIVATE)
+    timer.tick(lambda done, lang: poll(ctx, done, lang), [finished, lang_state], outputs, **PRIVATE)
+    ctx.on_load.append((lambda done, lang: poll(ctx, done, lang), [finished, lang_state], outputs))
     return timer, finished
+
+
+@dataclass
+class HubWidgets(WidgetGroup):
+    """Which hub, through which address, with which token (used for the call, never stored)."""
+
+    source: gr.Dropdown
+    endpoint: gr.Textbox
+    token: gr.Textbox
+
+
+in_page = gradio_errors(in_page=True)
+
+
+@in_page
+def search(hub: HubWidgets, lang: str, text: str, values: Sequence[Any]) -> Any:
+    h = hub.read(values)
+    rows = search_models(text or "", h["source"], h["endpoint"] or "", h["token"] or "")
+    if not rows:
+        gr.Info(t("hub_no_results", lang, query=text))
+    frame = pd.DataFrame([[r["id"], r["hub"], r["downloads"], r["likes"], r["task"], r["updated"],
+                           "🔒" if r["gated"] else ""] for r in rows],
+                         columns=["id", "hub", "downloads", "likes", "task", "updated", "gated"])
+    return gr.update(value=frame, visible=True)
+
+
+@in_page
+def open_page(hub: HubWidgets, lang: str, model: str, values: Sequence[Any]) -> list[Any]:
+    h = hub.read(values)
+    info = model_page((model or "").strip(), h["source"], h["endpoint"] or "", h["token"] or "")
+    return [page_markdown(info, lang), gr.update(visible=bool(info["card"])), info["card"],
+            gr.update(visible=bool(info["chat_template_text"])), info["chat_template_text"]]
+
+
+def poll(ctx: AppContext, done_before: float, lang: str, pick: str | None = None) -> list[Any]:
+    downloads = ctx.door.downloads.status()["downloads"]
+    choices = [(f"{d['repo']} · {d['state']}", d["job_id"]) for d in downloads]
+    done = sum(d["state"] == "done" for d in downloads)
+    job_update = gr.update(choices=choices, value=pick) if pick else gr.update(choices=choices)
+    busy = any(d["state"] in ACTIVE for d in downloads)  # the timer stops itself once nothing moves
+    return [downloads_html(downloads, lang), job_update, done if done != done_before else gr.update(),
+            gr.Timer(active=busy)]
+
+
+@in_page
+def start_download(ctx: AppContext, hub: HubWidgets, lang: str, done: float, model: str, file: str,
+                   values: Sequence[Any]) -> list[Any]:
+    h = hub.read(values)
+    job_id = ctx.door.downloads.start((model or "").strip(), h["source"], h["endpoint"] or "", h["token"] or "",
+                                      (file or "").strip())
+    gr.Info(t("hub_started", lang, job=job_id))
+    return poll(ctx, done, lang, job_id)
+
+
+@in_page
+def cancel_download(ctx: AppContext, job_id: str, done: float, lang: str) -> list[Any]:
+    if job_id:
+        gr.Info(ctx.door.downloads.cancel(job_id))
+    return poll(ctx, done, lang)
+
+
+@in_page
+def resume_download(ctx: AppContext, job_id: str, token: str, done: float, lang: str) -> list[Any]:
+    if job_id:
+        ctx.door.downloads.resume(job_id, token or "")
+    return poll(ctx, done, lang)
