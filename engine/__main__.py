@@ -21,7 +21,6 @@ import argparse
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from engine.config.yaml_io import load_yaml, parse_overrides
 from engine.data import cli as data_cli
@@ -31,11 +30,9 @@ from engine.evaluation import cli as eval_cli
 from engine.export import cli as export_cli
 from engine.hub import cli as hub_cli
 from engine.runs.queue import RunManager
+from engine.runs.rundir import loss_text
 from engine.sizing.fit import estimate_for
 from engine.sizing.memory import Setting
-
-if TYPE_CHECKING:
-    from engine.runs.queue import RunManager
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -128,7 +125,7 @@ def _follow(manager: RunManager, run_id: str) -> int:
             shown = (status.get("step", 0), status.get("state"), loss)
             if shown != last_shown:  # redraw only on change: a log file gets one line per step
                 bar.n = shown[0]
-                bar.set_postfix_str(f"{shown[1]}" + (f" loss {loss:.4f}" if loss is not None else ""))
+                bar.set_postfix_str(f"{shown[1]}" + (f" loss {loss_text(loss)}" if loss is not None else ""))
                 last_shown = shown
             if status.get("state") not in ("pending", "running") and not manager.queued() \
                     and manager.current_run_id() != run_id:
@@ -150,7 +147,7 @@ def _follow(manager: RunManager, run_id: str) -> int:
     status = run.status()
     state = status.get("state")
     if state == "completed":
-        print(f"completed: final loss {status.get('final_loss')}; model in {run.final_path}")
+        print(f"completed: final loss {loss_text(status.get('final_loss'))}; model in {run.final_path}")
         return 0
     if state == "stopped":
         print(f"stopped at step {status.get('step')}; resume with: python -m engine resume {run_id}")
@@ -187,7 +184,7 @@ def _list(outputs: str) -> int:
         return 0
     print(f"{'run id':<52} {'state':<10} {'step':>9} {'final loss':>10}  model")
     for r in runs:
-        loss = f"{r['final_loss']:.4f}" if isinstance(r["final_loss"], (int, float)) else "-"
+        loss = loss_text(r["final_loss"])
         print(f"{r['run_id']:<52} {r['state'] or '?':<10} {r['step']:>4}/{r['max_steps']:<4} {loss:>10}  {r['model']}")
     return 0
 

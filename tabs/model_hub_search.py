@@ -91,6 +91,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
         job = tr.label(gr.Dropdown(choices=[], label=t("hub_job", tr.lang), elem_id="hub-job", scale=3), "hub_job")
         cancel_btn = tr.button("hub_cancel", variant="stop", elem_id="hub-cancel", scale=0, min_width=110)
         resume_btn = tr.button("hub_resume", elem_id="hub-resume", scale=0, min_width=110)
+        discard_btn = tr.button("hub_discard", elem_id="hub-discard", scale=0, min_width=150)
     finished = gr.Number(0, visible=False)  # how many downloads are done; a change refreshes the disk list
     timer = gr.Timer(1.0, active=False)
     hub = HubWidgets(source, endpoint, token)
@@ -109,6 +110,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
                        [lang_state, finished, repo, gguf, *hub.components()], outputs, **PRIVATE)
     cancel_btn.click(lambda job_id, done, lang: cancel_download(ctx, job_id, done, lang), [job, finished, lang_state],
                      outputs, **PRIVATE)
+    discard_btn.click(lambda job_id, done, lang: cancel_download(ctx, job_id, done, lang, discard=True),
+                      [job, finished, lang_state], outputs, **PRIVATE)
     resume_btn.click(lambda job_id, tok, done, lang: resume_download(ctx, job_id, tok, done, lang),
                      [job, token, finished, lang_state], outputs, **PRIVATE)
     timer.tick(lambda done, lang: poll(ctx, done, lang), [finished, lang_state], outputs, **PRIVATE)
@@ -169,9 +172,11 @@ def start_download(ctx: AppContext, hub: HubWidgets, lang: str, done: float, mod
 
 
 @in_page
-def cancel_download(ctx: AppContext, job_id: str, done: float, lang: str) -> list[Any]:
+def cancel_download(ctx: AppContext, job_id: str, done: float, lang: str, discard: bool = False) -> list[Any]:
+    """Cancel keeps the partial files for a later resume; discard (of a cancelled, failed or interrupted
+    download) removes them."""
     if job_id:
-        gr.Info(ctx.door.downloads.cancel(job_id))
+        gr.Info(ctx.door.downloads.cancel(job_id, discard=discard))
     return poll(ctx, done, lang)
 
 

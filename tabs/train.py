@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,22 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     presets = preset_paths()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=480):
+            # the preset's name gets a row of its own: the longest (cpu_demo_smollm2_lora) fits in both languages
             with gr.Row():
                 preset = gr.Dropdown(choices=list(presets), value=DEFAULT_PRESET if DEFAULT_PRESET in presets else None,
-                                     label=t("preset", tr.lang), elem_id="preset", scale=3)
+                                     label=t("preset", tr.lang), elem_id="preset", scale=4, min_width=300)
                 tr.label(preset, "preset")
-                load_btn = tr.button("load_preset", elem_id="load-preset", scale=1)
-                upload = tr.label(gr.File(label=t("upload_yaml", tr.lang), file_types=[".yaml", ".yml"], scale=2,
-                                          height=90), "upload_yaml")
-                save_btn = tr.button("save_yaml", scale=1)
+                load_btn = tr.button("load_preset", elem_id="load-preset", scale=1, min_width=120)
+            with gr.Row():
+                upload = gr.UploadButton(t("upload_yaml", tr.lang), file_types=[".yaml", ".yml"], elem_id="upload-yaml",
+                                         scale=1, min_width=160)
+                tr.add(upload, lambda lang: {"label": t("upload_yaml", lang)})
+                save_btn = tr.button("save_yaml", scale=1, min_width=160)
                 saved = gr.File(visible=False, interactive=False, scale=2)
             preset_help = gr.Markdown(preset_description(presets[DEFAULT_PRESET], tr.lang)
-                                      if DEFAULT_PRESET in presets else "")
+                                      if DEFAULT_PRESET in presets else "", elem_id="preset-help")
             initial = load_preset(DEFAULT_PRESET) if DEFAULT_PRESET in presets else TrainConfig()
+            loaded = gr.State(Loaded(DEFAULT_PRESET if DEFAULT_PRESET in presets else "", initial.to_dict()))
             # the run controls and the memory verdict sit above the long form, always in view
             with gr.Column(elem_id="train-controls"):
                 with gr.Row():
@@ -95,16 +100,18 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     live = LiveWidgets(view, selected, progress, alerts, loss_plot, reward_plot, train_plot, hw_plot, log_box,
                        runs_table, checkpoint, run_config)
     form_outputs = [*form.inputs, yaml_view, cmd_view]
-    load_btn.click(lambda name, lang: load_named_preset(form, name, lang), [preset, lang_state],
-                   [*form_outputs, preset_help])
-    preset.change(lambda name, lang: load_named_preset(form, name, lang), [preset, lang_state],
-                  [*form_outputs, preset_help])
-    upload.upload(lambda path: load_uploaded(form, path), upload, [*form_outputs, preset_help])
-    lang_state.change(lambda name, lang: preset_description(presets[name], lang) if name in presets else gr.skip(),
-                      [preset, lang_state], preset_help, show_progress="hidden")
+    for event in (load_btn.click, preset.change):
+        event(lambda name, lang: load_named_preset(form, name, lang), [preset, lang_state],
+              [*form_outputs, preset_help, loaded])
+    upload.upload(lambda path: load_uploaded(form, path), upload, [*form_outputs, preset_help, loaded])
+    # the description follows the form: it describes the loaded preset until the form leaves it
     for widget in form.inputs:
-        widget.change(lambda *v: preview_of(form, v), form.inputs, [yaml_view, cmd_view], show_progress="hidden",
-                      queue=False)
+        widget.change(lambda lang, was, *v: preview_of(form, lang, was, v), [lang_state, loaded, *form.inputs],
+                      [yaml_view, cmd_view, preset_help], show_progress="hidden", queue=False)
+    lang_state.change(lambda lang, was, *v: preview_of(form, lang, was, v)[2], [lang_state, loaded, *form.inputs],
+                      preset_help, show_progress="hidden")
+    lang_state.change(lambda lang, *v: fit_of(ctx, form, lang, v), [lang_state, *form.inputs], fit_box,
+                      show_progress="hidden")
     for name in FIT_FIELDS:
         form.widgets[name].change(lambda lang, *v: fit_of(ctx, form, lang, v), [lang_state, *form.inputs], fit_box,
                                   show_progress="hidden")
@@ -145,26 +152,45 @@ def _form_update(form: TrainForm, config: TrainConfig) -> list[Any]:
     return [*form.values_of(config), yaml_text, cmd]
 
 
+@dataclass
+class Loaded:
+    """The preset (or YAML file) last loaded into the form, as it was loaded."""
+
+    name: str
+    config: dict[str, Any]
+
+    def describe(self, lang: str, config: TrainConfig) -> str:
+        if config.to_dict() != self.config:
+            return t("preset_changed", lang, name=self.name) if self.name else ""
+        path = preset_paths().get(self.name)
+        return preset_description(path, lang) if path else (f"`{self.name}`" if self.name else "")
+
+
 @in_page
 def load_named_preset(form: TrainForm, name: str, lang: str) -> list[Any]:
     if not name:
         raise ConfigError("pick a preset first")
-    return [*_form_update(form, load_preset(name)), preset_description(preset_paths()[name], lang)]
+    config = load_preset(name)
+    return [*_form_update(form, config), preset_description(preset_paths()[name], lang),
+            Loaded(name, config.to_dict())]
 
 
 @in_page
 def load_uploaded(form: TrainForm, path: str | None) -> list[Any]:
     if not path:
-        return [gr.skip()] * (len(form.inputs) + 3)
-    return [*_form_update(form, load_yaml(path)), f"`{Path(path).name}`"]
+        return [gr.skip()] * (len(form.inputs) + 4)
+    config = load_yaml(path)
+    return [*_form_update(form, config), f"`{Path(path).name}`", Loaded(Path(path).name, config.to_dict())]
 
 
-def preview_of(form: TrainForm, values: Sequence[Any]) -> list[Any]:
-    """Live preview while typing: a half-typed value keeps the last preview instead of raising."""
+def preview_of(form: TrainForm, lang: str, loaded: Loaded, values: Sequence[Any]) -> list[Any]:
+    """Live preview while typing (a half-typed value keeps the last preview instead of raising), and the
+    description of what was loaded while the form still holds it."""
     try:
-        return list(command_preview(form.to_config(values)))
+        config = form.to_config(values)
     except ConfigError:
-        return [gr.skip(), gr.skip()]
+        return [gr.skip(), gr.skip(), gr.skip()]
+    return [*command_preview(config), loaded.describe(lang, config)]
 
 
 def fit_of(ctx: AppContext, form: TrainForm, lang: str, values: Sequence[Any]) -> Any:
@@ -252,7 +278,8 @@ def fit_markdown(door: Door, config: TrainConfig, lang: str) -> str:
     except ModelError:
         return t("fit_unknown", lang)
     icon = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}[r["verdict"]]
-    text = t("fit_line", lang, icon=icon, total=r["total_gb"], device=r["device"], gb=r["device_gb"],
+    device = t("fit_ram", lang) if r.get("device_kind") == "cpu" else r["device"]
+    text = t("fit_line", lang, icon=icon, total=r["total_gb"], device=device, gb=r["device_gb"],
              verdict=t(f"fit_{r['verdict'].replace(' ', '_')}", lang), weights=r["weights_gb"],
              state=r["trainable_gb"], acts=r["activations_gb"])
     return text + (f"  \n💡 {r['suggestion']}" if r["suggestion"] else "")

@@ -17,7 +17,7 @@ import gradio as gr
 import pandas as pd
 
 from engine.evaluation.batch import summary_line
-from engine.runs.rundir import ACTIVE, read_json
+from engine.runs.rundir import ACTIVE, loss_text, read_json
 from tabs.charts import hardware_figure, loss_figure, reward_figure, training_figure
 from tabs.context import AppContext
 from tabs.i18n import t
@@ -96,7 +96,7 @@ def runs_frame(runs: list[dict[str, Any]], lang: str) -> pd.DataFrame:
         loss = r["final_loss"] if r["final_loss"] is not None else r["last_loss"]
         rows.append([r["run_id"], Path(str(r["model"])).name, r["method"], r["state"],
                      f"{r['step']}/{r['max_steps']} ({r['progress'] * 100:.0f}%)",
-                     f"{loss:.4f}" if isinstance(loss, (int, float)) else "–", started, _fmt_s(r["duration_s"])])
+                     loss_text(loss), started, _fmt_s(r["duration_s"])])
     return pd.DataFrame(rows, columns=[t(c, lang) for c in RUN_COLUMNS])
 
 
@@ -119,7 +119,7 @@ def alerts_markdown(status: dict[str, Any], lang: str) -> str:
         title = t("alert_oom", lang) if "out of memory" in str(status.get("error")) else t("alert_failed", lang)
         lines.insert(0, f"❌ **{title}:** {status.get('error')}  \n💡 {status.get('suggestion') or ''}")
     elif state == "completed":
-        lines.insert(0, f"✅ **{t('alert_done', lang)}** — {t('col_loss', lang)} {status.get('final_loss')}")
+        lines.insert(0, f"✅ **{t('alert_done', lang)}** — {t('col_loss', lang)} {loss_text(status.get('final_loss'))}")
     elif state == "stopped":
         lines.insert(0, f"⏸️ {t('alert_stopped', lang)}")
     return "\n\n".join(lines)
@@ -158,7 +158,7 @@ def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView) -> 
         out["config"] = run.config_path.read_text(encoding="utf-8")
     if view.seen_state == (run_id, "running") and status.get("state") not in ACTIVE:
         if status.get("state") == "completed":
-            gr.Info(t("done", lang, run_id=run_id, loss=status.get("final_loss")))
+            gr.Info(t("done", lang, run_id=run_id, loss=loss_text(status.get("final_loss"))))
         elif status.get("state") == "failed":
             gr.Warning(t("failed", lang, run_id=run_id, error=status.get("error")))
     view.seen_state = (run_id, status.get("state"))

@@ -9,8 +9,9 @@ import json
 
 import pytest
 
+from engine.data.detect import detect_format
 from engine.data.encode import IGNORE, EncodeStats, encode_conversation
-from engine.data.formats import detect_format, normalize
+from engine.data.formats import normalize
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
@@ -34,13 +35,35 @@ def masked_text(tok, examples) -> str:
 
 @pytest.mark.parametrize(("name", "fmt"), [
     ("openai_parts.jsonl", "openai"), ("sharegpt_tools.json", "sharegpt"), ("pairwise.jsonl", "pairwise"),
-    ("kto.jsonl", "kto"), ("text.jsonl", "text"), ("alpaca.csv", "alpaca"), ("alpaca.tsv", "alpaca"),
+    ("pairwise_v1.jsonl", "pairwise"), ("kto.jsonl", "kto"), ("text.jsonl", "text"), ("alpaca.csv", "alpaca"),
+    ("alpaca.tsv", "alpaca"),
 ])
 def test_each_sample_format_is_detected_with_no_bad_row(name: str, fmt: str):
     method = {"pairwise": "dpo", "text": "pt"}.get(fmt, "sft")
     normalized, report = read_samples(cfg(FORMATS_DIR / name, method=method))
     assert report.format == fmt
     assert report.bad == [] and report.usable == report.rows > 0
+
+
+def test_llamafactory_v1_pairs_split_into_the_shared_prompt_and_two_answers():
+    """chosen_messages / rejected_messages (LLaMA-Factory's v1 layout): each the whole conversation in
+    content parts with a loss_weight per message."""
+    rows = [Row(json.loads(line), "pairwise_v1.jsonl", i)
+            for i, line in enumerate((FORMATS_DIR / "pairwise_v1.jsonl").read_text().splitlines(), 1)]
+    assert detect_format(rows, SourceMeta()) == "pairwise"
+    pair = normalize(rows, SourceMeta(), "pairwise").samples[0]
+    assert pair.prompt == [{"role": "system", "content": "You are a helpful assistant."},
+                           {"role": "user", "content": "Who are you?"}]
+    assert (pair.chosen, pair.rejected) == ("I am TuneBot, fine-tuned with TuneDesk.", "I am a large language model.")
+    other_prompt = json.loads(json.dumps(rows[0].data))
+    other_prompt["rejected_messages"][1]["content"][0]["value"] = "Who made you?"
+    no_answer = json.loads(json.dumps(rows[0].data))
+    no_answer["chosen_messages"] = no_answer["chosen_messages"][:-1]
+    result = normalize([Row(other_prompt, "p.jsonl", 3), Row(no_answer, "p.jsonl", 4)], SourceMeta(), "pairwise")
+    assert result.bad == [
+        "p.jsonl row 3: chosen_messages and rejected_messages differ before their last turn: both must hold the same "
+        "prompt, then the preferred or the rejected answer",
+        "p.jsonl row 4: field 'chosen_messages' must end with an assistant turn that has text"]
 
 
 def test_content_parts_with_value_are_text_not_an_error():
@@ -146,7 +169,7 @@ def test_glaive_tool_calls_from_shared_data(tiny_tokenizer):
 
 @pytest.mark.parametrize(("name", "method"), [
     ("openai_parts.jsonl", "sft"), ("sharegpt_tools.json", "sft"), ("kto.jsonl", "sft"), ("pairwise.jsonl", "dpo"),
-    ("text.jsonl", "pt"), ("alpaca.csv", "sft"),
+    ("pairwise_v1.jsonl", "dpo"), ("text.jsonl", "pt"), ("alpaca.csv", "sft"),
 ])
 def test_every_format_trains_end_to_end(name: str, method: str, tiny_model, outputs):
     config = tiny_config(tiny_model, FORMATS_DIR / name, outputs, method=method, max_steps=2, max_seq_length=256,

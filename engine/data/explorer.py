@@ -16,8 +16,9 @@ from engine.access.paths import PathGuard
 from engine.config.field_info import DEFAULT_MODEL
 from engine.config.train_config import TrainConfig
 from engine.data.clean import CleanOptions, CleanResult, clean_dataset
+from engine.data.detect import detect
 from engine.data.encode import CHATML_TEMPLATE
-from engine.data.formats import FORMATS, detect
+from engine.data.formats import FORMATS
 from engine.data.pager import RowPager
 from engine.data.preview import preview_rows
 from engine.data.readers import DATA_SUFFIXES, Row

@@ -71,72 +71,6 @@ class Normalized:
     bad: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Detection:
-    format: str
-    evidence: list[str]
-
-
-def detect(rows: list[Row], meta: SourceMeta) -> Detection:
-    """The format of a dataset and why: the fields (or dataset_info.json settings) that gave it away."""
-    keys: set[str] = set()
-    for row in rows[:50]:
-        keys |= set(row.data)
-    cols = meta.columns
-    if meta.format in FORMATS:
-        return Detection(meta.format, [f"format {meta.format} saved with this dataset's column mapping"])
-    if meta.ranking:
-        return Detection("pairwise", ["dataset_info.json sets ranking: true"])
-    pair = [cols.get("chosen", "chosen"), cols.get("rejected", "rejected")]
-    if set(pair) <= keys:
-        return Detection("pairwise", [f"fields '{pair[0]}' and '{pair[1]}' hold preferred and rejected answers"])
-    label = cols.get("kto_tag") or next((k for k in KTO_LABEL_KEYS if k in keys), None)
-    chat_key = cols.get("messages") or next((k for k in ("messages", "conversations") if k in keys), None)
-    if label and label in keys and (chat_key or {"instruction", "output"} & keys) and _is_bool_column(rows, label):
-        return Detection("kto", [f"field '{label}' holds true/false labels beside "
-                                 f"'{chat_key or 'instruction/output'}' (KTO: desirable or not)"])
-    if meta.formatting == "sharegpt":
-        return Detection("sharegpt", ["dataset_info.json sets formatting: sharegpt"])
-    if meta.formatting == "openai":
-        return Detection("openai", ["dataset_info.json sets formatting: openai"])
-    if meta.formatting == "alpaca" and cols.get("prompt") in keys and cols.get("response", "output") not in keys:
-        return Detection("text", [f"dataset_info.json maps only prompt → '{cols['prompt']}', with no answer column: "
-                                  "plain text for pre-training"])
-    if meta.formatting == "alpaca" and (cols or {"instruction", "output"} & keys):
-        return Detection("alpaca", ["dataset_info.json sets formatting: alpaca"])
-    if chat_key:
-        sample = next((r.data.get(chat_key) for r in rows[:50] if isinstance(r.data.get(chat_key), list)
-                       and r.data[chat_key]), None)
-        first = sample[0] if sample else {}
-        if isinstance(first, dict) and "from" in first:
-            return Detection("sharegpt", [f"field '{chat_key}' is a list of turns with 'from'/'value'"])
-        return Detection("openai", [f"field '{chat_key}' is a list of turns with 'role'/'content'"])
-    prompt, query, response = cols.get("prompt", "instruction"), cols.get("query", "input"), cols.get("response",
-                                                                                                     "output")
-    if response in keys or (prompt in keys and "prompt" not in cols):
-        return Detection("alpaca", ["fields " + ", ".join(f"'{k}'" for k in (prompt, query, response) if k in keys)])
-    if cols.get("prompt", "text") in keys:
-        return Detection("text", [f"field '{cols.get('prompt', 'text')}' holds plain text"])
-    found = ", ".join(sorted(keys)[:8]) or "no fields"
-    prompt_only = next((k for k in ("prompt", "question", "problem") if k in keys), None)
-    grpo = (f" Rows of prompts (field '{prompt_only}') with or without a reference answer are data for GRPO: "
-            "train them with method grpo." if prompt_only else "")
-    raise RowError(
-        f"cannot tell the dataset format from its fields ({found}). Expected instruction/output (alpaca), "
-        "conversations (sharegpt), messages (openai), chosen/rejected (pairwise), messages + label (kto) or text; "
-        "set dataset_format or map the columns in the Dataset Explorer." + grpo)
-
-
-def detect_format(rows: list[Row], meta: SourceMeta) -> str:
-    return detect(rows, meta).format
-
-
-def _is_bool_column(rows: list[Row], key: str) -> bool:
-    values = [r.data.get(key) for r in rows[:50] if key in r.data]
-    return bool(values) and all(isinstance(v, bool) or str(v).lower() in ("true", "false", "0", "1")
-                                for v in values)
-
-
 def normalize(rows: list[Row], meta: SourceMeta, fmt: str) -> Normalized:
     convert = CONVERTERS[fmt]
     out = Normalized(fmt)
@@ -365,6 +299,8 @@ def _answer(value: Any, what: str, meta: SourceMeta) -> str:
 
 
 def _pairwise(data: dict[str, Any], meta: SourceMeta) -> Preference:
+    if "chosen_messages" in data or "rejected_messages" in data:
+        return _pairwise_messages(data, meta)
     chosen = _answer(data.get(_col(meta, "chosen", "chosen")), "chosen", meta)
     rejected = _answer(data.get(_col(meta, "rejected", "rejected")), "rejected", meta)
     conv_key = _col(meta, "messages", next((k for k in ("conversations", "messages") if k in data), "prompt"))
@@ -383,6 +319,26 @@ def _pairwise(data: dict[str, Any], meta: SourceMeta) -> Preference:
     if chosen == rejected:
         raise RowError("chosen and rejected are identical: nothing to prefer")
     return Preference(prompt, chosen, rejected, _tools(data, meta))
+
+
+def _pairwise_messages(data: dict[str, Any], meta: SourceMeta) -> Preference:
+    """LLaMA-Factory's v1 layout: `chosen_messages` and `rejected_messages`, each the whole conversation
+    (content parts, a loss_weight per message). What both share before their last turn is the prompt; each
+    one's last turn, the assistant's, is its answer."""
+    sides = [_turns(data.get(key), meta, key) for key in ("chosen_messages", "rejected_messages")]
+    for key, turns in zip(("chosen_messages", "rejected_messages"), sides, strict=True):
+        if turns[-1]["role"] != "assistant" or not turns[-1]["content"].strip():
+            raise RowError(f"field '{key}' must end with an assistant turn that has text")
+    prompts = [[{k: v for k, v in m.items() if k != "loss_weight"} for m in turns[:-1]] for turns in sides]
+    if prompts[0] != prompts[1]:
+        raise RowError("chosen_messages and rejected_messages differ before their last turn: both must hold the "
+                       "same prompt, then the preferred or the rejected answer")
+    if not prompts[0] or prompts[0][-1]["role"] == "assistant":
+        raise RowError("the prompt in chosen_messages must end with the user's turn")
+    chosen, rejected = sides[0][-1]["content"], sides[1][-1]["content"]
+    if chosen == rejected:
+        raise RowError("chosen and rejected are identical: nothing to prefer")
+    return Preference(prompts[0], chosen, rejected, _tools(data, meta))
 
 
 def _text(data: dict[str, Any], meta: SourceMeta) -> PlainText:

@@ -13,17 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.config.train_config import TrainConfig
+from engine.data.detect import detect_format
 from engine.data.encode import EncodeStats, encode_conversations, encode_texts, kto_record, preference_record
 from engine.data.encode_cache import EncodeCache
-from engine.data.formats import (
-    KTO_LABEL_KEYS,
-    Conversation,
-    Normalized,
-    PlainText,
-    Preference,
-    detect_format,
-    normalize,
-)
+from engine.data.formats import KTO_LABEL_KEYS, Conversation, Normalized, PlainText, Preference, normalize
 from engine.data.prompts import PromptSample, read_prompts
 from engine.data.sources import load_source
 from engine.errors import DataError, RowError

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.data import stats_parallel
-from engine.data.formats import PlainText, Preference, Sample, detect
+from engine.data.detect import detect
+from engine.data.formats import PlainText, Preference, Sample
 from engine.data.lengths import measure, sample_examples
 from engine.data.readers import Row
 from engine.data.sources import SourcePlan, iter_rows

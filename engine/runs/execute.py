@@ -25,7 +25,7 @@ from engine.models.memory import release_memory
 from engine.models.precision import pick_precision
 from engine.models.resolve import resolve_model
 from engine.runs.failures import explain
-from engine.runs.rundir import RunDir, write_json_atomic
+from engine.runs.rundir import RunDir, loss_text, write_json_atomic
 from engine.runs.storage import folder_bytes, is_disk_full, mib, space_line
 from engine.training import build_trainer
 from engine.training.launch import STOP_FILE, launch, wants_processes, world_size
@@ -151,7 +151,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
         tok.save_pretrained(str(partial))
         shutil.rmtree(run.final_path, ignore_errors=True)
         os.replace(partial, run.final_path)
-    run.log(f"completed: {result.global_step} steps, final loss {final_loss}, saved to {run.final_path}")
+    run.log(f"completed: {result.global_step} steps, final loss {loss_text(final_loss)}, saved to {run.final_path}")
     run.write_status(state="completed", ended_at=time.time(), final_loss=final_loss, progress=1.0,
                      step=result.global_step)
     return "completed"

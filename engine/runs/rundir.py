@@ -180,3 +180,8 @@ def checkpoint_complete(folder: Path) -> bool:
         return False
     weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
     return isinstance(state, dict) and "global_step" in state and weights
+
+
+def loss_text(loss: float | None) -> str:
+    """A loss as people read it: four significant digits (5.472e-06, 0.0123, 1.542), "–" when there is none."""
+    return "–" if not isinstance(loss, (int, float)) else f"{loss:.4g}"

@@ -53,7 +53,8 @@ def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None
                          "precision": "fp32" if device == "cpu" and setting.precision == "auto" else
                          ("bf16" if setting.precision == "auto" else setting.precision)})
     result = estimate(shape, setting)
-    out = {"model": model, "setting": setting.__dict__, **result.to_dict(), "device": name, "device_gb": gb,
+    out = {"model": model, "setting": setting.__dict__, **result.to_dict(), "device": name, "device_kind": device,
+           "device_gb": gb,
            "verdict": verdict(result.total_gb, gb), "suggestion": None}
     if out["verdict"] != "fits":
         found = nearest_fit(shape, setting, gb)
