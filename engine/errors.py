@@ -8,7 +8,15 @@ from __future__ import annotations
 
 
 class TuneDeskError(Exception):
-    """Base for errors whose message is shown to the user as is."""
+    """Base for errors whose message is shown to the user as is. Given a message of engine/text (a key and
+    its values), the error reads as its English text and renders in the reader's language at the edge."""
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(str(message), *args)
+        self.text = message if hasattr(message, "render") else None
+
+    def render(self, lang: str = "en") -> str:
+        return self.text.render(lang) if self.text is not None else str(self)
 
 
 class ConfigError(TuneDeskError, ValueError):

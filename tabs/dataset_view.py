@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from engine.text.message import render
 from tabs.charts import LAYOUT
 from tabs.i18n import t
 
@@ -82,7 +83,7 @@ def histogram_figure(hist: dict[str, Any] | None, lang: str) -> go.Figure:
 
 
 def bad_rows_frame(stats: dict[str, Any] | None, lang: str) -> pd.DataFrame:
-    rows = [[b["where"], b["reason"]] for b in (stats or {}).get("bad", [])]
+    rows = [[b["where"], render(b.get("text") or b["reason"], lang)] for b in (stats or {}).get("bad", [])]
     return pd.DataFrame(rows, columns=[t("data_col_where", lang), t("data_col_reason", lang)])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,12 @@ def disk_problem(exc: OSError) -> str:
 
 
 def gradio_errors(fn: Callable[..., Any] | None = None, *, in_page: bool = False) -> Any:
-    """Re-raise ConfigError/TuneDeskError as gr.Error. `in_page`: multi-line messages as HTML lines,
-    kept on screen until closed (the API gets the plain text)."""
+    """Re-raise TuneDeskError as gr.Error. `in_page`: multi-line messages as HTML lines, kept on screen
+    until closed (the API gets the plain text). A handler with a `lang` parameter gets the engine's message
+    in that language; the API, which has none, in English."""
     def decorate(inner: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(inner)
+
         @functools.wraps(inner)  # Gradio reads parameters (and gr.api the endpoint) from the signature
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -31,9 +35,18 @@ def gradio_errors(fn: Callable[..., Any] | None = None, *, in_page: bool = False
             except OSError as exc:  # a full, read-only or vanished disk under a running app: named, no traceback
                 raise gr.Error(disk_problem(exc)) from exc
             except TuneDeskError as exc:
+                text = exc.render(_lang_of(signature, args, kwargs))
                 if in_page:
-                    raise gr.Error(str(exc).replace("\n", "<br>"), duration=None) from exc
-                raise gr.Error(str(exc)) from exc
+                    raise gr.Error(text.replace("\n", "<br>"), duration=None) from exc
+                raise gr.Error(text) from exc
         return wrapped
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _lang_of(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    try:
+        lang = signature.bind_partial(*args, **kwargs).arguments.get("lang", "en")
+    except TypeError:
+        return "en"
+    return lang if lang in ("en", "zh") else "en"

@@ -18,6 +18,7 @@ import pandas as pd
 
 from engine.evaluation.batch import summary_line
 from engine.runs.rundir import ACTIVE, loss_text, read_json
+from engine.text.message import render
 from tabs.charts import hardware_figure, loss_figure, reward_figure, training_figure
 from tabs.context import AppContext
 from tabs.i18n import t
@@ -113,16 +114,22 @@ def progress_html(status: dict[str, Any], lang: str) -> str:
 
 
 def alerts_markdown(status: dict[str, Any], lang: str) -> str:
-    lines = [f"⚠️ {a['message']}" for a in status.get("alerts", [])]
+    lines = [f"⚠️ {render(a.get('text') or a['message'], lang)}" for a in status.get("alerts", [])]
     state = status.get("state")
     if state == "failed":
         title = t("alert_oom", lang) if "out of memory" in str(status.get("error")) else t("alert_failed", lang)
-        lines.insert(0, f"❌ **{title}:** {status.get('error')}  \n💡 {status.get('suggestion') or ''}")
+        lines.insert(0, f"❌ **{title}:** {failure_reason(status, lang)}  \n💡 "
+                        f"{render(status.get('suggestion_text') or status.get('suggestion'), lang)}")
     elif state == "completed":
         lines.insert(0, f"✅ **{t('alert_done', lang)}** — {t('col_loss', lang)} {loss_text(status.get('final_loss'))}")
     elif state == "stopped":
         lines.insert(0, f"⏸️ {t('alert_stopped', lang)}")
     return "\n\n".join(lines)
+
+
+def failure_reason(status: dict[str, Any], lang: str) -> str:
+    """Why the run failed, in the reader's language where status.json holds the message."""
+    return render(status.get("error_text") or status.get("error"), lang)
 
 
 def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView) -> list[Any]:
@@ -160,7 +167,7 @@ def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView) -> 
         if status.get("state") == "completed":
             gr.Info(t("done", lang, run_id=run_id, loss=loss_text(status.get("final_loss"))))
         elif status.get("state") == "failed":
-            gr.Warning(t("failed", lang, run_id=run_id, error=status.get("error")))
+            gr.Warning(t("failed", lang, run_id=run_id, error=failure_reason(status, lang)))
     view.seen_state = (run_id, status.get("state"))
     bar = progress_html(status, lang)
     notes = alerts_markdown(status, lang)

@@ -210,6 +210,9 @@ def test_dataset_explorer_in_chinese_with_a_broken_file(app, page, tmp_path):
     page.locator("#data-summary", has_text="错误 2 行").wait_for()
     page.get_by_text("错误行").first.click()
     page.locator("#data-bad-rows", has_text="broken.jsonl line 2").wait_for(timeout=10_000)
+    # the reasons in the page's language: the engine's messages, not English sentences
+    page.locator("#data-bad-rows", has_text="不是有效的 JSON").wait_for(timeout=10_000)
+    page.locator("#data-bad-rows", has_text="output 为空或缺失").wait_for(timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "data-explorer-zh.png"), full_page=True)
 
 

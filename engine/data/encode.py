@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.data.formats import Conversation, Message, PlainText, Preference
 from engine.errors import RowError
+from engine.text.message import say
 
 IGNORE = -100
 
@@ -45,7 +46,7 @@ def _render(tok: Any, messages: list[Message], tools: list[Any] | None, generati
     try:
         return tok.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=generation)
     except Exception as exc:  # jinja raises TemplateError (and templates raise their own exceptions)
-        raise RowError(f"the model's chat template rejected this conversation: {exc}") from exc
+        raise RowError(say("row.template_rejected", detail=str(exc))) from exc
 
 
 def _template_messages(tok: Any, conv: Conversation) -> tuple[list[Message], list[Any] | None]:
@@ -88,7 +89,7 @@ def conversation_segments(tok: Any, conv: Conversation) -> list[list[tuple[str, 
         prompt = _render(tok, messages[:i], tools, generation=True)
         full = _render(tok, messages[: i + 1], tools, generation=False)
         if not full.startswith(prompt):
-            raise RowError("the chat template renders this answer in a way that does not extend its prompt")
+            raise RowError(say("row.template_not_prefix"))
         if prompt.startswith(text):
             segments.append((prompt[len(text):], False))
         else:

@@ -19,6 +19,7 @@ from typing import Any
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
 from engine.errors import RowError
+from engine.text.message import say
 
 FORMATS = ("alpaca", "sharegpt", "openai", "pairwise", "kto", "text")
 TEXT_KEYS = ("text", "value", "content")
@@ -101,9 +102,9 @@ def _tool_call(part: dict[str, Any], what: str) -> dict[str, Any]:
         try:
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError as exc:
-            raise RowError(f"{what}: tool call '{name}' has arguments that are not valid JSON ({exc.msg})") from exc
+            raise RowError(say("row.tool_args_json", what=what, name=name, detail=exc.msg)) from exc
     if not isinstance(name, str) or not name:
-        raise RowError(f"{what}: tool call without a name")
+        raise RowError(say("row.tool_no_name", what=what))
     return {"type": "function", "function": {"name": name, "arguments": args}}
 
 
@@ -112,39 +113,38 @@ def _content(value: Any, what: str) -> tuple[str, str, list[dict[str, Any]]]:
     if isinstance(value, str):
         return value, "", []
     if value is None:
-        raise RowError(f"{what} is missing")
+        raise RowError(say("row.missing", what=what))
     if not isinstance(value, list):
-        raise RowError(f"{what} must be text or a list of parts, got {type(value).__name__}")
+        raise RowError(say("row.not_text_or_parts", what=what, got=type(value).__name__))
     texts, thoughts, calls = [], [], []
     for n, part in enumerate(value):
         if isinstance(part, str):
             texts.append(part)
             continue
         if not isinstance(part, dict):
-            raise RowError(f"{what}[{n}] must be text or an object, got {type(part).__name__}")
+            raise RowError(say("row.part_not_object", what=what, n=n, got=type(part).__name__))
         kind = str(part.get("type", "text")).lower()
         if kind in ("text", "input_text", "output_text"):
             text = _part_text(part)
             if text is None:
-                raise RowError(f"{what}[{n}] is a text part without text (expected a 'text' or 'value' string)")
+                raise RowError(say("row.text_part_empty", what=what, n=n))
             texts.append(text)
         elif kind in REASONING_PARTS:
             text = _part_text(part) or next((part[k] for k in REASONING_PARTS if isinstance(part.get(k), str)), None)
             if text is None:
-                raise RowError(f"{what}[{n}] is a {kind} part without text")
+                raise RowError(say("row.part_empty", what=what, n=n, kind=kind))
             thoughts.append(text)
         elif kind in TOOL_CALL_PARTS:
             calls.append(_tool_call(part, f"{what}[{n}]"))
         else:
-            raise RowError(f"{what}[{n}] is a '{kind}' part: TuneDesk trains on text, reasoning and tool-call parts "
-                           "only; drop that part (or the row) for a text model")
+            raise RowError(say("row.part_unsupported", what=what, n=n, kind=kind))
     return "".join(texts), "\n".join(thoughts), calls
 
 
 def _text_of(value: Any, what: str) -> str:
     text, reasoning, calls = _content(value, what)
     if reasoning or calls:
-        raise RowError(f"{what} must be plain text here (reasoning and tool calls belong in chat turns)")
+        raise RowError(say("row.plain_text_only", what=what))
     return text
 
 
@@ -156,7 +156,7 @@ def _tools(data: dict[str, Any], meta: SourceMeta) -> list[Any] | None:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise RowError(f"tools is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+            raise RowError(say("row.tools_json", detail=exc.msg, column=exc.colno)) from exc
     return raw if isinstance(raw, list) else [raw]
 
 
@@ -167,19 +167,19 @@ def _alpaca(data: dict[str, Any], meta: SourceMeta) -> Conversation:
     if instruction is None and str(query).strip():
         instruction = ""
     if not isinstance(instruction, str) or not (instruction.strip() or str(query).strip()):
-        raise RowError(f"instruction is empty or missing (field '{_col(meta, 'prompt', 'instruction')}')")
+        raise RowError(say("row.instruction_missing", field=_col(meta, "prompt", "instruction")))
     if not isinstance(response, str) or not response.strip():
-        raise RowError(f"output is empty or missing (field '{_col(meta, 'response', 'output')}')")
+        raise RowError(say("row.output_missing", field=_col(meta, "response", "output")))
     messages: list[Message] = []
     system = data.get(_col(meta, "system", "system"))
     if isinstance(system, str) and system.strip():
         messages.append({"role": "system", "content": system})
     history = data.get(_col(meta, "history", "history")) or []
     if not isinstance(history, list):
-        raise RowError("field 'history' must be a list of [question, answer] pairs")
+        raise RowError(say("row.history_not_pairs"))
     for i, turn in enumerate(history):
         if not (isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(t, str) for t in turn)):
-            raise RowError(f"history[{i}] must be a [question, answer] pair of strings")
+            raise RowError(say("row.history_pair", i=i))
         messages += [{"role": "user", "content": turn[0]}, {"role": "assistant", "content": turn[1]}]
     prompt = "\n".join(p for p in (instruction, str(query)) if p.strip())
     messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
@@ -191,9 +191,9 @@ def _turns(raw: Any, meta: SourceMeta, what: str) -> list[Message]:
         try:
             raw = json.loads(raw)  # csv and parquet exports often hold the turns as a JSON string
         except json.JSONDecodeError as exc:
-            raise RowError(f"field '{what}' is text that is not a JSON list of turns ({exc.msg})") from exc
+            raise RowError(say("row.turns_json", what=what, detail=exc.msg)) from exc
     if not isinstance(raw, list) or not raw:
-        raise RowError(f"field '{what}' must be a non-empty list of turns")
+        raise RowError(say("row.turns_empty", what=what))
     tags = meta.tags
     role_key = tags.get("role_tag")
     content_key = tags.get("content_tag")
@@ -204,14 +204,14 @@ def _turns(raw: Any, meta: SourceMeta, what: str) -> list[Message]:
     turns: list[Message] = []
     for i, turn in enumerate(raw):
         if not isinstance(turn, dict):
-            raise RowError(f"{what}[{i}] must be an object, got {type(turn).__name__}")
+            raise RowError(say("row.turn_not_object", what=what, i=i, got=type(turn).__name__))
         role = turn.get(role_key) if role_key else turn.get("role", turn.get("from"))
         if not isinstance(role, str):
-            raise RowError(f"{what}[{i}] has no role (expected 'role' or 'from')")
+            raise RowError(say("row.turn_no_role", what=what, i=i))
         raw_role = renamed.get(role) or role.lower()
         norm = ROLE_ALIASES.get(raw_role)
         if norm is None:
-            raise RowError(f"{what}[{i}] has unknown role '{role}'")
+            raise RowError(say("row.turn_unknown_role", what=what, i=i, role=role))
         content = turn.get(content_key) if content_key else turn.get("content", turn.get("value"))
         text, reasoning, calls = _content(content if content is not None or not turn.get("tool_calls") else "",
                                           f"{what}[{i}] content")
@@ -229,7 +229,7 @@ def _turns(raw: Any, meta: SourceMeta, what: str) -> list[Message]:
         if "loss_weight" in turn:
             weight = turn["loss_weight"]
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1:
-                raise RowError(f"{what}[{i}] loss_weight must be a number from 0 to 1, got {weight!r}")
+                raise RowError(say("row.loss_weight", what=what, i=i, value=repr(weight)))
             message["loss_weight"] = float(weight)
         turns.append(message)
     return turns
@@ -239,22 +239,22 @@ def _function_call_text(text: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RowError(f"{what}: function_call is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        raise RowError(say("row.function_call_json", what=what, detail=exc.msg, column=exc.colno)) from exc
     if isinstance(value, list):  # several parallel calls: keep the first shape, all calls
         if not value:
-            raise RowError(f"{what}: function_call is an empty list")
+            raise RowError(say("row.function_call_empty", what=what))
         value = value[0]
     if not isinstance(value, dict):
-        raise RowError(f"{what}: function_call must be a JSON object with name and arguments")
+        raise RowError(say("row.function_call_shape", what=what))
     return _tool_call(value, what)
 
 
 def _check_order(messages: list[Message]) -> None:
     for i, m in enumerate(messages):
         if m["role"] == "system" and i > 0:
-            raise RowError(f"turn {i} is a system message after the conversation started; put it first")
+            raise RowError(say("row.system_late", i=i))
         if m["role"] == "tool" and (i == 0 or messages[i - 1]["role"] not in ("assistant", "tool")):
-            raise RowError(f"turn {i} is a tool result that follows no tool call")
+            raise RowError(say("row.tool_orphan", i=i))
 
 
 def _chat(data: dict[str, Any], meta: SourceMeta) -> Conversation:
@@ -265,7 +265,7 @@ def _chat(data: dict[str, Any], meta: SourceMeta) -> Conversation:
         messages.insert(0, {"role": "system", "content": system})
     _check_order(messages)
     if not any(m["role"] == "assistant" and (m["content"].strip() or m.get("tool_calls")) for m in messages):
-        raise RowError(f"field '{key}': no assistant turn with text: nothing to learn from")
+        raise RowError(say("row.no_answer", field=key))
     while messages[-1]["role"] != "assistant":
         messages.pop()  # trailing user turns have no answer to train on
     return Conversation(messages, _tools(data, meta))
@@ -279,7 +279,7 @@ def _kto(data: dict[str, Any], meta: SourceMeta) -> Conversation:
     if isinstance(raw, int) and not isinstance(raw, bool) and raw in (0, 1):
         raw = bool(raw)
     if not isinstance(raw, bool):
-        raise RowError(f"field '{key}' must be true or false (is this answer desirable?), got {raw!r}")
+        raise RowError(say("row.kto_label", field=key, value=repr(raw)))
     conv = _chat(data, meta) if any(k in data for k in ("messages", "conversations", meta.columns.get("messages"))) \
         else _alpaca(data, meta)
     conv.label = raw
@@ -294,7 +294,7 @@ def _answer(value: Any, what: str, meta: SourceMeta) -> str:
         value = turns[-1]["content"]
     text = _text_of(value, what)
     if not text.strip():
-        raise RowError(f"field '{what}' is empty")
+        raise RowError(say("row.field_empty", field=what))
     return text
 
 
@@ -313,11 +313,11 @@ def _pairwise(data: dict[str, Any], meta: SourceMeta) -> Preference:
         text = "\n".join(p for p in (data["instruction"], data.get("input") or "") if p.strip())
         prompt = [{"role": "user", "content": text}]
     else:
-        raise RowError("no prompt: expected prompt, conversations, messages or instruction")
+        raise RowError(say("row.no_prompt"))
     if prompt[-1]["role"] == "assistant":
-        raise RowError("the prompt ends with an assistant turn; the last turn must be the user's")
+        raise RowError(say("row.prompt_ends_assistant"))
     if chosen == rejected:
-        raise RowError("chosen and rejected are identical: nothing to prefer")
+        raise RowError(say("row.same_answers"))
     return Preference(prompt, chosen, rejected, _tools(data, meta))
 
 
@@ -328,16 +328,15 @@ def _pairwise_messages(data: dict[str, Any], meta: SourceMeta) -> Preference:
     sides = [_turns(data.get(key), meta, key) for key in ("chosen_messages", "rejected_messages")]
     for key, turns in zip(("chosen_messages", "rejected_messages"), sides, strict=True):
         if turns[-1]["role"] != "assistant" or not turns[-1]["content"].strip():
-            raise RowError(f"field '{key}' must end with an assistant turn that has text")
+            raise RowError(say("row.pair_no_answer", field=key))
     prompts = [[{k: v for k, v in m.items() if k != "loss_weight"} for m in turns[:-1]] for turns in sides]
     if prompts[0] != prompts[1]:
-        raise RowError("chosen_messages and rejected_messages differ before their last turn: both must hold the "
-                       "same prompt, then the preferred or the rejected answer")
+        raise RowError(say("row.pair_prompts_differ"))
     if not prompts[0] or prompts[0][-1]["role"] == "assistant":
-        raise RowError("the prompt in chosen_messages must end with the user's turn")
+        raise RowError(say("row.pair_prompt_ends"))
     chosen, rejected = sides[0][-1]["content"], sides[1][-1]["content"]
     if chosen == rejected:
-        raise RowError("chosen and rejected are identical: nothing to prefer")
+        raise RowError(say("row.same_answers"))
     return Preference(prompts[0], chosen, rejected, _tools(data, meta))
 
 
@@ -345,7 +344,7 @@ def _text(data: dict[str, Any], meta: SourceMeta) -> PlainText:
     key = _col(meta, "prompt", "text")
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise RowError(f"text is empty or missing (field '{key}')")
+        raise RowError(say("row.text_missing", field=key))
     return PlainText(value)
 
 

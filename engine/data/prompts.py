@@ -14,6 +14,7 @@ from engine.data.formats import Message, _turns
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
 from engine.errors import RowError
+from engine.text.message import say
 
 PROMPT_KEYS = ("prompt", "question", "problem", "query")
 CHAT_KEYS = ("messages", "conversations")
@@ -42,7 +43,7 @@ def _reference_of(data: dict[str, Any], meta: SourceMeta) -> str | None:
 def _cut_at_last_user(turns: list[Message], what: str) -> tuple[list[Message], str | None]:
     last_user = max((i for i, m in enumerate(turns) if m["role"] == "user"), default=None)
     if last_user is None:
-        raise RowError(f"field '{what}' has no user turn to use as the prompt")
+        raise RowError(say("row.prompt_no_user", what=what))
     after = next((m["content"] for m in turns[last_user + 1:] if m["role"] == "assistant" and m["content"].strip()),
                  None)
     return turns[:last_user + 1], after
@@ -65,8 +66,7 @@ def prompt_sample(data: dict[str, Any], meta: SourceMeta) -> PromptSample:
         text = raw if not (isinstance(extra, str) and extra.strip()) else f"{raw}\n{extra}"
         messages = [{"role": "user", "content": text}]
     else:
-        raise RowError("no prompt: expected a prompt, question or instruction field, or messages / conversations "
-                       "with a user turn")
+        raise RowError(say("row.prompt_missing"))
     system = data.get(meta.columns.get("system", "system"))
     if isinstance(system, str) and system.strip() and messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": system})
@@ -84,8 +84,7 @@ def read_prompts(rows: list[Row], meta: SourceMeta, need_reference: bool) -> tup
         try:
             sample = prompt_sample(row.data, meta)
             if need_reference and sample.reference is None:
-                raise RowError("no reference answer for the answer_match reward (expected one of the fields "
-                               f"{', '.join(REFERENCE_KEYS)}, or an assistant turn after the prompt)")
+                raise RowError(say("row.no_reference", fields=", ".join(REFERENCE_KEYS)))
         except RowError as exc:
             bad.append(f"{row.where}: {exc}")
             continue

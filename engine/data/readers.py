@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import orjson
 
 from engine.errors import DataError
+from engine.text.message import Text, say
 
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
 SNIFF_BYTES = 1 << 20
@@ -39,6 +40,22 @@ class Row:
     def where(self) -> str:
         return f"{self.file} {self.unit} {self.number}"
 
+
+
+class Unreadable(str):
+    """A row that could not be read, as the "where: reason" text every reader of rows already takes, with
+    the reason kept as a message for the reader's language."""
+
+    where: str
+    text: Text
+
+    def __new__(cls, where: str, text: Text) -> Unreadable:
+        item = super().__new__(cls, f"{where}: {text}")
+        item.where, item.text = where, text
+        return item
+
+    def __reduce__(self) -> tuple[Any, ...]:  # rows are counted in other processes too
+        return Unreadable, (self.where, self.text)
 
 def iter_file(path: Path) -> Iterator[Row | str]:
     """Rows of one file, streamed where the format allows; a string is a row that could not be read."""
@@ -138,7 +155,7 @@ def _read_json(path: Path) -> Iterator[Row | str]:
         if isinstance(item, dict):
             yield Row(item, path.name, i)
         else:
-            yield f"{path.name} row {i}: expected an object with fields, got {type(item).__name__}"
+            yield Unreadable(f"{path.name} row {i}", say("row.not_object_fields", got=type(item).__name__))
 
 
 def _read_jsonl(path: Path) -> Iterator[Row | str]:
@@ -178,12 +195,12 @@ def _json_lines(path: Path, lines: Iterator[tuple[int, bytes | str]], encoding: 
         except UnicodeDecodeError as exc:
             raise _decode_error(path, exc, encoding, line_no) from exc
         except json.JSONDecodeError as exc:
-            yield f"{path.name} line {line_no}: not valid JSON ({exc.msg} at column {exc.colno})"
+            yield Unreadable(f"{path.name} line {line_no}", say("row.not_json_line", detail=exc.msg, column=exc.colno))
             continue
         if isinstance(item, dict):
             yield Row(item, path.name, line_no, "line")
         else:
-            yield f"{path.name} line {line_no}: expected an object, got {type(item).__name__}"
+            yield Unreadable(f"{path.name} line {line_no}", say("row.not_object", got=type(item).__name__))
 
 
 def loads_json_line(raw: bytes | str, encoding: str, first: bool) -> Any:
@@ -216,8 +233,8 @@ def _read_csv(path: Path) -> Iterator[Row | str]:
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) != width:
-                    yield (f"{path.name} row {number}: {len(cells)} cells but the header has {width} "
-                           f"({', '.join(header[:6])}); check the quoting of that row")
+                    yield Unreadable(f"{path.name} row {number}", say("row.csv_cells", cells=len(cells), width=width,
+                                                                      header=", ".join(header[:6])))
                     continue
                 yield Row(dict(zip(header, cells, strict=True)), path.name, number)
         except csv.Error as exc:

@@ -29,7 +29,8 @@ ASCII_NOISE = (string.punctuation + string.whitespace).encode()
 @dataclass
 class BadRow:
     where: str
-    reason: str
+    reason: str  # in English
+    text: dict[str, Any] | None = None  # the reason as a message (engine/text), for the reader's language
 
 
 def sample_text(sample: Sample) -> str:
@@ -115,7 +116,9 @@ class Tally:
     def add(self, item: Row | str) -> None:
         if isinstance(item, str):
             self.unreadable += 1
-            self._bad(*item.partition(": ")[::2])
+            where, _, reason = item.partition(": ")
+            text = getattr(item, "text", None)
+            self._bad(where, reason, text.to_dict() if text is not None else None)
             return
         self.rows += 1
         if len(self.columns) < 100:
@@ -124,7 +127,7 @@ class Tally:
         try:
             sample = self.convert(item.data, self.meta)
         except RowError as exc:
-            self._bad(item.where, str(exc))
+            self._bad(item.where, str(exc), exc.text.to_dict() if exc.text is not None else None)
             return
         self.usable += 1
         self.splits[item.split] += 1
@@ -143,10 +146,10 @@ class Tally:
             if slot < self.token_sample:
                 self.reservoir[slot] = sample
 
-    def _bad(self, where: str, reason: str) -> None:
+    def _bad(self, where: str, reason: str, text: dict[str, Any] | None = None) -> None:
         self.bad_count += 1
         if len(self.bad) < MAX_BAD_KEPT:
-            self.bad.append(BadRow(where, reason))
+            self.bad.append(BadRow(where, reason, text))
 
     def merge(self, other: Tally) -> None:
         """Fold in the tally of a later part; the reservoirs combine in proportion to their rows."""

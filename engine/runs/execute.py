@@ -27,6 +27,7 @@ from engine.models.resolve import resolve_model
 from engine.runs.failures import explain
 from engine.runs.rundir import RunDir, loss_text, write_json_atomic
 from engine.runs.storage import folder_bytes, is_disk_full, mib, space_line
+from engine.text.message import Text
 from engine.training import build_trainer
 from engine.training.launch import STOP_FILE, launch, wants_processes, world_size
 
@@ -55,7 +56,7 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).addHandler(handler)
     run.write_status(state="running", started_at=time.time(), ended_at=None, error=None, suggestion=None,
-                     pid=os.getpid(), resumed_from=resume_from)
+                     error_text=None, suggestion_text=None, pid=os.getpid(), resumed_from=resume_from)
     try:
         config = run.config()
 
@@ -189,16 +190,22 @@ def _disk_full(run: RunDir, config: Any) -> tuple[str, str]:
     return reason, suggestion
 
 
-def _record_failure(run: RunDir, trace: str, reason: str, suggestion: str) -> None:
+def _record_failure(run: RunDir, trace: str, reason: str | Text, suggestion: str | Text) -> None:
     """On a full or vanished disk even this can fail; the reason then goes to the console, and the next
-    start marks the run interrupted."""
+    start marks the run interrupted. status.json holds the English text (error, suggestion) and, for the
+    UI in the reader's language, the messages (error_text, suggestion_text)."""
     try:
         run.log("run failed:\n" + trace)
         run.log(f"reason: {reason}\nsuggestion: {suggestion}")
-        run.write_status(state="failed", ended_at=time.time(), error=reason, suggestion=suggestion)
+        run.write_status(state="failed", ended_at=time.time(), error=str(reason), suggestion=str(suggestion),
+                         error_text=_stored(reason), suggestion_text=_stored(suggestion))
     except OSError as exc:
         print(f"TuneDesk: run {run.run_id} failed ({reason}); its status could not be written: {exc}",
               file=sys.stderr, flush=True)
+
+
+def _stored(message: str | Text) -> dict[str, Any] | None:
+    return message.to_dict() if isinstance(message, Text) else None
 
 
 def _stopped(run: RunDir, message: str, final_loss: float | None = None) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from engine.config.train_config import TrainConfig
-from engine.errors import ConfigError, DataError, ModelError, NaNLossError, TuneDeskError
+from engine.errors import DataError, ModelError, NaNLossError, TuneDeskError
+from engine.text.message import Joined, Text, plain, say
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -15,37 +16,38 @@ def is_oom(exc: BaseException) -> bool:
         "defaultcpuallocator" in text and "not enough memory" in text)
 
 
-def oom_advice(config: TrainConfig) -> str:
+def oom_advice(config: TrainConfig) -> Text:
     bs, ga, length = config.per_device_train_batch_size, config.gradient_accumulation_steps, config.max_seq_length
     steps = []
     if bs > 1:
         new_bs = max(1, bs // 2)
-        steps.append(f"per_device_train_batch_size {bs} → {new_bs} with gradient_accumulation_steps {ga} → "
-                     f"{ga * bs // new_bs} (same effective batch of {bs * ga})")
+        steps.append(say("run.oom_batch", bs=bs, new_bs=new_bs, ga=ga, new_ga=ga * bs // new_bs, effective=bs * ga))
     if not config.gradient_checkpointing:
-        steps.append("turn on gradient_checkpointing")
+        steps.append(say("run.oom_checkpointing"))
     if config.finetuning_type == "full":
-        steps.append("use finetuning_type lora (or qlora)")
+        steps.append(say("run.oom_lora"))
     elif config.finetuning_type == "lora":
-        steps.append("use finetuning_type qlora (4-bit base)")
+        steps.append(say("run.oom_qlora"))
     if length > 256:
-        steps.append(f"max_seq_length {length} → {length // 2}")
-    return "Try: " + "; ".join(steps) + "." if steps else "Use a smaller model."
+        steps.append(say("run.oom_length", length=length, half=length // 2))
+    return say("run.oom_try", steps=Joined(tuple(steps))) if steps else say("run.oom_smaller")
 
 
-def explain(exc: BaseException, config: TrainConfig | None) -> tuple[str, str]:
-    """(reason, suggestion) for status.json and the UI."""
+def explain(exc: BaseException, config: TrainConfig | None) -> tuple[Text, Text]:
+    """(reason, suggestion) for status.json and the UI, as messages: their English text is what status.json's
+    error and suggestion hold, and the messages themselves render in the reader's language."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    own = getattr(exc, "text", None)  # an engine error that is a message already
     if config is not None and is_oom(exc):
-        return f"out of memory: {first[:200]}", oom_advice(config)
+        return say("run.oom", detail=first[:200]), oom_advice(config)
     if isinstance(exc, NaNLossError):
         lr = config.learning_rate if config else None
-        fix = f"lower learning_rate ({lr:g} → {lr / 4:g})" if lr else "lower the learning rate"
-        return str(exc), f"{fix}, keep max_grad_norm at 1.0, and prefer bf16 or fp32 over fp16."
+        fix = say("run.nan_fix", lr=f"{lr:g}", lower=f"{lr / 4:g}") if lr else say("run.nan_fix_plain")
+        return own or say("run.crash", kind="NaN", detail=str(exc)), fix
     if isinstance(exc, DataError):
-        return f"bad data: {first}", "Fix the rows named in train.log and data_report.json, or set dataset_format."
+        return say("run.bad_data", detail=own or first), say("run.bad_data_fix")
     if isinstance(exc, ModelError):
-        return first, "Check the model name or folder; downloads need the network once, then work offline."
-    if isinstance(exc, (ConfigError, TuneDeskError)):
-        return first, "Fix the setting named above and start again."
-    return f"{type(exc).__name__}: {first[:300]}", "See train.log for the full traceback."
+        return own or plain(first), say("run.model_fix")
+    if isinstance(exc, TuneDeskError):
+        return own or plain(first), say("run.setting_fix")
+    return say("run.crash", kind=type(exc).__name__, detail=first[:300]), say("run.crash_fix")

@@ -22,6 +22,7 @@ from engine.errors import RunError
 from engine.runs.execute import execute
 from engine.runs.rundir import ACTIVE, RUN_ID, RunDir
 from engine.runs.storage import ensure_writable
+from engine.text.message import say
 
 STALL_AFTER_S = 600.0
 
@@ -90,7 +91,8 @@ class RunManager:
             raise RunError(f"run {run_id} has no checkpoint {checkpoint or ''} to resume from (it has: {names}); "
                            "start it again instead")
         self.check_outputs()
-        run.write_status(state="pending", error=None, suggestion=None, pid=os.getpid())
+        run.write_status(state="pending", error=None, suggestion=None, error_text=None, suggestion_text=None,
+                         pid=os.getpid())
         run.log(f"queued to resume from {point.name}")
         self._live.pop(run_id, None)  # events past the checkpoint are replayed by the resumed run
         self._enqueue(_Job(run, str(point), threading.Event()))
@@ -158,9 +160,9 @@ class RunManager:
             idle = time.time() - last
             alerts = [a for a in status.get("alerts", []) if a.get("key") != "stall"]
             if status.get("state") == "running" and idle > self.stall_after_s:
-                alerts.append({"level": "warning", "key": "stall", "time": time.time(),
-                               "message": f"no training step for {idle / 60:.0f} min: the run may be stuck "
-                                          f"(swapping, a hung data read, or a very slow device)"})
+                message = say("run.stall", minutes=f"{idle / 60:.0f}")
+                alerts.append({"level": "warning", "key": "stall", "time": time.time(), "message": str(message),
+                               "text": message.to_dict()})
                 job.run.write_status(alerts=alerts)
             elif len(alerts) != len(status.get("alerts", [])):
                 job.run.write_status(alerts=alerts)

@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 
 from engine.errors import NaNLossError
 from engine.runs.rundir import RunDir
+from engine.text.message import say
 
 STATUS_EVERY_S = 1.0
 DISK_MARGIN = 3  # a checkpoint holds weights plus optimizer state (about 3x the trainable weights)
@@ -120,9 +121,10 @@ class EventCallback(TrainerCallback):
         free = shutil.disk_usage(self.run.path).free
         need = self.checkpoint_bytes * DISK_MARGIN
         if free < need:
-            alert = {"level": "warning", "key": "disk_low", "time": time.time(),
-                     "message": f"only {free / 2**30:.1f} GiB free in {self.run.path.parent}; the next checkpoint "
-                                f"needs about {need / 2**30:.1f} GiB. Free space or lower save_total_limit."}
+            message = say("run.disk_low", free=f"{free / 2**30:.1f}", folder=str(self.run.path.parent),
+                          need=f"{need / 2**30:.1f}")
+            alert = {"level": "warning", "key": "disk_low", "time": time.time(), "message": str(message),
+                     "text": message.to_dict()}
             alerts = [a for a in self.run.status().get("alerts", []) if a.get("key") != "disk_low"]
             self.run.write_status(alerts=[*alerts, alert])
 

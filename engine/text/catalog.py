@@ -1,0 +1,8 @@
+"""Every message key with its English and Chinese text, gathered from the areas that say them."""
+
+from __future__ import annotations
+
+from engine.text.rows import ROWS
+from engine.text.runs import RUNS
+
+CATALOG: dict[str, tuple[str, str]] = {"plain": ("{text}", "{text}"), **ROWS, **RUNS}
