@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.text.message import render
 from tabs.charts import LAYOUT, hardware_figure
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -63,7 +64,8 @@ def rings_figure(report: dict[str, Any], lang: str) -> go.Figure:
 
 def readiness_frame(report: dict[str, Any], lang: str) -> pd.DataFrame:
     mark = {True: "✅", False: "❌", None: "–"}
-    return pd.DataFrame([[c["check"], mark[c["ok"]], c["reason"]] for c in report["readiness"]],
+    return pd.DataFrame([[render(c.get("check_text") or c["check"], lang), mark[c["ok"]],
+                          render(c.get("reason_text") or c["reason"], lang)] for c in report["readiness"]],
                         columns=[t("env_col_check", lang), t("env_col_ok", lang), t("env_col_why", lang)])
 
 

@@ -8,47 +8,43 @@ from typing import Any
 from engine.errors import HubUnreachable
 from engine.hub.reach import ensure_reachable
 from engine.models.precision import cpu_bf16_is_faster
+from engine.text.message import Text, say
 
 
-def _check(name: str, ok: bool | None, reason: str) -> dict[str, Any]:
-    return {"check": name, "ok": ok, "reason": reason}
+def _check(name: Text, ok: bool | None, reason: Text | str) -> dict[str, Any]:
+    """English text for the API and the report; the messages for the Environment tab's language."""
+    return {"check": str(name), "ok": ok, "reason": str(reason), "check_text": name.to_dict(),
+            "reason_text": reason.to_dict() if isinstance(reason, Text) else None}
 
 
 def readiness(gpus: list[dict[str, Any]], probe_hubs: bool = True) -> list[dict[str, Any]]:
     import torch
 
-
     cuda = torch.cuda.is_available()
     out = []
     if importlib.util.find_spec("bitsandbytes") is None:
-        out.append(_check("QLoRA (bitsandbytes)", False, "bitsandbytes is not installed: pip install bitsandbytes"))
+        out.append(_check(say("env.qlora"), False, say("env.qlora_missing")))
     else:
-        where = "on the GPU" if cuda else "on this CPU (bitsandbytes 0.50 runs 4- and 8-bit layers on CPUs, slowly)"
-        out.append(_check("QLoRA (bitsandbytes)", True, f"4-bit NF4 and 8-bit bases load {where}"))
+        out.append(_check(say("env.qlora"), True, say("env.qlora_gpu" if cuda else "env.qlora_cpu")))
     if cuda:
         bf16 = torch.cuda.is_bf16_supported()
-        out.append(_check("bf16 is fast here", bf16, "the GPU supports bf16" if bf16 else
-                          "this GPU predates bf16 (compute capability < 8.0): fp16 with loss scaling is used"))
+        out.append(_check(say("env.bf16"), bf16, say("env.bf16_gpu" if bf16 else "env.bf16_old_gpu")))
     else:
         fast = cpu_bf16_is_faster()
-        out.append(_check("bf16 is fast here", fast, "measured: a bf16 matmul beats fp32 on this CPU" if fast else
-                          "measured: bf16 matmul is slower than fp32 on this CPU (no AVX-512 BF16 / AMX): "
-                          "precision auto trains in fp32"))
+        out.append(_check(say("env.bf16"), fast, say("env.bf16_cpu_fast" if fast else "env.bf16_cpu_slow")))
     sdpa = hasattr(torch.nn.functional, "scaled_dot_product_attention")
-    out.append(_check("SDPA attention", sdpa, "torch's fused scaled-dot-product attention is available" if sdpa
-                      else "torch is too old for SDPA: upgrade torch"))
+    out.append(_check(say("env.sdpa"), sdpa, say("env.sdpa_yes" if sdpa else "env.sdpa_no")))
     flash = importlib.util.find_spec("flash_attn") is not None
-    out.append(_check("flash-attention", flash if cuda else None,
-                      "flash_attn is installed" if flash else
-                      ("not installed (optional; SDPA is used)" if cuda else "needs an NVIDIA GPU; SDPA is used")))
+    out.append(_check(say("env.flash"), flash if cuda else None,
+                      say("env.flash_yes" if flash else "env.flash_missing" if cuda else "env.flash_no_gpu")))
     count = len(gpus)
-    out.append(_check("multi-GPU", count > 1, f"{count} GPU(s) visible" + (
-        ": one process trains on one device today; torchrun/accelerate scale-out is planned" if count > 1 else "")))
+    out.append(_check(say("env.multi_gpu"), count > 1, say("env.gpus_many" if count > 1 else "env.gpus_one",
+                                                            count=count)))
     if probe_hubs:
-        for hub, label in (("hf", "Hugging Face reachable"), ("modelscope", "ModelScope reachable")):
+        for hub, label in (("hf", "env.hf_reach"), ("modelscope", "env.ms_reach")):
             try:
                 ensure_reachable(hub)
-                out.append(_check(label, True, "the hub answers"))
+                out.append(_check(say(label), True, say("env.hub_answers")))
             except HubUnreachable as exc:
-                out.append(_check(label, False, str(exc)))
+                out.append(_check(say(label), False, exc.text or str(exc)))
     return out

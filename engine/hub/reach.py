@@ -7,6 +7,7 @@ import socket
 from urllib.parse import urlparse
 
 from engine.errors import HubUnreachable
+from engine.text.message import Text, say
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -28,7 +29,7 @@ def ensure_reachable(hub: str, url: str | None = None) -> None:
     host = parsed.hostname or ""
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     if hub == "hf" and os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise HubUnreachable(_advice(hub, host, "HF_HUB_OFFLINE=1 is set"))
+        raise HubUnreachable(_advice(hub, host, say("hub.offline_set")))
     try:
         with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
             return
@@ -36,9 +37,7 @@ def ensure_reachable(hub: str, url: str | None = None) -> None:
         raise HubUnreachable(_advice(hub, host, str(exc) or type(exc).__name__)) from exc
 
 
-def _advice(hub: str, host: str, reason: str) -> str:
+def _advice(hub: str, host: str, reason: object) -> Text:
     name = "Hugging Face" if hub == "hf" else "ModelScope"
-    other = ("set model_source: modelscope (or HF_ENDPOINT=https://hf-mirror.com) if huggingface.co is blocked"
-             if hub == "hf" else "set model_source: hf if ModelScope is blocked")
-    return (f"cannot reach {name} ({host}): {reason}. Check the network or proxy, {other}, "
-            f"or download the model elsewhere and point TuneDesk at the local folder.")
+    return say("hub.unreachable", name=name, host=host, reason=reason,
+               other=say("hub.unreachable_hf" if hub == "hf" else "hub.unreachable_ms"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from engine.text.machine import MACHINE
 from engine.text.rows import ROWS
 from engine.text.runs import RUNS
 
-CATALOG: dict[str, tuple[str, str]] = {"plain": ("{text}", "{text}"), **ROWS, **RUNS}
+CATALOG: dict[str, tuple[str, str]] = {"plain": ("{text}", "{text}"), **ROWS, **RUNS, **MACHINE}
