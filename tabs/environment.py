@@ -37,7 +37,7 @@ def machine_markdown(report: dict[str, Any], lang: str) -> str:
                            cc=g.get("compute_capability", "?"), bf16="✓" if g.get("bf16") else "✗",
                            util=g.get("util", "?"), temp=g.get("temp_c", "?"), power=round(g.get("power_w", 0))))
     else:
-        lines.append(t("env_no_gpu", lang, note=gpu["note"]))
+        lines.append(t("env_no_gpu", lang, note=render(gpu.get("note_text") or gpu["note"], lang)))
     return "\n\n".join(lines)
 
 

@@ -21,11 +21,17 @@ from tabs.i18n import t
 from tabs.translate import Translator
 
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
-MARK = {"fits": "✅ fits", "tight": "⚠️ tight", "does not fit": "❌ no"}
+MARK = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}
+VERDICT_KEYS = {"fits": "fit_fits", "tight": "fit_tight", "does not fit": "fit_does_not_fit"}
+
+
+def verdict_cell(verdict: str, lang: str) -> str:
+    return f"{MARK[verdict]} {t(VERDICT_KEYS[verdict], lang)}"
 
 
 def catalog_frame(rows: list[dict[str, Any]], lang: str) -> pd.DataFrame:
-    return pd.DataFrame([[r["model"], r["params_b"], r["context"], r["memory_gb"], MARK[r["verdict"]], r["licence"],
+    return pd.DataFrame([[r["model"], r["params_b"], r["context"], r["memory_gb"], verdict_cell(r["verdict"], lang),
+                          r["licence"],
                           r["hf_id"], r["ms_id"]] for r in rows],
                         columns=[t("hub_col_id", lang), "B", t("hub_col_ctx", lang), t("hub_col_mem", lang),
                                  t("hub_col_fit", lang), t("hub_col_licence", lang), "Hugging Face", "ModelScope"])

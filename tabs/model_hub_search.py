@@ -47,7 +47,8 @@ def page_markdown(page: dict[str, Any], lang: str) -> str:
     if memory:
         mark = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}
         cells = {m: f"{v['gb']} GiB {mark[v['verdict']]}" for m, v in memory.items()}
-        lines.append(t("hub_mem_line", lang, device=memory["lora"]["device"], **cells))
+        device = t("fit_ram", lang) if memory["lora"].get("device_kind") == "cpu" else memory["lora"]["device"]
+        lines.append(t("hub_mem_line", lang, device=device, **cells))
     for note in ("download_note", "shape_note"):
         if page.get(note):
             lines.append(f"⚠️ {page[note]}")

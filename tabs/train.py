@@ -22,6 +22,7 @@ from engine.errors import ConfigError, ModelError
 from engine.hub.disk import list_models
 from engine.inference.pool import POOL
 from engine.sizing.memory import Setting
+from engine.text.message import render
 from tabs import export_panel
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
@@ -282,6 +283,6 @@ def fit_markdown(door: Door, config: TrainConfig, lang: str) -> str:
     text = t("fit_line", lang, icon=icon, total=r["total_gb"], device=device, gb=r["device_gb"],
              verdict=t(f"fit_{r['verdict'].replace(' ', '_')}", lang), weights=r["weights_gb"],
              state=r["trainable_gb"], acts=r["activations_gb"])
-    return text + (f"  \n💡 {r['suggestion']}" if r["suggestion"] else "")
+    return text + (f"  \n💡 {render(r['suggestion_text'] or r['suggestion'], lang)}" if r["suggestion"] else "")
 
 

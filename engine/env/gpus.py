@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.text.message import Text, say
+
 
 def gpu_info() -> dict[str, Any]:
     try:
         import pynvml
     except ImportError:
-        return {"gpus": [], "driver": None, "cuda_driver": None, "note": "nvidia-ml-py is not installed"}
+        return {"gpus": [], "driver": None, "cuda_driver": None, **_note(say("env.no_nvml"))}
     try:
         pynvml.nvmlInit()
     except Exception as exc:  # NVMLError_LibraryNotFound / DriverNotLoaded: a machine without NVIDIA
         return {"gpus": [], "driver": None, "cuda_driver": None,
-                "note": f"no NVIDIA driver answers ({type(exc).__name__}): no GPU, training runs on the CPU"}
-    out: dict[str, Any] = {"gpus": [], "note": ""}
+                **_note(say("env.no_driver", error=type(exc).__name__))}
+    out: dict[str, Any] = {"gpus": [], "note": "", "note_text": None}
     try:
         out["driver"] = _text(pynvml.nvmlSystemGetDriverVersion())
         version = pynvml.nvmlSystemGetCudaDriverVersion()
@@ -26,7 +28,7 @@ def gpu_info() -> dict[str, Any]:
     finally:
         pynvml.nvmlShutdown()
     if not out["gpus"]:
-        out["note"] = "the NVIDIA driver sees no GPU"
+        out.update(_note(say("env.driver_no_gpu")))
     return out
 
 
@@ -61,6 +63,10 @@ def live_reading(nv: Any, handle: Any) -> dict[str, Any]:
         else:
             gpu[key] = value
     return gpu
+
+
+def _note(message: Text) -> dict[str, Any]:
+    return {"note": str(message), "note_text": message.to_dict()}
 
 
 def _text(value: Any) -> str:

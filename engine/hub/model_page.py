@@ -18,5 +18,6 @@ def model_page(repo: str, source: str = "auto", endpoint: str = "", token: str =
         page["memory"] = {}
         for method in PAGE_METHODS:
             e = estimate_for(repo, Setting(method, "sft", 1024, 1, True))
-            page["memory"][method] = {"gb": e["total_gb"], "verdict": e["verdict"], "device": e["device"]}
+            page["memory"][method] = {"gb": e["total_gb"], "verdict": e["verdict"], "device": e["device"],
+                                      "device_kind": e["device_kind"]}
     return page

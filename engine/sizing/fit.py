@@ -14,6 +14,7 @@ from engine.hub.info import known_config_folder
 from engine.sizing.catalog import CATALOG, find
 from engine.sizing.memory import Setting, describe_change, estimate, nearest_fit, verdict
 from engine.sizing.shape import ModelShape, shape_from_folder
+from engine.text.message import say
 
 METHODS = ("full", "lora", "qlora4", "qlora8")
 
@@ -55,11 +56,13 @@ def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None
     result = estimate(shape, setting)
     out = {"model": model, "setting": setting.__dict__, **result.to_dict(), "device": name, "device_kind": device,
            "device_gb": gb,
-           "verdict": verdict(result.total_gb, gb), "suggestion": None}
+           "verdict": verdict(result.total_gb, gb), "suggestion": None,
+           "suggestion_text": None}
     if out["verdict"] != "fits":
         found = nearest_fit(shape, setting, gb)
-        out["suggestion"] = (f"{describe_change(setting, found[0])} → {found[1].total_gb} GiB"
-                             if found else "too big for this machine even with QLoRA, batch 1 and short sequences")
+        message = (say("fit.suggest", change=describe_change(setting, found[0]), total=found[1].total_gb) if found
+                   else say("fit.too_big"))
+        out["suggestion"], out["suggestion_text"] = str(message), message.to_dict()
     return out
 
 

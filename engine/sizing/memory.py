@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.sizing.shape import ModelShape
+from engine.text.message import Joined, Text, say
 
 GiB = 2**30
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -121,11 +122,13 @@ def nearest_fit(shape: ModelShape, s: Setting, device_gb: float) -> tuple[Settin
     return None
 
 
-def describe_change(before: Setting, after: Setting) -> str:
-    parts = []
-    for name, label in (("gradient_checkpointing", "gradient checkpointing"), ("batch", "batch"),
-                        ("method", "method"), ("max_len", "max length")):
+def describe_change(before: Setting, after: Setting) -> Joined:
+    """The changes from one setting to another, in the order the form shows them."""
+    parts: list[Text] = []
+    if after.gradient_checkpointing and not before.gradient_checkpointing:
+        parts.append(say("fit.checkpointing_on"))
+    for name in ("batch", "method", "max_len"):
         a, b = getattr(before, name), getattr(after, name)
         if a != b:
-            parts.append(f"{label} {'on' if b is True else b}" if isinstance(b, bool) else f"{label} {a} → {b}")
-    return ", ".join(parts)
+            parts.append(say(f"fit.change_{name}", before=a, after=b))
+    return Joined(tuple(parts), sep="text.comma")

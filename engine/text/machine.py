@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 MACHINE: dict[str, tuple[str, str]] = {
+    "text.comma": (", ", "，"),
+    "fit.checkpointing_on": ("gradient checkpointing on", "开启梯度检查点"),
+    "fit.change_batch": ("batch {before} → {after}", "批大小 {before} → {after}"),
+    "fit.change_method": ("method {before} → {after}", "方式 {before} → {after}"),
+    "fit.change_max_len": ("max length {before} → {after}", "最大长度 {before} → {after}"),
+    "fit.suggest": ("{change} → {total} GiB", "建议：{change} → {total} GiB"),
+    "fit.too_big": ("too big for this machine even with QLoRA, batch 1 and short sequences",
+                    "即使用 QLoRA、批大小 1 和短序列，本机也放不下"),
+    "env.no_nvml": ("nvidia-ml-py is not installed", "未安装 nvidia-ml-py"),
+    "env.no_driver": ("no NVIDIA driver answers ({error}): no GPU, training runs on the CPU",
+                      "没有响应的 NVIDIA 驱动（{error}）：无 GPU，将在 CPU 上训练"),
+    "env.driver_no_gpu": ("the NVIDIA driver sees no GPU", "NVIDIA 驱动未发现 GPU"),
     "env.qlora": ("QLoRA (bitsandbytes)", "QLoRA（bitsandbytes）"),
     "env.qlora_missing": ("bitsandbytes is not installed: pip install bitsandbytes",
                           "未安装 bitsandbytes：pip install bitsandbytes"),

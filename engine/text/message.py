@@ -39,9 +39,10 @@ class Joined:
     """Several messages in a row, separated as each language separates list items."""
 
     items: tuple[Any, ...]
+    sep: str = "run.step_sep"  # the catalogue key of the separator
 
     def render(self, lang: str = "en") -> str:
-        return CATALOG["run.step_sep"][1 if lang == "zh" else 0].join(render(i, lang) for i in self.items)
+        return CATALOG[self.sep][1 if lang == "zh" else 0].join(render(i, lang) for i in self.items)
 
     def __str__(self) -> str:
         return self.render("en")
@@ -75,13 +76,13 @@ def _stored(value: Any) -> Any:
     if isinstance(value, Text):
         return value.to_dict()
     if isinstance(value, Joined):
-        return {"joined": [_stored(i) for i in value.items]}
+        return {"joined": [_stored(i) for i in value.items], "sep": value.sep}
     return value
 
 
 def _loaded(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"key", "values"}:
         return Text.from_dict(value)
-    if isinstance(value, dict) and set(value) == {"joined"}:
-        return Joined(tuple(_loaded(i) for i in value["joined"]))
+    if isinstance(value, dict) and set(value) == {"joined", "sep"}:
+        return Joined(tuple(_loaded(i) for i in value["joined"]), value["sep"])
     return value
