@@ -42,8 +42,14 @@ def hf_repo_dir(repo: str) -> Path:
     return hf_cache_dir() / ("models--" + repo.replace("/", "--"))
 
 
+def modelscope_root() -> Path:
+    """ModelScope's cache: models/<owner>--<name>/snapshots/<revision>/ (what TuneDesk downloads), and the
+    older hub/models/<owner>/<name>/ of the modelscope library."""
+    return Path(os.environ.get("MODELSCOPE_CACHE", Path.home() / ".cache" / "modelscope"))
+
+
 def modelscope_cache_dir() -> Path:
-    return Path(os.environ.get("MODELSCOPE_CACHE", Path.home() / ".cache" / "modelscope")) / "hub"
+    return modelscope_root() / "hub"
 
 
 def bundled_gguf_path() -> Path | None:

@@ -51,6 +51,18 @@ def test_hf_cache_listed_with_sizes_and_deleted(caches: Path, tiny_model: Path):
     assert not Path(folder).exists() and not any(m["source"] == "hf" for m in list_models())
 
 
+def test_modelscope_downloads_are_listed_by_repository_and_deleted_whole(caches: Path, tiny_model: Path):
+    """What the ModelScope client writes (models/<owner>--<name>/snapshots/<revision>/) is a model on disk,
+    named by its repository, that the Train tab can load; deleting it removes every revision."""
+    repo = caches / "ms" / "models" / "tunedesk--tiny-qwen3"
+    shutil.copytree(tiny_model, repo / "snapshots" / "master")
+    models = {m["id"]: m for m in list_models() if m["source"] == "modelscope"}
+    folder = models["tunedesk/tiny-qwen3"]["folder"]
+    assert Path(folder) == repo / "snapshots" / "master" and (Path(folder) / "config.json").is_file()
+    assert delete_model(folder).startswith("deleted")
+    assert not repo.exists() and not any(m["source"] == "modelscope" for m in list_models())
+
+
 def test_register_validates_and_delete_keeps_files_unless_asked(caches: Path, tiny_model: Path, tmp_path: Path):
     partial = tmp_path / "partial"
     partial.mkdir()

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.hub.registry import registered, unregister
-from engine.locations import bundled_gguf_path, cache_root, hf_cache_dir, modelscope_cache_dir
+from engine.locations import bundled_gguf_path, cache_root, hf_cache_dir, modelscope_cache_dir, modelscope_root
 
 
 def _size(path: Path) -> int:
@@ -42,6 +42,10 @@ def list_models() -> list[dict[str, Any]]:
         folder = config.parent
         rel = folder.relative_to(ms).as_posix().removeprefix("models/")
         out.append(_row("modelscope", rel, folder, _size(folder)))
+    snapshots = modelscope_root() / "models"
+    for config in sorted(snapshots.glob("*--*/snapshots/*/config.json")) if snapshots.is_dir() else []:
+        repo = config.parents[2]
+        out.append(_row("modelscope", repo.name.replace("--", "/", 1), config.parent, _size(repo)))
     converted = cache_root() / "models"
     for folder in sorted(converted.iterdir()) if converted.is_dir() else []:
         if (folder / "config.json").is_file():
@@ -72,6 +76,8 @@ def delete_model(folder: str, delete_files: bool = False) -> str:
         unregister(folder)
         if not delete_files:
             return f"unregistered {folder} (its files are kept)"
+    if match["source"] == "modelscope" and path.parent.name == "snapshots":
+        path = path.parent.parent  # the whole repository: every revision of it
     if path.is_file():
         path.unlink()
     elif path.exists():
