@@ -1,6 +1,7 @@
-"""A Hugging Face hub on loopback for the download tests: it answers the routes huggingface_hub and
-TuneDesk use (search, model info with file checksums, file downloads with Range) and serves real model
-files from folders, optionally throttled, dropping a connection, or lying about a checksum."""
+"""A Hugging Face hub and a ModelScope hub on loopback for the download tests: one server answers the
+routes huggingface_hub, modelscope_hub and TuneDesk use on each (search, model info, the file list with
+checksums, file downloads with Range) and serves real model files from folders, optionally throttled,
+dropping a connection, lying about a checksum, or with one hub down."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class FakeHub:
         self.throttle_bps = 0  # 0: as fast as loopback goes
         self.drop_once: dict[str, int] = {}  # file → close the connection after this many bytes, once
         self.requests: list[str] = []
+        self.down: set[str] = set()  # "hf" / "modelscope": that hub's routes answer 503
         self._server: ThreadingHTTPServer | None = None
 
     def add_folder(self, repo: str, folder: Path, **kw: object) -> FakeRepo:
@@ -87,6 +89,11 @@ class FakeHub:
                 url = urlparse(self.path)
                 parts = [unquote(p) for p in url.path.strip("/").split("/")]
                 hub.requests.append(url.path)
+                modelscope = parts[:2] in (["openapi", "v1"], ["api", "v1"])
+                if ("modelscope" if modelscope else "hf") in hub.down:
+                    return self._json(503, {"error": "hub down for the test"})
+                if modelscope:
+                    return self._modelscope(parts, parse_qs(url.query), body)
                 if parts[:2] == ["api", "models"] and len(parts) == 2:
                     query = parse_qs(url.query).get("search", [""])[0].lower()
                     found = [{"id": r, "downloads": 10, "likes": 1, "pipeline_tag": "text-generation",
@@ -105,6 +112,36 @@ class FakeHub:
                 if len(parts) >= 5 and parts[2] == "resolve":
                     return self._file(f"{parts[0]}/{parts[1]}", "/".join(parts[4:]), body)
                 self._json(404, {"error": "no such route"})
+
+            def _modelscope(self, parts: list[str], query: dict[str, list[str]], body: bool) -> None:
+                """ModelScope's routes: OpenAPI search and model info, the legacy file list and file bytes."""
+                if parts == ["openapi", "v1", "models"]:
+                    text = query.get("search", [""])[0].lower()
+                    found = [{"id": r, "downloads": 7, "likes": 2, "tasks": ["text-generation"],
+                              "last_modified": "2026-11-02T00:00:00Z", "gated": rep.gated}
+                             for r, rep in hub.repos.items() if text in r.lower()]
+                    return self._json(200, {"success": True, "data": {"models": found, "total_count": len(found),
+                                                                      "page_number": 1, "page_size": 50}})
+                if parts[:3] == ["openapi", "v1", "models"] and len(parts) == 5:
+                    repo_id = f"{parts[3]}/{parts[4]}"
+                    repo = hub.repos.get(repo_id)
+                    if repo is None:
+                        return self._json(404, {"success": False, "message": f"model {repo_id} not found"})
+                    return self._json(200, {"success": True, "data": {
+                        "id": repo_id, "license": repo.licence, "gated": repo.gated, "downloads": 7, "likes": 2,
+                        "tasks": ["text-generation"], "tags": ["transformers"]}})
+                if parts[:3] == ["api", "v1", "models"] and len(parts) >= 6 and parts[5] == "repo":
+                    repo_id = f"{parts[3]}/{parts[4]}"
+                    repo = hub.repos.get(repo_id)
+                    if repo is None:
+                        return self._json(404, {"Code": 404, "Message": f"model {repo_id} not found"})
+                    if parts[6:] == ["files"]:
+                        files = [{"Path": name, "Name": name.rsplit("/", 1)[-1], "Type": "blob", "Size": len(data),
+                                  "Sha256": "0" * 64 if name in repo.wrong_sha256
+                                  else hashlib.sha256(data).hexdigest()} for name, data in repo.files.items()]
+                        return self._json(200, {"Code": 200, "Success": True, "Data": {"Files": files}})
+                    return self._file(repo_id, query.get("FilePath", [""])[0], body)
+                self._json(404, {"Code": 404, "Message": "no such route"})
 
             def _file(self, repo_id: str, path: str, body: bool) -> None:
                 repo = hub.repos.get(repo_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ModelError
-from engine.hub.registry import registered, unregister
+from engine.hub.registry import registered, unregister, weights_complete
 from engine.locations import bundled_gguf_path, cache_root, hf_cache_dir, modelscope_cache_dir, modelscope_root
 
 
@@ -45,7 +45,8 @@ def list_models() -> list[dict[str, Any]]:
     snapshots = modelscope_root() / "models"
     for config in sorted(snapshots.glob("*--*/snapshots/*/config.json")) if snapshots.is_dir() else []:
         repo = config.parents[2]
-        out.append(_row("modelscope", repo.name.replace("--", "/", 1), config.parent, _size(repo)))
+        if weights_complete(config.parent):  # the client writes each file as it completes
+            out.append(_row("modelscope", repo.name.replace("--", "/", 1), config.parent, _size(repo)))
     converted = cache_root() / "models"
     for folder in sorted(converted.iterdir()) if converted.is_dir() else []:
         if (folder / "config.json").is_file():

@@ -34,7 +34,7 @@ from engine.hub.clients import (
 from engine.hub.fetch import fetch, place
 from engine.hub.verify import check_loadable
 from engine.jobs import FINISHED, Cancelled, JobContext, JobRegistry
-from engine.locations import cache_root, hf_repo_dir
+from engine.locations import cache_root, hf_repo_dir, modelscope_root
 
 SKIP = ("*.onnx", "onnx/*", "*.msgpack", "*.h5", "*.ot", "*.tflite", "original/*", "openvino/*", "coreml/*",
         "*.mlmodel", "flax_model*", "tf_model*", "rust_model*", ".gitattributes")
@@ -301,8 +301,9 @@ class DownloadManager:
 
         api = HubApi(endpoint=access.url, token=access.token or None)
         try:
+            # the cache folder read now: the library fixes its own on first use in the process
             folder = api.download_repo(state.repo, "model", allow_patterns=[f.path for f in files],
-                                       progress_callbacks=[Progress])
+                                       cache_dir=modelscope_root(), progress_callbacks=[Progress])
         except ModelError:
             raise
         except Exception as exc:

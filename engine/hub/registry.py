@@ -77,3 +77,20 @@ def _write(paths: list[str]) -> None:
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(paths, indent=1), encoding="utf-8")
     os.replace(tmp, target)
+
+
+def weights_complete(folder: Path) -> bool:
+    """Weights are there, every shard its index names included (file checks only, nothing loaded): a
+    download cut short leaves the small files without them."""
+    if any(folder.glob("*.gguf")):
+        return True
+    if not any(w for pattern in WEIGHT_PATTERNS for w in folder.glob(pattern)):
+        return False
+    for index in folder.glob("*.index.json"):
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
+        except (OSError, json.JSONDecodeError, AttributeError):
+            return False
+        if not all((folder / shard).is_file() for shard in shards):
+            return False
+    return True
