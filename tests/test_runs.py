@@ -181,7 +181,8 @@ def test_oom_advice_names_this_runs_numbers():
     from engine.runs.failures import explain
 
     config = TrainConfig(per_device_train_batch_size=8, gradient_accumulation_steps=2, max_seq_length=2048)
-    reason, advice = explain(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), config)
+    reason, advice = map(str, explain(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                                      config))  # messages, read in English
     assert reason.startswith("out of memory")
     assert "per_device_train_batch_size 8 → 4 with gradient_accumulation_steps 2 → 4" in advice
     assert "gradient_checkpointing" in advice and "max_seq_length 2048 → 1024" in advice
