@@ -51,6 +51,16 @@ def wait_for(manager: DownloadManager, job_id: str, timeout: float = 60) -> dict
     return manager.status(job_id)
 
 
+def follow(manager: DownloadManager, repo: str, source: str) -> tuple[dict, list[int]]:
+    """Start a download and watch it to the end: its final status and the byte counts seen on the way."""
+    job = manager.start(repo, source=source)
+    seen = []
+    while manager.status(job)["state"] in ("queued", "running"):
+        seen.append(manager.status(job)["bytes"])
+        time.sleep(0.05)
+    return manager.status(job), seen
+
+
 def weights_size(hub: FakeHub) -> int:
     return len(hub.repos[REPO].files[WEIGHTS])
 
@@ -80,13 +90,7 @@ def test_search_and_model_page(hub: FakeHub, tiny_model: Path):
 
 def test_download_progress_then_the_model_loads_from_the_cache(hub: FakeHub):
     hub.throttle_bps = 40 * 2**20
-    manager = DownloadManager()
-    job = manager.start(REPO, source="auto")
-    seen = []
-    while manager.status(job)["state"] in ("queued", "running"):
-        seen.append(manager.status(job)["bytes"])
-        time.sleep(0.05)
-    status = manager.status(job)
+    status, seen = follow(DownloadManager(), REPO, "auto")
     assert status["state"] == "done", status
     assert status["bytes"] == status["total"] > weights_size(hub)
     assert len({b for b in seen if 0 < b < status["total"]}) >= 3  # progress moved in steps

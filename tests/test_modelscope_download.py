@@ -5,7 +5,6 @@ hub to the other in both directions."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from engine.hub.download import DownloadManager
 from engine.hub.info import search_models
 from engine.hub.model_page import model_page
 from tests.hub_server import FakeHub
-from tests.test_model_download import REPO, WEIGHTS, wait_for
+from tests.test_model_download import REPO, WEIGHTS, follow, wait_for
 
 
 @pytest.fixture
@@ -52,13 +51,7 @@ def test_search_and_model_page_on_modelscope(hub: FakeHub):
 
 def test_a_modelscope_download_shows_progress_and_lands_in_its_cache(hub: FakeHub, tmp_path: Path):
     hub.throttle_bps = 40 * 2**20
-    manager = DownloadManager()
-    job = manager.start(REPO, source="modelscope")
-    seen = []
-    while manager.status(job)["state"] in ("queued", "running"):
-        seen.append(manager.status(job)["bytes"])
-        time.sleep(0.05)
-    status = manager.status(job)
+    status, seen = follow(DownloadManager(), REPO, "modelscope")
     assert status["state"] == "done", status
     assert status["hub"] == "modelscope" and status["bytes"] >= len(hub.repos[REPO].files[WEIGHTS])
     assert len({b for b in seen if 0 < b < status["total"]}) >= 3  # progress moved in steps

@@ -43,7 +43,7 @@ def explain(exc: BaseException, config: TrainConfig | None) -> tuple[Text, Text]
     if isinstance(exc, NaNLossError):
         lr = config.learning_rate if config else None
         fix = say("run.nan_fix", lr=f"{lr:g}", lower=f"{lr / 4:g}") if lr else say("run.nan_fix_plain")
-        return own or say("run.crash", kind="NaN", detail=str(exc)), fix
+        return own or plain(str(exc)), fix
     if isinstance(exc, DataError):
         return say("run.bad_data", detail=own or first), say("run.bad_data_fix")
     if isinstance(exc, ModelError):
