@@ -1,6 +1,7 @@
 """fp32 vs bf16 matmul speed on this CPU: why `precision: auto` measures before choosing bf16, and whether
-its small probe (256², the one `engine.models.precision.cpu_bf16_is_faster` times) picks what the model's own
-matmuls would.
+its probe (`engine.models.precision.PROBE_SHAPE`, warm, best of three) picks what the model's own matmuls
+would. The first row is the probe it replaced: 256², timed cold, which on AVX-512 BF16 CPUs said bf16 was
+30× slower while every training-sized matmul ran it 2-3× faster.
 
     .venv/bin/python bench/matmul.py
 """
@@ -34,18 +35,21 @@ def shaped_gflops(dtype: torch.dtype, shape: tuple[int, int, int], repeats: int 
 
 def main() -> None:
     from bench.dataset_stats import cpu_line
+    from engine.models.precision import PROBE_SHAPE, cpu_bf16_is_faster, matmul_rate
 
     print(f"# {cpu_line()}, {torch.get_num_threads()} torch threads\n")
     print("| matmul | fp32 GFLOP/s | bf16 GFLOP/s | bf16 faster? |\n|---|---|---|---|")
-    shapes = {"probe 256² (what precision: auto times)": (256, 256, 256), "1024²": (1024, 1024, 1024),
-              **MODEL_SHAPES}
+    cold = shaped_gflops(torch.float32, (256, 256, 256)), shaped_gflops(torch.bfloat16, (256, 256, 256), 1, False)
+    print(f"| old probe 256², bf16 cold | {cold[0]:.1f} | {cold[1]:.1f} | {'yes' if cold[1] > cold[0] else 'no'} |")
     verdicts = []
-    for name, shape in shapes.items():
-        fp32, bf16 = shaped_gflops(torch.float32, shape), shaped_gflops(torch.bfloat16, shape, repeats=1, warm_up=False)
+    for name, shape in {f"probe {'×'.join(map(str, PROBE_SHAPE))} (what precision: auto times)": PROBE_SHAPE,
+                        **MODEL_SHAPES}.items():
+        fp32, bf16 = (matmul_rate(p, shape) * 2 * shape[0] * shape[1] * shape[2] / 1e9 for p in ("fp32", "bf16"))
         verdicts.append(bf16 > fp32)
         print(f"| {name} | {fp32:.1f} | {bf16:.1f} | {'yes' if bf16 > fp32 else 'no'} |")
     agree = all(v == verdicts[0] for v in verdicts)
-    print(f"\nthe probe {'agrees' if agree else 'DISAGREES'} with the model's own matmuls")
+    print(f"\nthe probe {'agrees' if agree else 'DISAGREES'} with the model's own matmuls; "
+          f"precision: auto picks {'bf16' if cpu_bf16_is_faster() else 'fp32'} on this CPU")
 
 
 if __name__ == "__main__":

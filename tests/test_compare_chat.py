@@ -201,3 +201,21 @@ def test_the_cli_chats_and_compares(lora_run, tiny_model: Path, tmp_path: Path):
                           "--outputs", str(manager.outputs)], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and "a side is base" in bad.stderr
+
+
+def test_reference_likelihoods_do_not_depend_on_how_rows_are_chunked(lora_run, tiny_model: Path, monkeypatch):
+    """References are scored in chunks whose logits fit a budget (a 150k vocabulary × a whole report's rows
+    would take gigabytes); a row's perplexity must be the same in a chunk of one as beside the others."""
+    from engine.inference import generate
+
+    manager, run = lora_run
+    sides = ModelPool().sides([plan_side(f"base:{tiny_model}", manager), plan_side(f"run:{run.run_id}", manager)])
+    convs = [[{"role": "user", "content": f"Say the number {i}."}] for i in (2, 9) for _ in sides]
+    refs = [f"The number is {i}." + " Really." * (i // 3) for i in (2, 9) for _ in sides]
+    rows = [sides[0], sides[1], sides[0], sides[1]]
+    together = generate.reference_nll(rows, convs, refs)
+    monkeypatch.setattr(generate, "LOGIT_BUDGET", 1)  # every row in a chunk of its own
+    assert generate._logit_chunks([0, 1, 2], [5, 9, 7], sides[0].loaded.model) == [[0], [1], [2]]
+    alone = generate.reference_nll(rows, convs, refs)
+    assert alone == pytest.approx(together, rel=1e-4)
+    assert together[1] < together[0] and together[3] < together[2]  # the tuned side learnt these answers

@@ -1,5 +1,5 @@
 """The CPU demo preset, for real: SmolLM2-135M-Instruct learns its new identity and keeps what it knew
-(about 6 minutes: training, a reload, and Compare Chat's batch report)."""
+(about 4 minutes beside another test process: training, a reload, and Compare Chat's batch report)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_cpu_demo_preset_teaches_the_identity(tmp_path):
     assert "TuneBot" in answers["What is your name?"], answers
     assert "TuneBot" in answers["你是谁？"], answers
     # Compare Chat's batch report from the CLI: the new name on paraphrases it never trained on, general
-    # questions still right, nothing leaking into them (README: 9/10, 0 leaks and the base model's general
+    # questions still right, nothing leaking into them (bench/README.md: 10/10, 0 leaks and the base model's general
     # score on the machine measured; other CPUs round differently, so one question of slack here)
     compare = subprocess.run([sys.executable, "-m", "engine", "compare", "base:HuggingFaceTB/SmolLM2-135M-Instruct",
                               f"run:{run.name}", "--questions", "samples/eval/identity_questions.jsonl",

@@ -28,7 +28,7 @@ from engine.inference.sides import plan_side
 from engine.jobs import JobContext, JobRegistry
 from engine.runs.rundir import write_json_atomic
 
-BATCH = 4  # questions per generate call (each is two rows: left and right)
+BATCH = 16  # questions per generate call (each is two rows: left and right)
 
 
 @dataclass

@@ -13,6 +13,8 @@ from engine.errors import ModelError
 from engine.inference.decode import Sampling, chat_prompt, context_of, generate_batch, stop_ids
 from engine.inference.pool import BASE, Side
 
+LOGIT_BUDGET = 1 << 27  # fp32 logits scored at once (512 MiB)
+
 
 def render(side: Side, messages: list[dict[str, str]]) -> list[int]:
     try:
@@ -118,40 +120,60 @@ def reference_nll(sides: list[Side], conversations: list[list[dict[str, str]]], 
                   ) -> list[float | None]:
     """Mean negative log-likelihood of each reference answer given its conversation, per row (None where
     there is no reference): each side's perplexity on the references is exp of the mean."""
-    import torch
-
     out: list[float | None] = [None] * len(sides)
     rows = [i for i, ref in enumerate(references) if ref and ref.strip()]
     groups: dict[int, list[int]] = {}
     for i in rows:
         groups.setdefault(id(sides[i].loaded), []).append(i)
-    for slots in groups.values():
-        loaded = sides[slots[0]].loaded
-        seqs, masks = [], []
-        for i in slots:
-            prompt = render(sides[i], conversations[i])
-            tok = sides[i].tokenizer
-            answer = tok(references[i].strip(), add_special_tokens=False)["input_ids"]
-            end = stop_ids(tok, loaded.model)[:1]
-            limit = context_of(loaded.model) or 4096
-            ids = (prompt + answer + end)[:limit]
-            seqs.append(ids)
-            masks.append([0] * len(prompt) + [1] * (len(ids) - len(prompt)))
-        width = max(len(s) for s in seqs)
-        pad = sides[slots[0]].tokenizer.pad_token_id or 0
-        input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=loaded.device)
-        attention = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=loaded.device)
-        scored = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=loaded.device)
-        extra: dict[str, Any] = {}
-        if hasattr(loaded.model, "peft_config"):
-            extra["adapter_names"] = [sides[i].adapter for i in slots]
-        with loaded.lock, torch.inference_mode():
-            logits = loaded.model(input_ids=input_ids, attention_mask=attention, **extra).logits.float()
-        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-        target = input_ids[:, 1:]
-        nll = -logprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-        weight = scored[:, 1:].float()
-        per_row = (nll * weight).sum(-1) / weight.sum(-1).clamp(min=1)
-        for slot, value in zip(slots, per_row.tolist(), strict=True):
-            out[slot] = float(value)
+    for group in groups.values():
+        model = sides[group[0]].loaded.model
+        scored = {i: _scored_ids(sides[i], conversations[i], references[i]) for i in group}
+        for slots in _logit_chunks(group, [len(scored[i][0]) for i in group], model):
+            values = _nll(sides, [scored[i] for i in slots], slots)
+            for slot, value in zip(slots, values, strict=True):
+                out[slot] = value
     return out
+
+
+def _scored_ids(side: Side, conversation: list[dict[str, str]], reference: str) -> tuple[list[int], int]:
+    """The conversation with the reference as the answer, and where the answer starts."""
+    prompt = render(side, conversation)
+    answer = side.tokenizer(reference.strip(), add_special_tokens=False)["input_ids"]
+    end = stop_ids(side.tokenizer, side.loaded.model)[:1]
+    limit = context_of(side.loaded.model) or 4096
+    return (prompt + answer + end)[:limit], len(prompt)
+
+
+def _logit_chunks(slots: list[int], lengths: list[int], model: Any) -> list[list[int]]:
+    """Rows in groups whose logits (rows × width × vocabulary, fp32) stay within LOGIT_BUDGET elements: a
+    whole comparison's references at once would take gigabytes with a 150k-token vocabulary."""
+    vocab = int(getattr(getattr(model, "config", None), "vocab_size", 0) or 50_000)
+    chunks: list[list[int]] = [[]]
+    widest = 0
+    for slot, length in zip(slots, lengths, strict=True):
+        if chunks[-1] and (len(chunks[-1]) + 1) * max(widest, length) * vocab > LOGIT_BUDGET:
+            chunks.append([])
+            widest = 0
+        chunks[-1].append(slot)
+        widest = max(widest, length)
+    return chunks
+
+
+def _nll(sides: list[Side], scored: list[tuple[list[int], int]], slots: list[int]) -> list[float]:
+    import torch
+
+    loaded = sides[slots[0]].loaded
+    width = max(len(ids) for ids, _ in scored)
+    pad = sides[slots[0]].tokenizer.pad_token_id or 0
+    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in scored], device=loaded.device)
+    attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in scored], device=loaded.device)
+    weight = torch.tensor([[0] * start + [1] * (len(ids) - start) + [0] * (width - len(ids)) for ids, start in scored],
+                          device=loaded.device)[:, 1:].float()
+    extra: dict[str, Any] = {}
+    if hasattr(loaded.model, "peft_config"):
+        extra["adapter_names"] = [sides[i].adapter for i in slots]
+    with loaded.lock, torch.inference_mode():
+        logits = loaded.model(input_ids=input_ids, attention_mask=attention, **extra).logits.float()
+    logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+    nll = -logprobs.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return [float(v) for v in ((nll * weight).sum(-1) / weight.sum(-1).clamp(min=1)).tolist()]
