@@ -12,7 +12,7 @@ LLAMAFACTORY := llamafactory==0.9.5
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: setup setup-dev browser run test test-fast test-shared lint bench bench-peer hardening clean
+.PHONY: setup setup-dev browser run test test-fast test-avx2 test-shared lint bench bench-peer hardening clean
 
 $(BIN)/.stamp: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,12 @@ test: setup-dev
 test-fast:
 	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m "not slow" $(PYTEST_ARGS)'
 
+# the tests whose numbers depend on `precision: auto`, as a CPU without fast bf16 (AVX2 only) runs them:
+# torch's kernels, oneDNN and MKL are held to AVX2, so bf16 measures slow and auto picks fp32
+AVX2_ONLY := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2
+test-avx2: setup-dev
+	$(AVX2_ONLY) $(PYTEST) tests/test_smollm2.py tests/test_runs.py tests/test_presets.py tests/test_sizing.py $(PYTEST_ARGS)
+
 # only the tests of the real LLaMA-Factory datasets in ../shared/data (the developers' machines)
 test-shared: setup-dev
 	$(PYTEST) -m shared $(PYTEST_ARGS)
@@ -65,6 +71,7 @@ bench: setup-dev
 	$(BIN)/python bench/train_speed.py
 	$(BIN)/python bench/dataset_stats.py
 	$(BIN)/python bench/estimator.py
+	$(BIN)/python -m bench.preference_startup
 	$(MAKE) --no-print-directory bench-peer
 
 $(LF_VENV)/.stamp:

@@ -11,6 +11,9 @@
     python -m engine rewards RUN_ID [--prompts F]   (GRPO: base vs tuned, scored by the run's rewards)
     python -m engine export RUN_ID [--format merged|adapter|gguf] [--quant q8_0] [--push ORG/NAME]
 
+`--lang zh` (before the verb; default: TUNEDESK_LANG, else Chinese where LANG / LC_ALL is zh_*) prints
+errors and a failed run's reason and advice in Chinese.
+
 `train` and `resume` show a progress bar, exit 0 when the run completes, 1 with a one-line reason
 when it fails, and 130 when stopped with Ctrl-C (after saving a checkpoint to resume from).
 """
@@ -33,12 +36,15 @@ from engine.runs.queue import RunManager
 from engine.runs.rundir import loss_text
 from engine.sizing.fit import estimate_for
 from engine.sizing.memory import Setting
+from engine.text.message import LANGS, render
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="TuneDesk headless training")
+    parser.add_argument("--lang", choices=LANGS, default=default_lang(),
+                        help="language of errors and a failed run's reason (default: TUNEDESK_LANG or LANG)")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train from a YAML config")
     train.add_argument("config")
@@ -101,14 +107,22 @@ def main(argv: list[str] | None = None) -> int:
             run_id = door.resume(args.run_id, args.checkpoint or "")
         manager = door.manager
     except TuneDeskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{'错误' if args.lang == 'zh' else 'error'}: {exc.render(args.lang)}", file=sys.stderr)
         return 2
     run = manager.run(run_id)
     print(f"run {run_id}\ndirectory {run.path}", flush=True)
-    return _follow(manager, run_id)
+    return _follow(manager, run_id, args.lang)
 
 
-def _follow(manager: RunManager, run_id: str) -> int:
+def default_lang() -> str:
+    chosen = os.environ.get("TUNEDESK_LANG", "")
+    if chosen in LANGS:
+        return chosen
+    locale = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return "zh" if locale.lower().startswith("zh") else "en"
+
+
+def _follow(manager: RunManager, run_id: str, lang: str = "en") -> int:
     from tqdm import tqdm
 
     run = manager.run(run_id)
@@ -152,7 +166,10 @@ def _follow(manager: RunManager, run_id: str) -> int:
     if state == "stopped":
         print(f"stopped at step {status.get('step')}; resume with: python -m engine resume {run_id}")
         return 130
-    print(f"failed: {status.get('error')}\n{status.get('suggestion') or ''}\nlog: {run.log_path}", file=sys.stderr)
+    reason = render(status.get("error_text"), lang) or status.get("error")
+    advice = render(status.get("suggestion_text"), lang) or status.get("suggestion") or ""
+    label = ("失败", "日志") if lang == "zh" else ("failed", "log")
+    print(f"{label[0]}: {reason}\n{advice}\n{label[1]}: {run.log_path}", file=sys.stderr)
     return 1
 
 

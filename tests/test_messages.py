@@ -98,3 +98,27 @@ def test_out_of_memory_advice_keeps_the_effective_batch_in_both_languages():
     assert advice.render("zh").startswith("可以尝试：per_device_train_batch_size 8 → 4，同时 "
                                           "gradient_accumulation_steps 2 → 4（有效批大小仍为 16）；开启")
     assert reason.render("zh").startswith("内存不足")
+
+
+def test_the_cli_says_why_a_run_failed_in_the_language_asked_for(tiny_model, outputs, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"instruction": "", "output": ""}] * 3))
+    config = tmp_path / "bad.yaml"
+    config.write_text(tiny_config(tiny_model, bad, outputs).to_yaml(), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TUNEDESK_LANG": ""}
+    zh = subprocess.run([sys.executable, "-m", "engine", "--lang", "zh", "train", str(config),
+                         "--outputs", str(outputs)], capture_output=True, text=True, env=env, timeout=300)
+    assert zh.returncode == 1, zh.stderr[-2000:]
+    assert "失败: 数据有误：" in zh.stderr, zh.stderr[-2000:]
+    assert "请修正 train.log 和 data_report.json 中列出的行" in zh.stderr, zh.stderr[-2000:]
+    # the locale picks the language when no flag is given; an error before any run is rendered too
+    missing = subprocess.run([sys.executable, "-m", "engine", "resume", "no-such-run", "--outputs", str(outputs)],
+                             capture_output=True, text=True, env={**env, "LANG": "zh_CN.UTF-8"}, timeout=120)
+    assert missing.returncode == 2 and missing.stderr.startswith("错误: "), missing.stderr[-2000:]
+    en = subprocess.run([sys.executable, "-m", "engine", "train", str(config), "--outputs", str(outputs)],
+                        capture_output=True, text=True, env={**env, "LANG": "C.UTF-8"}, timeout=300)
+    assert en.returncode == 1 and "failed: bad data:" in en.stderr, en.stderr[-2000:]
