@@ -36,14 +36,14 @@ from engine.runs.queue import RunManager
 from engine.runs.rundir import loss_text
 from engine.sizing.fit import estimate_for
 from engine.sizing.memory import Setting
-from engine.text.message import LANGS, render
+from engine.text.message import LANGS, reader_lang, say
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="TuneDesk headless training")
-    parser.add_argument("--lang", choices=LANGS, default=default_lang(),
+    parser.add_argument("--lang", choices=LANGS, default=reader_lang(),
                         help="language of errors and a failed run's reason (default: TUNEDESK_LANG or LANG)")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train from a YAML config")
@@ -107,19 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             run_id = door.resume(args.run_id, args.checkpoint or "")
         manager = door.manager
     except TuneDeskError as exc:
-        print(f"{'错误' if args.lang == 'zh' else 'error'}: {exc.render(args.lang)}", file=sys.stderr)
+        print(say("cli.error", detail=exc.text or str(exc)).render(args.lang), file=sys.stderr)
         return 2
     run = manager.run(run_id)
     print(f"run {run_id}\ndirectory {run.path}", flush=True)
     return _follow(manager, run_id, args.lang)
-
-
-def default_lang() -> str:
-    chosen = os.environ.get("TUNEDESK_LANG", "")
-    if chosen in LANGS:
-        return chosen
-    locale = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
-    return "zh" if locale.lower().startswith("zh") else "en"
 
 
 def _follow(manager: RunManager, run_id: str, lang: str = "en") -> int:
@@ -166,10 +158,9 @@ def _follow(manager: RunManager, run_id: str, lang: str = "en") -> int:
     if state == "stopped":
         print(f"stopped at step {status.get('step')}; resume with: python -m engine resume {run_id}")
         return 130
-    reason = render(status.get("error_text"), lang) or status.get("error")
-    advice = render(status.get("suggestion_text"), lang) or status.get("suggestion") or ""
-    label = ("失败", "日志") if lang == "zh" else ("failed", "log")
-    print(f"{label[0]}: {reason}\n{advice}\n{label[1]}: {run.log_path}", file=sys.stderr)
+    failed = say("cli.failed", reason=status.get("error_text") or status.get("error") or "",
+                 advice=status.get("suggestion_text") or status.get("suggestion") or "", log=str(run.log_path))
+    print(failed.render(lang), file=sys.stderr)
     return 1
 
 

@@ -3,6 +3,7 @@ language; its English rendering is what `str()` gives, so logs and exceptions re
 
 from __future__ import annotations
 
+import os
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,15 @@ class Joined:
 
     def __str__(self) -> str:
         return self.render("en")
+
+
+def reader_lang() -> str:
+    """The language a terminal user reads: TUNEDESK_LANG when set to one TuneDesk speaks, else the locale's."""
+    chosen = os.environ.get("TUNEDESK_LANG", "")
+    if chosen in LANGS:
+        return chosen
+    locale = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return "zh" if locale.lower().startswith("zh") else "en"
 
 
 def plain(text: str) -> Text:

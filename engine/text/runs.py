@@ -33,4 +33,7 @@ RUNS: dict[str, tuple[str, str]] = {
                      "save_total_limit。"),
     "run.stall": ("no training step for {minutes} min: the run may be stuck (swapping, a hung data read, or a very "
                   "slow device)", "已有 {minutes} 分钟没有完成训练步：运行可能卡住了（内存交换、数据读取挂起，或设备很慢）"),
+    # the CLI's last words (python -m engine --lang zh …)
+    "cli.error": ("error: {detail}", "错误: {detail}"),
+    "cli.failed": ("failed: {reason}\n{advice}\nlog: {log}", "失败: {reason}\n{advice}\n日志: {log}"),
 }
