@@ -75,13 +75,16 @@ def measure(n_runs: int) -> list[dict]:
         try:
             client = Client(app.url, verbose=False)
             proc = psutil.Process(app.proc.pid)
-            rows.append({"run": 0, "kind": "app started", "state": "", "rss_mib": proc.memory_info().rss / 2**20})
+            rss = proc.memory_info().rss / 2**20
+            rows.append({"run": 0, "kind": "app started", "state": "", "seconds": 0.0, "rss_mib": rss})
             for i in range(n_runs):
                 kind = KINDS[i % len(KINDS)]
+                started = time.perf_counter()
                 run_id = client.predict(yaml.safe_dump(config_for(kind, model, data)), "", "", api_name="/start_run")
                 state = settle(client, run_id, stop_at=2 if kind == "stopped" else None)
+                seconds = time.perf_counter() - started
                 time.sleep(1.0)  # the worker thread releases memory after the final state is written
-                rows.append({"run": i + 1, "kind": kind, "state": state,
+                rows.append({"run": i + 1, "kind": kind, "state": state, "seconds": seconds,
                              "rss_mib": proc.memory_info().rss / 2**20})
         finally:
             app.stop()
@@ -96,12 +99,14 @@ def main() -> None:
     rows = measure(args.runs)
     first, cycle = rows[1]["rss_mib"], rows[min(len(KINDS), len(rows) - 1)]["rss_mib"]
     print(f"# memory after consecutive runs in one app process\n# {cpu_line()}\n")
-    print(f"| run | kind | state | app RSS (MiB) | vs after run 1 | vs after run {len(KINDS)} (each kind once) |")
-    print("|---|---|---|---|---|---|")
+    print(f"| run | kind | state | seconds | app RSS (MiB) | vs after run 1 | vs after run {len(KINDS)} (each kind "
+          "once) |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         ratio = f"{row['rss_mib'] / first - 1:+.1%}" if row["run"] else ""
         later = f"{row['rss_mib'] / cycle - 1:+.1%}" if row["run"] >= len(KINDS) else ""
-        print(f"| {row['run']} | {row['kind']} | {row['state']} | {row['rss_mib']:.0f} | {ratio} | {later} |")
+        print(f"| {row['run']} | {row['kind']} | {row['state']} | {row['seconds']:.1f} | {row['rss_mib']:.0f} | "
+              f"{ratio} | {later} |")
     last = rows[-1]["rss_mib"]
     print(f"\nafter {args.runs} runs: {last:.0f} MiB, {last / first - 1:+.1%} against after run 1 and "
           f"{last / cycle - 1:+.1%} against after run {len(KINDS)} (target within ±10%)")

@@ -300,4 +300,6 @@ def _describe(details: dict[str, Any], lang: str) -> str:
              rt=details["templates"][1])
     if details["shared_base"]:
         line += " · " + t("chat_shared", lang)
+    elif any(details.get("merged", [])):
+        line += " · " + t("chat_merged", lang)
     return "\n\n".join([line] + [f"⚠️ {w}" for w in details["warnings"]])

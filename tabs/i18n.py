@@ -198,6 +198,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat_loading": ("⏳ loading the models (the first time takes a few seconds)…", "⏳ 正在加载模型（首次需要几秒）…"),
     "chat_sides": ("**Left:** {left} · template {lt} — **Right:** {right} · template {rt}", "**左侧：** {left} · 模板 {lt} —— **右侧：** {right} · 模板 {rt}"),
     "chat_shared": ("one copy of the base weights serves both sides (adapter off / on)", "两侧共用一份基座权重（适配器关闭 / 开启）"),
+    "chat_merged": ("the run's adapter is merged into a copy of its base, so each side generates as a plain model",
+                    "运行的适配器已合并进基座的一份副本，两侧各自作为普通模型生成"),
     "chat_batch": ("Batch comparison: did it help — and did it hurt?", "批量对比：微调有没有帮助，有没有副作用？"),
     "chat_batch_help": ("Both sides answer every question (greedy). With reference answers: BLEU-4, ROUGE-L and perplexity per side. The general questions TuneDesk ships show whether general knowledge was lost and whether the trained answers leak into unrelated questions. The report is saved in the run's folder (comparison.json / .csv).",
                         "两侧用贪心解码回答每个问题。有参考答案时计算每侧的 BLEU-4、ROUGE-L 和困惑度。TuneDesk 自带的通用问题集用来检查通用知识是否丢失、训练内容是否“串”到无关问题里。报告保存在运行目录（comparison.json / .csv）。"),

@@ -43,9 +43,12 @@ def greedy(model, tok, text: str, n: int = 12) -> str:
     return tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-def test_both_sides_stream_and_match_the_models_run_alone(lora_run, tiny_model: Path):
+@pytest.mark.parametrize("merge_share", [0.15, 0.0], ids=["merged-copy", "shared-base"])
+def test_both_sides_stream_and_match_the_models_run_alone(lora_run, tiny_model: Path, merge_share: float):
+    """Both ways of holding a run beside its base: a merged copy (a small model, memory to spare) and one
+    copy of the base weights with the adapter off / on in one generate call (no room for a second copy)."""
     manager, run = lora_run
-    chat = CompareChat(manager, ModelPool())
+    chat = CompareChat(manager, ModelPool(merge_share=merge_share))
     base, tuned = f"base:{tiny_model}", f"run:{run.run_id}"
     steps = list(chat.stream(base, tuned, "Say the number 4.", sampling=Sampling(max_new_tokens=12)))
     assert len(steps) >= 5  # the panes grew token by token
@@ -53,7 +56,7 @@ def test_both_sides_stream_and_match_the_models_run_alone(lora_run, tiny_model: 
     assert all(b.startswith(a) for a, b in zip(lefts, lefts[1:], strict=False)) and all(
         b.startswith(a) for a, b in zip(rights, rights[1:], strict=False))
     left, right = steps[-1]
-    # the shared-base batch (adapter off / on in one generate call) equals each model on its own
+    # either way the answers equal each model on its own
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -64,7 +67,8 @@ def test_both_sides_stream_and_match_the_models_run_alone(lora_run, tiny_model: 
     assert right == greedy(adapted, tok, "Say the number 4.")
     assert left != right  # the adapter is really on for the right side and off for the left
     info = chat.chat(base, tuned, "Say the number 4.", sampling=Sampling(max_new_tokens=12))
-    assert (info["left"], info["right"]) == (left, right) and info["shared_base"]  # greedy: reproducible
+    assert (info["left"], info["right"]) == (left, right)  # greedy: reproducible
+    assert (info["shared_base"], info["merged"]) == ((False, [False, True]) if merge_share else (True, [False, False]))
 
 
 def test_sampling_with_a_seed_repeats_and_stop_ends_generation(lora_run, tiny_model: Path):

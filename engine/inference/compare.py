@@ -72,4 +72,4 @@ def describe(sides: list[Side]) -> dict[str, Any]:
     elif any(not t for t in base_templates):
         warnings.append("the base model ships no chat template: TuneDesk uses ChatML for it, as in training")
     return {"labels": [s.plan.label for s in sides], "templates": names, "warnings": warnings,
-            "shared_base": sides[0].loaded is sides[1].loaded}
+            "shared_base": sides[0].loaded is sides[1].loaded, "merged": [side.merged for side in sides]}

@@ -1,6 +1,7 @@
 """Generating for several sides at once, streaming. Sides that share a model go into one batched
-generate call (PEFT mixes adapter-on and adapter-off rows), other models generate on their own threads;
-either way the caller sees every side's text grow token by token, and a stop event ends all of them."""
+generate call (PEFT mixes adapter-on and adapter-off rows); other models generate on their own threads
+when greedy, one after another when sampling (so a seed repeats). Either way the caller sees every side's
+text grow token by token, and a stop event ends all of them."""
 
 from __future__ import annotations
 
@@ -71,15 +72,20 @@ def stream(sides: list[Side], conversations: list[list[dict[str, str]]], samplin
     updates: queue.Queue = queue.Queue()
     errors: list[BaseException] = []
 
-    def run(slots: list[int]) -> None:
+    def run(*runs: list[int]) -> None:
         try:
-            _generate([sides[i] for i in slots], [prompts[i] for i in slots], slots, texts, updates, sampling, stop)
+            for slots in runs:
+                _generate([sides[i] for i in slots], [prompts[i] for i in slots], slots, texts, updates, sampling,
+                          stop)
         except BaseException as exc:  # shown to the caller, not lost on a thread
             errors.append(exc)
         finally:
             updates.put(None)
 
-    threads = [threading.Thread(target=run, args=(slots,), daemon=True) for slots in groups.values()]
+    # The sampling seed lives in torch's one global generator: models that sample at once, on threads of
+    # their own, draw from it in whatever order they get there, and a seed would not repeat
+    parts = [[slots] for slots in groups.values()] if sampling.temperature == 0 else [list(groups.values())]
+    threads = [threading.Thread(target=run, args=part, daemon=True) for part in parts]
     for thread in threads:
         thread.start()
     finished = 0
