@@ -21,7 +21,7 @@ from engine.config.yaml_io import load_yaml
 from engine.errors import ConfigError, ModelError
 from engine.hub.disk import list_models
 from engine.inference.pool import POOL
-from engine.sizing.memory import Setting
+from engine.sizing.fit import setting_for
 from engine.text.message import render
 from tabs import export_panel
 from tabs.context import AppContext
@@ -265,17 +265,15 @@ def dataset_choices(ctx: AppContext) -> list[str]:
 
 
 FIT_FIELDS = ("model_name_or_path", "method", "finetuning_type", "quantization_bit", "max_seq_length",
-              "per_device_train_batch_size", "gradient_checkpointing", "precision", "lora_r")
+              "per_device_train_batch_size", "gradient_checkpointing", "precision", "lora_r", "use_dora",
+              "lora_modules_to_save", "freeze_trainable_layers", "freeze_trainable_modules")
 
 
 def fit_markdown(door: Door, config: TrainConfig, lang: str) -> str:
     """The estimator's verdict for the form: a warning with numbers, never a block."""
 
-    method = {"full": "full", "lora": "lora"}.get(config.finetuning_type, f"qlora{config.quantization_bit}")
-    setting = Setting(method, config.method, config.max_seq_length, config.per_device_train_batch_size,
-                      config.gradient_checkpointing, config.precision, config.lora_r)
     try:
-        r = door.estimate(config.model_name_or_path, setting)
+        r = door.estimate(config.model_name_or_path, setting_for(config))
     except ModelError:
         return t("fit_unknown", lang)
     icon = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}[r["verdict"]]

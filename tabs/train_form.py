@@ -32,9 +32,8 @@ def _lang_index(lang: str) -> int:
     return 1 if lang == "zh" else 0
 
 
-def applies(name: str, method: str) -> bool:
-    methods = field_info(name).methods
-    return methods is None or method in methods
+def applies(name: str, method: str, finetuning_type: str) -> bool:
+    return field_info(name).applies(method, finetuning_type)
 
 
 def _widget(name: str, typ: Any, lang: str, value: Any, visible: bool) -> Any:
@@ -69,7 +68,7 @@ class TrainForm:
         for group in GROUPS:
             names = [f.name for f in fields(TrainConfig) if field_info(f.name).group == group]
             acc = gr.Accordion(t(f"group_{group}", tr.lang), open=group in OPEN_GROUPS or group in METHOD_GROUPS,
-                               visible=any(applies(n, initial.method) for n in names), elem_id=f"group-{group}")
+                               visible=any(initial.applies(n) for n in names), elem_id=f"group-{group}")
             self.groups[group] = acc
             tr.label(acc, f"group_{group}")
             with acc:
@@ -77,20 +76,25 @@ class TrainForm:
                     with gr.Row():
                         for name in names[start:start + 3]:
                             widget = _widget(name, hints[name], tr.lang, getattr(initial, name),
-                                             applies(name, initial.method))
+                                             initial.applies(name))
                             self.widgets[name] = widget
                             info = field_info(name)
                             tr.add(widget, lambda lang, info=info: {"label": info.label[_lang_index(lang)],
                                                                     "info": info.help[_lang_index(lang)]})
-        # only the fields that apply to the chosen method are shown (hidden ones keep their values)
-        specific = [n for n in self.names if field_info(n).methods is not None]
+        # only the fields that apply to the chosen method and fine-tuning type are shown (hidden ones keep
+        # their values)
+        specific = [n for n in self.names if field_info(n).methods is not None or field_info(n).types is not None]
         groups = list(GROUPS)
-        self.widgets["method"].change(
-            lambda method: [*(gr.update(visible=applies(n, method)) for n in specific),
-                            *(gr.update(visible=any(applies(f.name, method) for f in fields(TrainConfig)
-                                                    if field_info(f.name).group == g)) for g in groups)],
-            self.widgets["method"], [*(self.widgets[n] for n in specific), *(self.groups[g] for g in groups)],
-            show_progress="hidden", queue=False)
+
+        def shown(method: str, finetuning_type: str) -> list[Any]:
+            return [*(gr.update(visible=applies(n, method, finetuning_type)) for n in specific),
+                    *(gr.update(visible=any(applies(f.name, method, finetuning_type) for f in fields(TrainConfig)
+                                            if field_info(f.name).group == g)) for g in groups)]
+
+        chooser = [self.widgets["method"], self.widgets["finetuning_type"]]
+        for widget in chooser:
+            widget.change(shown, chooser, [*(self.widgets[n] for n in specific), *(self.groups[g] for g in groups)],
+                          show_progress="hidden", queue=False)
         self.trust_warning = tr.text(gr.Markdown(t("trust_warning", tr.lang), visible=False), "trust_warning")
         self.widgets["trust_remote_code"].change(lambda on: gr.update(visible=bool(on)),
                                                  self.widgets["trust_remote_code"], self.trust_warning,

@@ -148,6 +148,23 @@ def test_grpo_from_the_form_shows_only_its_fields_and_a_reward_chart(app, page, 
     page.screenshot(path=str(ARTIFACTS / "train-grpo.png"), full_page=True)
 
 
+def test_the_form_shows_the_knobs_of_the_chosen_finetuning_type(app, page):
+    page.goto(app.url)
+    page.click("#tab_train-button")
+    page.locator("#group-lora").wait_for()  # the demo preset trains LoRA: its group, closed, with the variants
+    page.locator("#group-lora").get_by_text("LoRA").first.click()
+    page.locator("#field-use_dora").wait_for(timeout=15_000)
+    assert not page.locator("#field-freeze_trainable_layers").is_visible()
+    set_field(page, "finetuning_type", "freeze")
+    page.locator("#field-freeze_trainable_layers").wait_for(timeout=15_000)
+    page.locator("#group-lora").wait_for(state="hidden", timeout=15_000)  # no adapter: the LoRA group goes
+    set_field(page, "finetuning_type", "qlora")
+    page.locator("#group-quant").wait_for(timeout=15_000)
+    page.locator("#field-loraplus_lr_ratio").wait_for(timeout=15_000)
+    assert not page.locator("#field-freeze_trainable_modules").is_visible()
+    page.locator("#group-lora").screenshot(path=str(ARTIFACTS / "train-lora-knobs.png"))
+
+
 def test_language_switches_at_run_time(app, page):
     page.goto(app.url)
     page.get_by_label("简体中文").check()

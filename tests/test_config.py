@@ -23,6 +23,14 @@ def test_every_field_is_documented_in_both_languages():
         assert all(info.label) and all(info.help), name
 
 
+def test_the_readme_config_table_names_every_field():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## The config"):readme.index("### Presets")]
+    assert [n for n in field_names() if f"`{n}`" not in table] == []
+
+
 def test_unknown_key_suggests_the_closest_field():
     with pytest.raises(ConfigError, match="lerning_rate: unknown key — did you mean 'learning_rate'"):
         TrainConfig.from_dict({"lerning_rate": 1e-4})

@@ -11,6 +11,8 @@ DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 GROUPS = ("model", "method", "preference", "rl", "train", "lora", "quant", "advanced")
 METHODS = ("sft", "dpo", "kto", "grpo", "pt")
+FINETUNING_TYPES = ("full", "lora", "qlora", "freeze")
+ADAPTERS = ("lora", "qlora")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,12 @@ class FieldInfo:
     step: float | None = None
     # the methods a field applies to (the Train form hides it, and the engine ignores it, for others); None = all
     methods: tuple[str, ...] | None = None
+    # likewise the fine-tuning types (full, lora, qlora, freeze); None = all
+    types: tuple[str, ...] | None = None
+
+    def applies(self, method: str, finetuning_type: str) -> bool:
+        return (self.methods is None or method in self.methods) and (self.types is None or
+                                                                     finetuning_type in self.types)
 
 
 def opt(default: Any, group: str, label: tuple[str, str], help: tuple[str, str], **kw: Any) -> Any:

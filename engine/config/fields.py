@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config.field_info import DEFAULT_MODEL, METHODS, opt
+from engine.config.field_info import ADAPTERS, DEFAULT_MODEL, FINETUNING_TYPES, METHODS, opt
 
 
 @dataclass
@@ -61,18 +61,41 @@ class TrainFields:
     finetuning_type: str = opt(
         "lora", "method", ("Fine-tuning type", "微调方式"),
         ("lora trains small adapters; qlora does so on a 4/8-bit base (least memory); full updates "
-         "every weight (most memory).",
-         "lora 只训练小型适配器；qlora 在 4/8 bit 量化的底座上训练（最省显存）；full 更新全部权重（最耗显存）。"),
-        choices=("full", "lora", "qlora"))
+         "every weight (most memory); freeze fully trains a few layers and leaves the rest as they are.",
+         "lora 只训练小型适配器；qlora 在 4/8 bit 量化的底座上训练（最省显存）；full 更新全部权重（最耗显存）；"
+         "freeze 只完整训练少数几层，其余保持不变。"),
+        choices=FINETUNING_TYPES)
+    freeze_trainable_layers: int = opt(
+        2, "method", ("Layers trained (freeze)", "训练的层数（freeze）"),
+        ("The last N decoder layers are trained; a negative number trains the first N instead.",
+         "训练最后 N 个解码层；负数表示训练最前面的 N 层。"), minimum=-1024, maximum=1024, types=("freeze",))
+    freeze_trainable_modules: str = opt(
+        "all", "method", ("Modules trained (freeze)", "训练的模块（freeze）"),
+        ("all, or comma-separated parts of those layers such as mlp,self_attn (names inside a decoder layer).",
+         "all，或用逗号分隔的层内模块名，如 mlp,self_attn。"), types=("freeze",))
     quantization_bit: int = opt(
         4, "quant", ("Quantization bits", "量化位数"),
         ("QLoRA base precision: 4 (NF4, double quantization) or 8.",
-         "QLoRA 底座精度：4（NF4，双重量化）或 8。"), choices=(4, 8))
+         "QLoRA 底座精度：4（NF4，双重量化）或 8。"), choices=(4, 8), types=("qlora",))
     # --- preference methods (DPO, KTO) ------------------------------------------------------------
     dpo_beta: float = opt(
         0.1, "preference", ("DPO beta", "DPO beta"),
         ("How far the policy may drift from the reference model: lower lets it move further.",
          "策略偏离参考模型的程度：越小允许偏离越多。"), minimum=0, exclusive_min=True, methods=("dpo",))
+    dpo_loss: str = opt(
+        "sigmoid", "preference", ("DPO loss", "DPO 损失"),
+        ("sigmoid: the DPO paper's loss; ipo: a squared loss that does not push the margin without bound "
+         "(beta is its regulariser); hinge: the SLiC loss; robust: assumes 10% of the labels are flipped "
+         "(noisy preference data).",
+         "sigmoid：DPO 论文的原始损失；ipo：平方损失，不会无限拉大差距（beta 为正则项）；hinge：SLiC 损失；"
+         "robust：假设 10% 的偏好标注是反的（适合有噪声的数据）。"),
+        choices=("sigmoid", "ipo", "hinge", "robust"), methods=("dpo",))
+    pref_ftx: float = opt(
+        0.0, "preference", ("SFT loss weight (pref_ftx)", "SFT 损失权重（pref_ftx）"),
+        ("Adds the chosen answers' supervised loss, times this weight, to the preference loss: keeps the model "
+         "writing its chosen answers while it learns to prefer them; 0 = off.",
+         "把 chosen 回答的监督损失乘以该权重加进偏好损失：学习偏好的同时保持会写出 chosen 回答；0 表示关闭。"),
+        minimum=0, maximum=10, methods=("dpo",))
     kto_beta: float = opt(
         0.1, "preference", ("KTO beta", "KTO beta"),
         ("How far the policy may drift from the reference model.", "策略偏离参考模型的程度。"),
@@ -181,21 +204,51 @@ class TrainFields:
         False, "train", ("Packing", "序列打包"),
         ("Pack several short samples into one sequence (kept apart by attention); faster on short data.",
          "把多个短样本拼成一条序列（注意力互不干扰），短数据训练更快。"), methods=("sft", "pt"))
+    neftune_noise_alpha: float = opt(
+        0.0, "train", ("NEFTune noise", "NEFTune 噪声"),
+        ("Adds uniform noise of this scale (5 is usual) to the input embeddings while training, never when "
+         "evaluating or chatting: often better instruction following on small datasets; 0 = off.",
+         "训练时给输入词向量加上该强度的均匀噪声（常用 5），评估和对话时不加：小数据集上常能改善指令遵循；0 表示关闭。"),
+        minimum=0, maximum=100, methods=("sft", "pt"))
     train_on_prompt: bool = opt(
         False, "train", ("Train on prompt", "训练提示词"),
         ("Also compute loss on system/user tokens (normally only the assistant's answers count).",
          "同时在 system/user 部分计算损失（默认只训练助手回复）。"), methods=("sft",))
     # --- LoRA ----------------------------------------------------------------------------------
     lora_r: int = opt(8, "lora", ("LoRA rank", "LoRA 秩"), ("Adapter rank r.", "适配器秩 r。"), minimum=1,
-                      maximum=1024)
-    lora_alpha: int = opt(16, "lora", ("LoRA alpha", "LoRA alpha"), ("Scale = alpha / r.", "缩放系数 = alpha / r。"),
-                          minimum=1, maximum=4096)
+                      maximum=1024, types=ADAPTERS)
+    lora_alpha: int = opt(16, "lora", ("LoRA alpha", "LoRA alpha"),
+                          ("Scale = alpha / r (alpha / √r with rsLoRA).", "缩放系数 = alpha / r（rsLoRA 为 alpha / √r）。"),
+                          minimum=1, maximum=4096, types=ADAPTERS)
     lora_dropout: float = opt(0.05, "lora", ("LoRA dropout", "LoRA dropout"), ("Dropout on the adapter input.",
-                              "适配器输入的 dropout。"), minimum=0, maximum=0.9)
+                              "适配器输入的 dropout。"), minimum=0, maximum=0.9, types=ADAPTERS)
     lora_target: str = opt(
         "all-linear", "lora", ("LoRA target modules", "LoRA 目标模块"),
         ("all-linear, or comma-separated module names such as q_proj,v_proj.",
-         "all-linear，或用逗号分隔的模块名，如 q_proj,v_proj。"))
+         "all-linear，或用逗号分隔的模块名，如 q_proj,v_proj。"), types=ADAPTERS)
+    use_dora: bool = opt(
+        False, "lora", ("DoRA", "DoRA"),
+        ("Weight-decomposed LoRA: learns each weight's magnitude apart from its direction. Often closer to full "
+         "fine-tuning at a low rank; steps are slower and take a little more memory.",
+         "权重分解的 LoRA：把每个权重的幅度与方向分开学习。低秩下常更接近全参微调；每步更慢、略多占内存。"),
+        types=ADAPTERS)
+    use_rslora: bool = opt(
+        False, "lora", ("rsLoRA", "rsLoRA"),
+        ("Rank-stabilised scaling, alpha / √r instead of alpha / r: higher ranks keep learning instead of "
+         "being scaled down.", "秩稳定的缩放 alpha / √r（而非 alpha / r）：秩较高时仍能有效学习，不会被缩小。"),
+        types=ADAPTERS)
+    loraplus_lr_ratio: float = opt(
+        0.0, "lora", ("LoRA+ learning-rate ratio", "LoRA+ 学习率倍数"),
+        ("LoRA+: the B matrices learn this many times faster than the A matrices (16 is usual); often faster "
+         "convergence at the same cost. 0 = off.",
+         "LoRA+：B 矩阵的学习率是 A 矩阵的这么多倍（常用 16）；相同开销下往往收敛更快。0 表示关闭。"),
+        minimum=0, maximum=1000, types=ADAPTERS)
+    lora_modules_to_save: str = opt(
+        "", "lora", ("Modules trained fully", "完整训练的模块"),
+        ("Comma-separated modules trained in full beside the adapter and saved with it, e.g. "
+         "embed_tokens,lm_head after adding tokens. Empty = none.",
+         "逗号分隔，除适配器外完整训练并一起保存的模块，如添加新 token 后的 embed_tokens,lm_head。留空表示无。"),
+        types=ADAPTERS)
     # --- advanced ------------------------------------------------------------------------------
     weight_decay: float = opt(0.0, "advanced", ("Weight decay", "权重衰减"), ("AdamW weight decay.", "AdamW 权重衰减。"),
                               minimum=0, maximum=1)

@@ -9,9 +9,14 @@ from engine.rewards.spec import check_spec
 
 def cross_field_errors(config: TrainFields) -> list[str]:
     errors: list[str] = []
-    if config.method in ("dpo", "kto") and config.finetuning_type == "full":
-        errors.append(f"method: {config.method} with finetuning_type full needs a second full model copy as "
-                      f"reference; use lora or qlora for {config.method.upper()}")
+    if config.method in ("dpo", "kto") and config.finetuning_type in ("full", "freeze"):
+        errors.append(f"method: {config.method} with finetuning_type {config.finetuning_type} needs a second full "
+                      f"model copy as reference; use lora or qlora for {config.method.upper()}")
+    if config.finetuning_type == "freeze" and config.freeze_trainable_layers == 0:
+        errors.append("freeze_trainable_layers: 0 would train nothing; give the last N layers (e.g. 2) or the "
+                      "first N as a negative number")
+    if config.finetuning_type == "freeze" and not config.freeze_trainable_modules.strip():
+        errors.append("freeze_trainable_modules: empty; use all or names such as mlp,self_attn")
     if config.method == "kto" and config.per_device_train_batch_size < 2:
         errors.append("per_device_train_batch_size: KTO estimates its KL term from the other answers in a batch, "
                       "so it needs a batch of at least 2")

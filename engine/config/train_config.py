@@ -12,7 +12,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from engine.config.coerce import coerce, unknown_key_message
-from engine.config.field_info import CONFIG_VERSION, VERSION_KEY, FieldInfo
+from engine.config.field_info import ADAPTERS, CONFIG_VERSION, VERSION_KEY, FieldInfo
 from engine.config.fields import TrainFields
 from engine.config.rules import cross_field_errors
 from engine.errors import ConfigError
@@ -60,7 +60,16 @@ class TrainConfig(TrainFields):
 
     @property
     def uses_lora(self) -> bool:
-        return self.finetuning_type in ("lora", "qlora")
+        return self.finetuning_type in ADAPTERS
+
+    @property
+    def saves_whole_model(self) -> bool:
+        """Full and freeze tuning save a whole model; LoRA and QLoRA an adapter."""
+        return not self.uses_lora
+
+    def applies(self, name: str) -> bool:
+        """Whether a field is used by this run's method and fine-tuning type (the form hides the others)."""
+        return field_info(name).applies(self.method, self.finetuning_type)
 
 
 def field_names() -> list[str]:

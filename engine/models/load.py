@@ -72,8 +72,15 @@ def apply_lora(model: Any, config: TrainConfig) -> Any:
         model.enable_input_require_grads()
     target = config.lora_target.strip()
     modules: Any = "all-linear" if target == "all-linear" else [t.strip() for t in target.split(",") if t.strip()]
+    save = [m.strip() for m in config.lora_modules_to_save.split(",") if m.strip()] or None
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [m for m in save or [] if m not in names]
+    if missing:
+        raise ModelError(f"lora_modules_to_save: this model has no module named {', '.join(missing)} (for new "
+                         "tokens: embed_tokens,lm_head)")
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=modules, task_type="CAUSAL_LM")
+                      target_modules=modules, task_type="CAUSAL_LM", use_dora=config.use_dora,
+                      use_rslora=config.use_rslora, modules_to_save=save)
     try:
         return get_peft_model(model, lora)
     except ValueError as exc:

@@ -20,6 +20,7 @@ from typing import Any
 from engine.data.encode import EncodeStats, encode_conversations
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.replay import replay_conversations
+from engine.models.freeze import apply_freeze
 from engine.models.load import apply_lora, load_model, load_tokenizer
 from engine.models.memory import release_memory
 from engine.models.precision import pick_precision
@@ -114,6 +115,11 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
         train = train + _replay(model, tok, resolved.path, config, len(train), run)
     if config.uses_lora:
         model = apply_lora(model, config)
+    elif config.finetuning_type == "freeze":
+        trained = apply_freeze(model, config)
+        run.log(f"freeze tuning: {len(trained)} weights of {config.freeze_trainable_modules} in "
+                f"{'the last' if config.freeze_trainable_layers > 0 else 'the first'} "
+                f"{abs(config.freeze_trainable_layers)} layers are trained")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     run.log(f"model loaded in {time.time() - started:.1f} s: {trainable:,} trainable of {total:,} parameters")

@@ -24,7 +24,7 @@ def oom_advice(config: TrainConfig) -> Text:
         steps.append(say("run.oom_batch", bs=bs, new_bs=new_bs, ga=ga, new_ga=ga * bs // new_bs, effective=bs * ga))
     if not config.gradient_checkpointing:
         steps.append(say("run.oom_checkpointing"))
-    if config.finetuning_type == "full":
+    if config.finetuning_type in ("full", "freeze"):
         steps.append(say("run.oom_lora"))
     elif config.finetuning_type == "lora":
         steps.append(say("run.oom_qlora"))

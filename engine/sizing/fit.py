@@ -8,6 +8,7 @@ from typing import Any
 
 import psutil
 
+from engine.config.train_config import TrainConfig
 from engine.env.gpus import gpu_info
 from engine.errors import ModelError
 from engine.hub.info import known_config_folder
@@ -45,6 +46,17 @@ def model_shape(model: str) -> ModelShape:
         return shape_from_folder(folder)
     raise ModelError(f"{model}: not in TuneDesk's catalogue, not cached and not a local model folder; open its "
                      "model page in the Model Hub tab (that fetches its config.json) or download it first")
+
+
+def setting_for(config: TrainConfig) -> Setting:
+    """The estimator's view of a training run: what changes its memory."""
+    method = {"qlora": f"qlora{config.quantization_bit}"}.get(config.finetuning_type, config.finetuning_type)
+    adapter = config.uses_lora
+    return Setting(method, config.method, config.max_seq_length, config.per_device_train_batch_size,
+                   config.gradient_checkpointing, config.precision, config.lora_r,
+                   dora=adapter and config.use_dora, modules_to_save=config.lora_modules_to_save if adapter else "",
+                   freeze_layers=config.freeze_trainable_layers if method == "freeze" else 0,
+                   freeze_modules=config.freeze_trainable_modules)
 
 
 def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -30,6 +30,10 @@ class Setting:
     precision: str = "bf16"  # compute dtype: bf16 | fp16 | fp32
     lora_rank: int = 8
     device: str = "gpu"  # gpu | cpu: a GPU adds the CUDA context
+    dora: bool = False  # DoRA: a magnitude per output and the adapted weight rebuilt in every forward
+    modules_to_save: str = ""  # modules trained in full beside a LoRA adapter (embed_tokens, lm_head)
+    freeze_layers: int = 0  # method freeze: the last N layers trained (the first N when negative)
+    freeze_modules: str = "all"  # all, or self_attn / mlp
 
     def __post_init__(self) -> None:
         for name, low, high in (("max_len", 1, 1 << 21), ("batch", 1, 1 << 16), ("lora_rank", 1, 4096)):
@@ -58,27 +62,41 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
     if s.method == "full":
         weights = shape.params * 4  # fp32 master weights
         trainable = shape.params
+    elif s.method == "freeze":
+        weights = shape.params * 4  # loaded as for full fine-tuning; only the chosen layers get optimizer state
+        trainable = abs(s.freeze_layers) * _layer_params(shape, s.freeze_modules)
     elif s.method in ("qlora4", "qlora8"):
         weights = linear * (NF4_BYTES if s.method == "qlora4" else 1.0) + other * compute
         trainable = shape.lora_params(s.lora_rank)
     else:
         weights = shape.params * compute
         trainable = shape.lora_params(s.lora_rank)
+    lora = s.method not in ("full", "freeze")
+    if lora:
+        trainable += _saved_module_params(shape, s.modules_to_save)
+        if s.dora:
+            trainable += shape.layers * sum(o for _, o in shape.linear_shapes())
     # fp32 gradients and two AdamW moments; LoRA adapters add their own fp32 weights (the full model's
     # fp32 weights are already the weights above)
-    state = trainable * (12 if s.method == "full" else 16)
+    state = trainable * (16 if lora else 12)
     rows = s.batch * (2 if s.stage == "dpo" else 1)  # DPO runs chosen and rejected side by side
     tokens = rows * s.max_len
     act_bytes = compute if s.precision != "fp32" else 4
-    lora = s.method != "full"
     # values kept per token and layer for the backward pass; LoRA adds its dropout copies of each
-    # adapter's input and the adapters' own outputs (fitted to measured runs: bench/estimator.py)
+    # adapter's input and the adapters' own outputs (fitted to measured runs: bench/estimator.py); DoRA
+    # keeps one more copy of each adapted layer's input and output for its norm
     values = 4 * shape.hidden + 2 * shape.intermediate + (10 * shape.hidden + 4 * shape.intermediate if lora else 0)
+    if lora and s.dora:
+        values += 5 * shape.hidden + 3 * shape.intermediate
     per_layer = tokens * values * act_bytes
+    # freeze tuning of the last N layers: the frozen layers below them keep nothing for the backward pass
+    stored = abs(s.freeze_layers) if s.method == "freeze" and s.freeze_layers > 0 else shape.layers
     if s.gradient_checkpointing:
-        activations = shape.layers * tokens * shape.hidden * act_bytes + per_layer
+        activations = stored * tokens * shape.hidden * act_bytes + per_layer
     else:
-        activations = shape.layers * per_layer
+        activations = stored * per_layer
+    if lora and s.dora:  # the adapted weight W + BA, rebuilt in fp32 for its norm, one layer at a time
+        activations += max(i * o for i, o in shape.linear_shapes()) * 4
     # the loss works on fp32 logits: the logits, their log-softmax, its gradient and temporaries
     activations += tokens * shape.vocab * 4 * LOGIT_COPIES
     if s.stage == "dpo":
@@ -88,6 +106,22 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
         overhead += shape.params * compute  # on a CPU the base is loaded unquantized, then quantized
     total = weights + state + activations + overhead
     return Estimate(_gb(weights), _gb(state), _gb(activations), _gb(overhead), _gb(total), trainable, shape.params)
+
+
+def _layer_params(shape: ModelShape, modules: str) -> int:
+    """Weights of one decoder layer's chosen parts (all, self_attn, mlp); norms count with all."""
+    linear = shape.linear_shapes()
+    parts = {"self_attn": sum(i * o for i, o in linear[:4]), "mlp": sum(i * o for i, o in linear[4:])}
+    chosen = [m.strip() for m in modules.split(",") if m.strip()] or ["all"]
+    if "all" in chosen:
+        return sum(parts.values()) + 2 * shape.hidden
+    return sum(parts.get(m, 0) for m in chosen)
+
+
+def _saved_module_params(shape: ModelShape, modules: str) -> int:
+    """Parameters of modules trained in full beside an adapter: PEFT trains a copy of each."""
+    chosen = {m.strip() for m in modules.split(",") if m.strip()}
+    return shape.vocab * shape.hidden * (("embed_tokens" in chosen) + ("lm_head" in chosen))
 
 
 def _gb(n: float) -> float:

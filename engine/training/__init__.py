@@ -12,6 +12,7 @@ from typing import Any
 from engine.config.train_config import TrainConfig
 from engine.training import preference
 from engine.training.arguments import stopping_callbacks
+from engine.training.optimizers import loraplus_optimizer
 
 
 def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], val: list[Any], output_dir: Path,
@@ -30,4 +31,8 @@ def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], v
         from engine.training.sft import sft_trainer as build
     trainer = build(config, model, tok, train, val, output_dir, precision, callbacks)
     trainer.remove_callback(PrinterCallback)  # events go to metrics.jsonl and the UI, not stdout
+    optimizer = loraplus_optimizer(config, trainer)
+    if optimizer is not None:  # the Trainer builds its own only where none is set
+        trainer.optimizer = optimizer
+        log(f"LoRA+: the B matrices learn at {config.loraplus_lr_ratio:g}× the learning rate")
     return trainer

@@ -39,6 +39,8 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "gradient_checkpointing_kwargs": {"use_reentrant": False} if config.gradient_checkpointing else None,
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
+        # NEFTune: transformers adds the noise in a forward hook on the input embeddings, in training only
+        "neftune_noise_alpha": (config.neftune_noise_alpha or None) if config.applies("neftune_noise_alpha") else None,
         "seed": config.seed,
         "data_seed": config.seed,
         "report_to": "none",

@@ -1,0 +1,201 @@
+"""The training knobs beyond the basics, each checked for what it changes on a tiny real model: DoRA's
+magnitude vectors, rsLoRA's scale, LoRA+'s faster B matrices, modules trained beside an adapter, NEFTune's
+training-only noise, freeze tuning's trained layers, the DPO loss variants and the SFT term mixed into DPO,
+and the memory estimator following the knobs that change memory."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from engine.config.train_config import TrainConfig
+from engine.errors import ConfigError, ModelError
+from tests.conftest import run_to_end, tiny_config
+
+
+def tensors(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    out = {}
+    for file in sorted(folder.glob("*.safetensors")):
+        out.update(load_file(file))
+    return out
+
+
+def trained(config: TrainConfig, outputs: Path):
+    _, run, state = run_to_end(config, outputs)
+    assert state == "completed", run.log_tail()
+    return run
+
+
+def test_dora_learns_magnitudes_and_reloads_in_plain_peft(tiny_model, chat_file, outputs):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    run = trained(tiny_config(tiny_model, chat_file, outputs, use_dora=True, max_steps=4), outputs)
+    assert json.loads((run.final_path / "adapter_config.json").read_text())["use_dora"] is True
+    weights = tensors(run.final_path)
+    magnitudes = [k for k in weights if "lora_magnitude_vector" in k]
+    assert len(magnitudes) == 2 * 7  # one per adapted linear layer: q, k, v, o, gate, up, down in 2 layers
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    # a magnitude starts as its weight's row norms; training moved it
+    q = base.model.layers[0].self_attn.q_proj.weight.detach()
+    key = next(k for k in magnitudes if "layers.0.self_attn.q_proj" in k)
+    assert not torch.allclose(weights[key], q.norm(dim=1), atol=1e-6)
+    ids = torch.tensor([[1, 2, 3, 4]])
+    before = base(ids).logits
+    reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), run.final_path)
+    assert reloaded.peft_config["default"].use_dora
+    assert not torch.allclose(reloaded(ids).logits, before, atol=1e-4)
+
+
+def test_rslora_scales_by_the_square_root_of_the_rank(tiny_model, chat_file, outputs):
+    from transformers import AutoModelForCausalLM
+
+    from engine.models.load import apply_lora
+
+    scales = {}
+    for rs in (False, True):
+        config = tiny_config(tiny_model, chat_file, outputs, lora_r=16, lora_alpha=32, use_rslora=rs)
+        model = apply_lora(AutoModelForCausalLM.from_pretrained(tiny_model), config)
+        scales[rs] = model.base_model.model.model.layers[0].mlp.up_proj.scaling["default"]
+    assert scales[False] == pytest.approx(32 / 16)
+    assert scales[True] == pytest.approx(32 / math.sqrt(16))
+
+
+def test_loraplus_moves_the_b_matrices_at_the_ratio(tiny_model, chat_file, tmp_path):
+    """B starts at zero and Adam steps each weight by about the learning rate: after the same steps, B has
+    moved about `ratio` times further with LoRA+, while A moves as before."""
+    import torch
+
+    runs = {ratio: trained(tiny_config(tiny_model, chat_file, tmp_path / str(ratio), max_steps=3,
+                                       learning_rate=1e-4, loraplus_lr_ratio=ratio), tmp_path / str(ratio))
+            for ratio in (0, 8)}
+    log = runs[8].log_path.read_text()
+    assert "LoRA+: the B matrices learn at 8× the learning rate" in log
+    plain, plus = tensors(runs[0].final_path), tensors(runs[8].final_path)
+
+    def size(weights: dict, part: str) -> float:
+        return float(torch.stack([w.abs().mean() for k, w in weights.items() if part in k]).mean())
+
+    assert 5 < size(plus, "lora_B") / size(plain, "lora_B") < 11
+    assert size(plus, "lora_A") == pytest.approx(size(plain, "lora_A"), rel=0.05)
+
+
+def test_modules_to_save_are_trained_in_full_and_saved_with_the_adapter(tiny_model, chat_file, outputs):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    run = trained(tiny_config(tiny_model, chat_file, outputs, lora_modules_to_save="embed_tokens", max_steps=2),
+                  outputs)
+    saved = tensors(run.final_path)
+    key = next(k for k in saved if "embed_tokens" in k)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model).model.embed_tokens.weight.detach()
+    assert saved[key].shape == base.shape and not torch.equal(saved[key], base)
+    with pytest.raises(ModelError, match="no module named embeddings"):
+        from engine.models.load import apply_lora
+
+        apply_lora(AutoModelForCausalLM.from_pretrained(tiny_model),
+                   tiny_config(tiny_model, chat_file, outputs, lora_modules_to_save="embeddings"))
+
+
+def test_neftune_noise_changes_training_loss_not_evaluation(tiny_model, tmp_path):
+    """With a learning rate too small to move the weights, the noise is the only difference: the training
+    loss of the first step differs, the validation loss does not."""
+    rows = [{"instruction": f"Say the number {i}.", "output": f"The number is {i}."} for i in range(10)]
+    data = tmp_path / "numbers.json"
+    data.write_text(json.dumps(rows))
+    losses = {}
+    for alpha in (0.0, 50.0):
+        out = tmp_path / f"alpha{alpha:g}"
+        run = trained(tiny_config(tiny_model, data, out, neftune_noise_alpha=alpha, learning_rate=1e-12,
+                                  max_steps=2, val_size=2, eval_steps=2, save_steps=2), out)
+        metrics = run.metrics()
+        losses[alpha] = (next(m["loss"] for m in metrics if "loss" in m),
+                         next(m["eval_loss"] for m in metrics if "eval_loss" in m))
+    assert abs(losses[50.0][0] - losses[0.0][0]) > 1e-3, losses
+    assert losses[50.0][1] == pytest.approx(losses[0.0][1], abs=1e-5), losses
+
+
+@pytest.mark.parametrize("layers,trained_layer", [(1, 1), (-1, 0)])
+def test_freeze_tuning_trains_exactly_the_chosen_layers(tiny_model, chat_file, outputs, layers, trained_layer):
+    import torch
+
+    run = trained(tiny_config(tiny_model, chat_file, outputs, finetuning_type="freeze",
+                              freeze_trainable_layers=layers, freeze_trainable_modules="mlp", max_steps=2), outputs)
+    before, after = tensors(tiny_model), tensors(run.final_path)
+    changed = sorted(k for k in before if not torch.equal(before[k], after[k]))
+    assert changed == [f"model.layers.{trained_layer}.mlp.{p}.weight" for p in ("down_proj", "gate_proj", "up_proj")]
+    assert "freeze tuning: 3 weights of mlp in the" in run.log_path.read_text()
+    assert not (run.final_path / "adapter_config.json").exists()  # a whole model, like a full run
+
+
+def test_freeze_settings_that_cannot_work_are_refused(tiny_model, chat_file, outputs):
+    with pytest.raises(ConfigError, match="freeze_trainable_layers: 0 would train nothing"):
+        tiny_config(tiny_model, chat_file, outputs, finetuning_type="freeze", freeze_trainable_layers=0)
+    with pytest.raises(ConfigError, match="dpo with finetuning_type freeze needs a second full model"):
+        tiny_config(tiny_model, chat_file, outputs, finetuning_type="freeze", method="dpo")
+    from transformers import AutoModelForCausalLM
+
+    from engine.models.freeze import apply_freeze
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    with pytest.raises(ModelError, match="the model has 2 decoder layers"):
+        apply_freeze(model, tiny_config(tiny_model, chat_file, outputs, finetuning_type="freeze",
+                                        freeze_trainable_layers=5))
+    with pytest.raises(ModelError, match="ffn not in a decoder layer of this model, which has"):
+        apply_freeze(model, tiny_config(tiny_model, chat_file, outputs, finetuning_type="freeze",
+                                        freeze_trainable_modules="ffn"))
+
+
+@pytest.fixture
+def pairs(tmp_path: Path) -> Path:
+    rows = [{"prompt": f"Is {i} even?", "chosen": "yes" if i % 2 == 0 else "no",
+             "rejected": "no" if i % 2 == 0 else "yes"} for i in range(8)]
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def test_dpo_losses_start_where_each_formula_says(tiny_model, pairs, tmp_path):
+    """At step 1 the LoRA policy equals its reference (B = 0), so the margin is 0: sigmoid gives ln 2,
+    hinge 1, IPO (1 / 2β)²; the SFT term adds the chosen answers' NLL, twice as much at twice the weight."""
+    def first_loss(**kw) -> float:
+        out = tmp_path / "_".join(f"{k}{v}" for k, v in kw.items())
+        run = trained(tiny_config(tiny_model, pairs, out, method="dpo", max_steps=1, dpo_beta=0.25, **kw), out)
+        return next(m["loss"] for m in run.metrics() if "loss" in m)
+
+    assert first_loss(dpo_loss="sigmoid") == pytest.approx(math.log(2), abs=1e-4)
+    assert first_loss(dpo_loss="hinge") == pytest.approx(1.0, abs=1e-4)
+    assert first_loss(dpo_loss="ipo") == pytest.approx((1 / (2 * 0.25)) ** 2, rel=1e-4)
+    one, two = first_loss(pref_ftx=1.0) - math.log(2), first_loss(pref_ftx=2.0) - math.log(2)
+    assert 1 < one < 20 and two == pytest.approx(2 * one, rel=1e-3)
+
+
+def test_the_estimator_follows_the_knobs_that_change_memory():
+    from engine.sizing.catalog import find
+    from engine.sizing.fit import setting_for
+    from engine.sizing.memory import estimate
+
+    shape = find("Qwen2.5-0.5B-Instruct").shape
+
+    def run(**kw):
+        return estimate(shape, setting_for(TrainConfig.from_dict({"precision": "bf16", **kw})))
+
+    lora = run()
+    dora = run(use_dora=True)
+    assert dora.trainable_params == lora.trainable_params + shape.layers * sum(o for _, o in shape.linear_shapes())
+    assert dora.activations_gb > lora.activations_gb
+    saved = run(lora_modules_to_save="embed_tokens,lm_head")
+    assert saved.trainable_params == lora.trainable_params + 2 * shape.vocab * shape.hidden
+    full = run(finetuning_type="full")
+    last2 = run(finetuning_type="freeze", freeze_trainable_layers=2)
+    first2 = run(finetuning_type="freeze", freeze_trainable_layers=-2)
+    assert last2.trainable_params == first2.trainable_params < full.trainable_params / 5
+    assert last2.trainable_gb < full.trainable_gb and last2.activations_gb < first2.activations_gb
+    # knobs for another fine-tuning type change nothing
+    assert run(finetuning_type="full", use_dora=True).total_gb == full.total_gb
