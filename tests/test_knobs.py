@@ -199,3 +199,37 @@ def test_the_estimator_follows_the_knobs_that_change_memory():
     assert last2.trainable_gb < full.trainable_gb and last2.activations_gb < first2.activations_gb
     # knobs for another fine-tuning type change nothing
     assert run(finetuning_type="full", use_dora=True).total_gb == full.total_gb
+
+
+def test_a_run_continues_another_runs_adapter_and_records_it(tiny_model, tmp_path):
+    rows = [{"instruction": f"Say the number {i}.", "output": f"The number is {i}."} for i in range(4)]
+    data = tmp_path / "numbers.json"
+    data.write_text(json.dumps(rows))
+    outputs = tmp_path / "outputs"
+    common = {"per_device_train_batch_size": 4, "learning_rate": 3e-2}
+    parent = trained(tiny_config(tiny_model, data, outputs, max_steps=25, lora_r=16, **common), outputs)
+    fresh = trained(tiny_config(tiny_model, data, outputs, max_steps=1, **common), outputs)
+    child = trained(tiny_config(tiny_model, data, outputs, max_steps=1, adapter_name_or_path=f"run:{parent.run_id}",
+                                **common), outputs)
+
+    def first(run) -> float:
+        return next(m["loss"] for m in run.metrics() if "loss" in m)
+
+    last = [m["loss"] for m in parent.metrics() if "loss" in m][-1]
+    # the child starts where its parent ended, not where a new adapter starts
+    learnt = first(fresh) - last
+    assert learnt > 0.3 and abs(first(child) - last) < 0.1 * learnt, (first(fresh), last, first(child))
+    assert json.loads((child.final_path / "adapter_config.json").read_text())["r"] == 16  # the parent's shape
+    assert child.status()["parent"] == {"spec": f"run:{parent.run_id}", "folder": str(parent.final_path),
+                                        "run_id": parent.run_id, "point": "final"}
+    assert "continuing the adapter run:" in child.log_path.read_text()
+
+
+def test_a_parent_that_cannot_be_continued_is_explained(tiny_model, chat_file, tmp_path):
+    outputs = tmp_path / "outputs"
+    full = trained(tiny_config(tiny_model, chat_file, outputs, finetuning_type="full", max_steps=1), outputs)
+    for spec, reason in ((f"run:{full.run_id}", "has no adapter in final"),
+                         ("run:20990101-000000-none-0000", "no run '20990101-000000-none-0000'"),
+                         (str(tmp_path), "holds no adapter_config.json")):
+        _, run, state = run_to_end(tiny_config(tiny_model, chat_file, outputs, adapter_name_or_path=spec), outputs)
+        assert state == "failed" and reason in run.status()["error"], run.status()

@@ -10,7 +10,7 @@ from engine.locations import project_path
 
 # fields whose value may be a path on this machine (output_dir is not one: the app's RunManager puts every
 # run in its own outputs folder whatever the config says)
-PATH_FIELDS = ("model_name_or_path", "dataset", "reward_file")
+PATH_FIELDS = ("model_name_or_path", "dataset", "reward_file", "adapter_name_or_path")
 
 
 class PathGuard:

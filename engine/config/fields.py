@@ -226,6 +226,14 @@ class TrainFields:
         "all-linear", "lora", ("LoRA target modules", "LoRA 目标模块"),
         ("all-linear, or comma-separated module names such as q_proj,v_proj.",
          "all-linear，或用逗号分隔的模块名，如 q_proj,v_proj。"), types=ADAPTERS)
+    adapter_name_or_path: str = opt(
+        "", "lora", ("Continue from an adapter", "从已有适配器继续"),
+        ("run:<run id> (its final adapter), run:<run id>@checkpoint-N, or a folder with adapter_config.json: "
+         "this run trains that adapter further on its own data (its rank, alpha and targets stay the "
+         "adapter's). Empty = a new adapter.",
+         "run:<运行 ID>（其最终适配器）、run:<运行 ID>@checkpoint-N，或含 adapter_config.json 的目录："
+         "本次运行在自己的数据上继续训练该适配器（秩、alpha 和目标模块沿用该适配器的）。留空表示新建适配器。"),
+        types=ADAPTERS)
     use_dora: bool = opt(
         False, "lora", ("DoRA", "DoRA"),
         ("Weight-decomposed LoRA: learns each weight's magnitude apart from its direction. Often closer to full "

@@ -63,13 +63,21 @@ def _load_hint(resolved: ResolvedModel, exc: Exception, config: TrainConfig) -> 
     return f"could not load the model from {resolved.path}: {text}"
 
 
-def apply_lora(model: Any, config: TrainConfig) -> Any:
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+def apply_lora(model: Any, config: TrainConfig, parent: str = "") -> Any:
+    """A new adapter from the config's LoRA settings, or, given `parent` (an adapter folder), that adapter
+    loaded trainable to train further."""
+    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 
     if config.finetuning_type == "qlora":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
     elif config.gradient_checkpointing:
         model.enable_input_require_grads()
+    if parent:
+        try:
+            return PeftModel.from_pretrained(model, parent, is_trainable=True)
+        except Exception as exc:
+            raise ModelError(f"adapter_name_or_path: the adapter in {parent} does not fit this model "
+                             f"({str(exc).splitlines()[0][:300]}): was it trained on another base?") from exc
     target = config.lora_target.strip()
     modules: Any = "all-linear" if target == "all-linear" else [t.strip() for t in target.split(",") if t.strip()]
     save = [m.strip() for m in config.lora_modules_to_save.split(",") if m.strip()] or None

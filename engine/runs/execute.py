@@ -26,6 +26,7 @@ from engine.models.memory import release_memory
 from engine.models.precision import pick_precision
 from engine.models.resolve import resolve_model
 from engine.runs.failures import explain
+from engine.runs.parent import adapter_settings, parent_adapter
 from engine.runs.rundir import RunDir, loss_text, write_json_atomic
 from engine.runs.storage import folder_bytes, is_disk_full, mib, space_line
 from engine.text.message import Text
@@ -94,6 +95,11 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
 
     # 1. data first: a dataset with no usable row fails before any model is loaded
     normalized, report = read_samples(config)
+    parent = parent_adapter(config, run.path.parent)  # before any model is loaded: a wrong parent fails fast
+    if parent:
+        run.write_status(parent=parent.to_dict())
+        run.log(f"continuing the adapter {parent.spec} ({adapter_settings(parent.folder)}; this run's LoRA "
+                "shape settings are not used)")
     precision = pick_precision(config)
     resolved = resolve_model(config, log=run.log)
     run.log(f"model: {resolved.path} ({resolved.source}); precision {precision}")
@@ -114,7 +120,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     if config.replay_ratio > 0 and config.method == "sft":  # ignored for other methods, as the form hides it
         train = train + _replay(model, tok, resolved.path, config, len(train), run)
     if config.uses_lora:
-        model = apply_lora(model, config)
+        model = apply_lora(model, config, parent.folder if parent else "")
     elif config.finetuning_type == "freeze":
         trained = apply_freeze(model, config)
         run.log(f"freeze tuning: {len(trained)} weights of {config.freeze_trainable_modules} in "
