@@ -60,8 +60,8 @@ def register(ctx: AppContext) -> set[str]:
     return names | register_data(ctx) | register_models(ctx) | register_chat(ctx)
 
 
-def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False
-            ) -> DatasetChoice:
+def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False,
+            mask_history: bool = False) -> DatasetChoice:
     try:
         mapping = json.loads(columns) if columns and columns.strip() else {}
     except json.JSONDecodeError as exc:
@@ -70,7 +70,7 @@ def _choice(source: str, format: str, columns: str, model: str, max_len: int, tr
     if not isinstance(mapping, dict):
         raise DataError('columns: expected a JSON object such as {"prompt": "question"}')
     return DatasetChoice(source, format or "auto", {str(k): str(v) for k, v in mapping.items()},
-                         model or DEFAULT_MODEL, int(max_len or 1024), bool(train_on_prompt))
+                         model or DEFAULT_MODEL, int(max_len or 1024), bool(train_on_prompt), bool(mask_history))
 
 
 def register_data(ctx: AppContext) -> set[str]:
@@ -100,10 +100,11 @@ def register_data(ctx: AppContext) -> set[str]:
         return explorer.jobs.cancel(job_id)
 
     def preview_samples(source: str, page: int = 1, page_size: int = 5, format: str = "auto", columns: str = "",
-                        model: str = "", max_len: int = 1024, train_on_prompt: bool = False) -> dict:
+                        model: str = "", max_len: int = 1024, train_on_prompt: bool = False,
+                        mask_history: bool = False) -> dict:
         """One page of rows rendered through the model's chat template, each token marked trained, masked
-        or cut, exactly as the training collator labels it."""
-        choice = _choice(source, format, columns, model, max_len, train_on_prompt)
+        or cut, exactly as the training collator labels it (`mask_history`: only the last answer trained)."""
+        choice = _choice(source, format, columns, model, max_len, train_on_prompt, mask_history)
         return explorer.preview(choice, int(page), int(page_size))
 
     def dataset_histogram(source: str, format: str = "auto", columns: str = "", model: str = "",

@@ -100,6 +100,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
                                            elem_id="data-format"), "data_format")
                 on_prompt = tr.label(gr.Checkbox(False, label=t("data_train_on_prompt", tr.lang)),
                                      "data_train_on_prompt")
+                last_turn = tr.label(gr.Checkbox(False, label=t("data_mask_history", tr.lang),
+                                                 elem_id="data-mask-history"), "data_mask_history")
             with gr.Row():
                 inspect_btn = tr.button("data_inspect", variant="primary", elem_id="data-inspect")
                 cancel_btn = tr.button("data_cancel", variant="secondary", elem_id="data-cancel")
@@ -160,7 +162,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
     job = gr.State(InspectJob())
     chosen = gr.State("")
     timer = gr.Timer(POLL_S, active=False)
-    pick = ChoiceWidgets(source, entry, hub_subset, hub_split, model, max_len, fmt, on_prompt, columns)
+    pick = ChoiceWidgets(source, entry, hub_subset, hub_split, model, max_len, fmt, on_prompt, last_turn, columns)
     clean = CleanWidgets(save_name, dedupe, drop_bad, min_tokens, max_tokens, shuffle, seed, valid_size, test_size,
                          overwrite)
 
@@ -201,6 +203,7 @@ class ChoiceWidgets(WidgetGroup):
     max_len: gr.Number
     format: gr.Dropdown
     train_on_prompt: gr.Checkbox
+    mask_history: gr.Checkbox
     columns: dict[str, gr.Dropdown]
 
     def choice(self, values: Sequence[Any]) -> DatasetChoice:
@@ -212,7 +215,7 @@ class ChoiceWidgets(WidgetGroup):
             src = f"{src}:{v['entry']}"
         return DatasetChoice(with_hub_options(src, v["hub_subset"], v["hub_split"]), v["format"] or "auto",
                              {k: c or "" for k, c in v["columns"].items()}, v["model"] or DEFAULT_MODEL,
-                             int(v["max_len"] or 1024), bool(v["train_on_prompt"]))
+                             int(v["max_len"] or 1024), bool(v["train_on_prompt"]), bool(v["mask_history"]))
 
 
 @dataclass

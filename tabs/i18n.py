@@ -92,6 +92,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data_max_len": ("Max sequence length", "最大序列长度"),
     "data_format": ("Format", "数据格式"),
     "data_train_on_prompt": ("Train on prompt", "训练提示词"),
+    "data_mask_history": ("Train the last turn only", "只训练最后一轮"),
     "data_inspect": ("Inspect", "分析数据"),
     "data_cancel": ("Cancel", "取消"),
     "data_summary": ("Summary", "概览"),

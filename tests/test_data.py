@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.data.encode import IGNORE, EncodeStats, encode_conversation
+from engine.data.encode import IGNORE, EncodeStats, LossMask, encode_conversation
 from engine.data.formats import Conversation
 from engine.data.prepare import encode_samples, read_samples
 from engine.errors import DataError
@@ -139,13 +139,13 @@ def test_labels_cover_exactly_the_answers(tiny_tokenizer):
     conv = Conversation([{"role": "user", "content": "Who are you?"}, {"role": "assistant", "content": "TuneBot."},
                          {"role": "user", "content": "Sure?"}, {"role": "assistant", "content": "Yes, sure."}])
     stats = EncodeStats()
-    examples = encode_conversation(tiny_tokenizer, conv, 512, False, stats)
+    examples = encode_conversation(tiny_tokenizer, conv, 512, LossMask(), stats)
     trained = "".join(tiny_tokenizer.decode([t for t, label in zip(e.input_ids, e.labels, strict=True)
                                               if label != IGNORE]) for e in examples)
     assert "TuneBot." in trained and "Yes, sure." in trained
     assert "Who are you?" not in trained and "Sure?" not in trained
     assert "<|im_end|>" in trained  # the model must learn to stop
-    everything = encode_conversation(tiny_tokenizer, conv, 512, True, EncodeStats())
+    everything = encode_conversation(tiny_tokenizer, conv, 512, LossMask(train_on_prompt=True), EncodeStats())
     assert sum(1 for e in everything for label in e.labels if label != IGNORE) == sum(len(e) for e in everything)
 
 
@@ -153,8 +153,8 @@ def test_truncation_is_counted_and_prompt_only_overflow_dropped(tiny_tokenizer):
     long_answer = Conversation([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "word " * 200}])
     long_prompt = Conversation([{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}])
     stats = EncodeStats()
-    kept = encode_conversation(tiny_tokenizer, long_answer, 64, False, stats)
-    dropped = encode_conversation(tiny_tokenizer, long_prompt, 64, False, stats)
+    kept = encode_conversation(tiny_tokenizer, long_answer, 64, LossMask(), stats)
+    dropped = encode_conversation(tiny_tokenizer, long_prompt, 64, LossMask(), stats)
     assert len(kept) == 1 and len(kept[0]) == 64 and dropped == []
     assert (stats.truncated, stats.too_long) == (1, 1)
 
@@ -164,7 +164,7 @@ def test_qwen3_multi_turn_matches_what_inference_sees(tiny_tokenizer):
     """Qwen3's template rewrites earlier turns, so each answer becomes its own example with the real prompt."""
     messages = [{"role": "user", "content": "A?"}, {"role": "assistant", "content": "a."},
                 {"role": "user", "content": "B?"}, {"role": "assistant", "content": "b."}]
-    examples = encode_conversation(tiny_tokenizer, Conversation(messages), 512, False, EncodeStats())
+    examples = encode_conversation(tiny_tokenizer, Conversation(messages), 512, LossMask(), EncodeStats())
     for n, example in enumerate(examples):
         answer_at = next(i for i, label in enumerate(example.labels) if label != IGNORE)
         prompt = tiny_tokenizer.decode(example.input_ids[:answer_at])

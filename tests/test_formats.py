@@ -10,7 +10,7 @@ import json
 import pytest
 
 from engine.data.detect import detect_format
-from engine.data.encode import IGNORE, EncodeStats, encode_conversation
+from engine.data.encode import IGNORE, EncodeStats, LossMask, encode_conversation
 from engine.data.formats import normalize
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.readers import Row
@@ -86,7 +86,7 @@ def test_reasoning_part_is_rendered_as_the_template_expects(tiny_tokenizer):
     conv = normalize([Row(json.loads((FORMATS_DIR / "openai_parts.jsonl").read_text().splitlines()[0]), "f", 1)],
                      SourceMeta(), "openai").samples[0]
     assert conv.messages[-1]["reasoning_content"] == "12 plus 30 is 42."
-    examples = encode_conversation(tiny_tokenizer, conv, 512, False, EncodeStats())
+    examples = encode_conversation(tiny_tokenizer, conv, 512, LossMask(), EncodeStats())
     trained = trained_text(tiny_tokenizer, examples)
     # Qwen3's template (or, for a template without reasoning, TuneDesk's inline form) puts it in <think>
     assert "<think>\n12 plus 30 is 42.\n</think>" in trained and trained.rstrip().endswith("12 + 30 = 42.<|im_end|>")
@@ -95,7 +95,7 @@ def test_reasoning_part_is_rendered_as_the_template_expects(tiny_tokenizer):
 def test_loss_weight_zero_masks_that_turn_only(tiny_tokenizer):
     line = (FORMATS_DIR / "openai_parts.jsonl").read_text().splitlines()[2]
     conv = normalize([Row(json.loads(line), "f", 3)], SourceMeta(), "openai").samples[0]
-    examples = encode_conversation(tiny_tokenizer, conv, 512, False, EncodeStats())
+    examples = encode_conversation(tiny_tokenizer, conv, 512, LossMask(), EncodeStats())
     assert "Hello, nice to meet you." in trained_text(tiny_tokenizer, examples)
     assert "bad draft" not in trained_text(tiny_tokenizer, examples)
     assert "bad draft" in masked_text(tiny_tokenizer, examples)
@@ -117,7 +117,7 @@ def test_tool_calls_render_through_the_template_and_are_trained(tiny_tokenizer):
     conv = normalized.samples[3]
     assert conv.messages[1]["tool_calls"] == [{"type": "function", "function": {"name": "get_weather",
                                                                                  "arguments": {"city": "Paris"}}}]
-    examples = encode_conversation(tiny_tokenizer, conv, 1024, False, EncodeStats())
+    examples = encode_conversation(tiny_tokenizer, conv, 1024, LossMask(), EncodeStats())
     trained = trained_text(tiny_tokenizer, examples)
     assert '"get_weather"' in trained and '"Paris"' in trained  # the call itself is learned
     assert "It is 18 °C and cloudy in Paris." in trained

@@ -233,3 +233,36 @@ def test_a_parent_that_cannot_be_continued_is_explained(tiny_model, chat_file, t
                          (str(tmp_path), "holds no adapter_config.json")):
         _, run, state = run_to_end(tiny_config(tiny_model, chat_file, outputs, adapter_name_or_path=spec), outputs)
         assert state == "failed" and reason in run.status()["error"], run.status()
+
+
+def test_mask_history_trains_only_the_last_answer_in_preview_and_training(tiny_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    from engine.data.encode import IGNORE
+    from engine.data.explorer import DatasetChoice, DatasetExplorer
+    from engine.data.prepare import encode_samples, read_samples
+
+    answers = ["First answer alpha.", "Second answer beta.", "Third answer gamma."]
+    turns = []
+    for i, answer in enumerate(answers):
+        turns += [{"from": "human", "value": f"Question {i}?"}, {"from": "gpt", "value": answer}]
+    data = tmp_path / "chat.json"
+    data.write_text(json.dumps([{"conversations": turns}]))
+    explorer = DatasetExplorer(tmp_path / "outputs")
+
+    def trained_text(mask_history: bool) -> str:
+        page = explorer.preview(DatasetChoice(str(data), model=str(tiny_model), mask_history=mask_history))
+        # Qwen3's template drops earlier reasoning, so each answer is an example of its own, its history before it
+        return "".join(text for example in page["rows"][0]["examples"] for text, kind in example["pieces"]
+                       if kind == "trained")
+
+    everything, last = trained_text(False), trained_text(True)
+    assert all(a in everything for a in answers)
+    assert answers[2] in last and answers[0] not in last and answers[1] not in last
+    # training encodes exactly what the preview shows
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    config = tiny_config(tiny_model, data, tmp_path / "out", mask_history=True)
+    normalized, report = read_samples(config)
+    (example,), _ = encode_samples(tok, normalized, report, config)
+    labels = [t for t in example.labels[1:] if t != IGNORE]
+    assert tok.decode(labels) == last

@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from engine.data.collate import PackedCollator, PaddedCollator, pack
-from engine.data.encode import EncodeStats, encode_conversation
+from engine.data.encode import EncodeStats, LossMask, encode_conversation
 from engine.data.formats import Conversation
 
 
@@ -16,7 +16,7 @@ def _examples(tok):
     for i in range(6):
         conv = Conversation([{"role": "user", "content": f"Question {i}: " + "why " * i},
                              {"role": "assistant", "content": f"Answer {i} " + "because " * (i + 1)}])
-        out += encode_conversation(tok, conv, 256, False, stats)
+        out += encode_conversation(tok, conv, 256, LossMask(), stats)
     return out
 
 

@@ -12,7 +12,7 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from engine.data.collate import PackedCollator, PaddedCollator, pack
-from engine.data.encode import EncodeStats, encode_conversation
+from engine.data.encode import EncodeStats, LossMask, encode_conversation
 from engine.data.formats import Conversation
 from engine.training import trained_logits
 from engine.training.trained_logits import supported, trained_token_loss
@@ -24,7 +24,7 @@ def _examples(tok):
     for i in range(5):
         conv = Conversation([{"role": "user", "content": f"Question {i}: " + "why " * (3 * i)},
                              {"role": "assistant", "content": f"Answer {i} " + "because " * (i + 1)}])
-        out += encode_conversation(tok, conv, 256, False, stats)
+        out += encode_conversation(tok, conv, 256, LossMask(), stats)
     return out
 
 

@@ -210,6 +210,12 @@ class TrainFields:
          "evaluating or chatting: often better instruction following on small datasets; 0 = off.",
          "训练时给输入词向量加上该强度的均匀噪声（常用 5），评估和对话时不加：小数据集上常能改善指令遵循；0 表示关闭。"),
         minimum=0, maximum=100, methods=("sft", "pt"))
+    mask_history: bool = opt(
+        False, "train", ("Train the last turn only", "只训练最后一轮"),
+        ("In multi-turn conversations only the last assistant answer carries loss; earlier answers are context, "
+         "as the prompt is. The Dataset Explorer's preview shows the same masking.",
+         "多轮对话中只有最后一轮助手回答计算损失，之前的回答和提示词一样只作为上下文。数据集浏览页的预览显示相同的遮盖。"),
+        methods=("sft",))
     train_on_prompt: bool = opt(
         False, "train", ("Train on prompt", "训练提示词"),
         ("Also compute loss on system/user tokens (normally only the assistant's answers count).",

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.data.encode import LossMask
 from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference, Sample
 from engine.data.lengths import measure, sample_examples
 from engine.data.readers import Row
@@ -220,7 +221,7 @@ def _filter_lengths(samples: list[Sample], tok: Any, options: CleanOptions) -> t
     if not (options.min_tokens or options.max_tokens):
         return samples, 0
     kept: list[Sample] = []
-    for sample, examples in zip(samples, sample_examples(tok, samples, False), strict=True):
+    for sample, examples in zip(samples, sample_examples(tok, samples, LossMask()), strict=True):
         if isinstance(examples, RowError):
             continue
         total = measure(examples, 1 << 30, pair=isinstance(sample, Preference)).total

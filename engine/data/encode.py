@@ -1,10 +1,11 @@
 """Rendering samples through the tokenizer's own chat template into input ids and labels.
 
 Only assistant tokens carry loss unless `train_on_prompt` is set; a turn with `loss_weight` 0 carries
-none. A conversation is rendered turn by turn: the prompt before each answer comes from
-`add_generation_prompt=True`, the answer is what rendering the answer adds to it. Templates that
-rewrite history (Qwen3 drops earlier reasoning) make a later prompt stop extending the text so far;
-such a conversation becomes several examples, each exactly what the model sees at inference.
+none, nor, with `mask_history`, any assistant turn but the last (`LossMask`). A conversation is rendered
+turn by turn: the prompt before each answer comes from `add_generation_prompt=True`, the answer is what
+rendering the answer adds to it. Templates that rewrite history (Qwen3 drops earlier reasoning) make a
+later prompt stop extending the text so far; such a conversation becomes several examples, each exactly
+what the model sees at inference.
 """
 
 from __future__ import annotations
@@ -74,12 +75,26 @@ def _template_messages(tok: Any, conv: Conversation) -> tuple[list[Message], lis
     return messages, None
 
 
-def conversation_segments(tok: Any, conv: Conversation) -> list[list[tuple[str, bool]]]:
+@dataclass(frozen=True)
+class LossMask:
+    """Which tokens carry loss: the assistant's answers (every one, or with `last_turn_only` only the
+    conversation's last), and with `train_on_prompt` the prompt's tokens too."""
+
+    train_on_prompt: bool = False
+    last_turn_only: bool = False
+
+    @classmethod
+    def of(cls, config: Any) -> LossMask:
+        return cls(bool(config.train_on_prompt), bool(getattr(config, "mask_history", False)))
+
+
+def conversation_segments(tok: Any, conv: Conversation, last_turn_only: bool = False) -> list[list[tuple[str, bool]]]:
     """Split a conversation into examples of (text, trained) segments: an assistant turn is trained
-    unless its loss_weight is 0."""
+    unless its loss_weight is 0 (or, with `last_turn_only`, unless it is the last assistant turn)."""
     messages, tools = _template_messages(tok, conv)
     # the template may have gained a system turn in front; weights stay with their own turn
     offset = len(messages) - len(conv.messages)
+    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
     examples: list[list[tuple[str, bool]]] = []
     segments: list[tuple[str, bool]] = []
     text = ""
@@ -96,21 +111,20 @@ def conversation_segments(tok: Any, conv: Conversation) -> list[list[tuple[str, 
             examples.append(segments)
             segments = [(prompt, False)]
         weight = conv.messages[i - offset].get("loss_weight", 1.0) if i >= offset else 1.0
-        segments.append((full[len(prompt):], weight > 0))
+        segments.append((full[len(prompt):], weight > 0 and (i == last or not last_turn_only)))
         text = full
     examples.append(segments)
     return [ex for ex in examples if any(trained for _, trained in ex)]
 
 
-def conversation_examples(tok: Any, convs: list[Conversation], train_on_prompt: bool
-                          ) -> list[list[Encoded] | RowError]:
+def conversation_examples(tok: Any, convs: list[Conversation], mask: LossMask) -> list[list[Encoded] | RowError]:
     """Untruncated examples of each conversation (or the reason it cannot be rendered). Every segment of
     the batch is tokenized in one call: the fast tokenizer's per-call cost dominates short samples."""
     rendered: list[list[list[tuple[str, bool]]] | RowError] = []
     texts: list[str] = []
     for conv in convs:
         try:
-            examples = conversation_segments(tok, conv)
+            examples = conversation_segments(tok, conv, mask.last_turn_only)
         except RowError as exc:
             rendered.append(exc)
             continue
@@ -129,24 +143,24 @@ def conversation_examples(tok: Any, convs: list[Conversation], train_on_prompt: 
             for _, trained in segments:
                 piece = next(pieces)
                 ids += piece
-                labels += piece if (trained or train_on_prompt) else [IGNORE] * len(piece)
+                labels += piece if (trained or mask.train_on_prompt) else [IGNORE] * len(piece)
             encoded.append(Encoded(ids, labels))
         out.append(encoded)
     return out
 
 
-def encode_conversations(tok: Any, convs: list[Conversation], max_len: int, train_on_prompt: bool,
+def encode_conversations(tok: Any, convs: list[Conversation], max_len: int, mask: LossMask,
                          stats: EncodeStats) -> list[list[Encoded] | RowError]:
     """Training examples of each conversation, truncated to max_len, or the reason it has none."""
     out: list[list[Encoded] | RowError] = []
-    for item in conversation_examples(tok, convs, train_on_prompt):
+    for item in conversation_examples(tok, convs, mask):
         out.append(item if isinstance(item, RowError) else [f for e in item for f in fit(e, max_len, stats)])
     return out
 
 
-def encode_conversation(tok: Any, conv: Conversation, max_len: int, train_on_prompt: bool,
+def encode_conversation(tok: Any, conv: Conversation, max_len: int, mask: LossMask,
                         stats: EncodeStats) -> list[Encoded]:
-    (result,) = encode_conversations(tok, [conv], max_len, train_on_prompt, stats)
+    (result,) = encode_conversations(tok, [conv], max_len, mask, stats)
     if isinstance(result, RowError):
         raise result
     return result

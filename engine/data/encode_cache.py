@@ -57,7 +57,7 @@ class EncodeCache:
             h.update(str(Path(path).resolve()).encode())
             _file_digest(Path(path), h)
         settings = {k: getattr(config, k) for k in ("dataset", "dataset_format", "method", "max_samples",
-                                                    "max_seq_length", "train_on_prompt")}
+                                                    "max_seq_length", "train_on_prompt", "mask_history")}
         h.update(json.dumps({**settings, "version": ENCODER_VERSION, "format": normalized.format,
                              "tokenizer": _tokenizer_digest(tok)}, sort_keys=True).encode())
         return cls(cache_root() / "encoded" / h.hexdigest())

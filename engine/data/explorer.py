@@ -17,7 +17,7 @@ from engine.config.field_info import DEFAULT_MODEL
 from engine.config.train_config import TrainConfig
 from engine.data.clean import CleanOptions, CleanResult, clean_dataset
 from engine.data.detect import detect
-from engine.data.encode import CHATML_TEMPLATE
+from engine.data.encode import CHATML_TEMPLATE, LossMask
 from engine.data.formats import FORMATS
 from engine.data.pager import RowPager
 from engine.data.preview import preview_rows
@@ -46,6 +46,11 @@ class DatasetChoice:
     model: str = DEFAULT_MODEL
     max_len: int = 1024
     train_on_prompt: bool = False
+    mask_history: bool = False  # only the last assistant turn is trained, as the Train form's field
+
+    @property
+    def mask(self) -> LossMask:
+        return LossMask(self.train_on_prompt, self.mask_history)
 
     def check(self) -> None:
         if self.format != "auto" and self.format not in FORMATS:
@@ -135,12 +140,12 @@ class DatasetExplorer:
     def inspect(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE, ctx: JobContext | None = None
                 ) -> DatasetStats:
         plan = self.plan(choice)
-        key = self._key(plan, choice.format, choice.model, choice.max_len, choice.train_on_prompt, token_sample)
+        key = self._key(plan, choice.format, choice.model, choice.max_len, choice.mask, token_sample)
         if key in self._stats:
             return self._stats[key]
         progress = ctx.progress if ctx else None
         stats = compute_stats(plan, choice.format, lambda: self.tokenizer(choice.model), choice.max_len,
-                              choice.train_on_prompt, token_sample, progress)
+                              choice.mask, token_sample, progress)
         return self._remember(self._stats, key, stats)
 
     def start_inspect(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE) -> str:
@@ -163,7 +168,7 @@ class DatasetExplorer:
         start = (page - 1) * page_size
         tok = self.tokenizer(choice.model)
         rows = preview_rows(tok, pager.page(start, page_size), plan.meta, fmt, int(choice.max_len),
-                            choice.train_on_prompt, first_number=start + 1)
+                            choice.mask, first_number=start + 1)
         return {"format": fmt, "evidence": evidence, "rows_total": len(pager), "page": page, "pages": pages,
                 "page_size": page_size, "max_len": int(choice.max_len), "model": choice.model,
                 "template": _template_name(tok), "rows": rows}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.data.encode import IGNORE, Encoded, EncodeStats, conversation_examples, encode_texts
+from engine.data.encode import IGNORE, Encoded, EncodeStats, LossMask, conversation_examples, encode_texts
 from engine.data.formats import Conversation, PlainText, Preference, Sample
 from engine.errors import RowError
 
@@ -21,7 +21,7 @@ class SampleLength:
     answer_lost: int  # trained tokens past max_len
 
 
-def sample_examples(tok: Any, samples: list[Sample], train_on_prompt: bool) -> list[list[Encoded] | RowError]:
+def sample_examples(tok: Any, samples: list[Sample], mask: LossMask) -> list[list[Encoded] | RowError]:
     """The untruncated examples of each sample as training renders them. A preference pair is shown as
     its prompt followed by the chosen answer, then by the rejected one."""
     convs: list[Conversation] = []
@@ -38,7 +38,7 @@ def sample_examples(tok: Any, samples: list[Sample], train_on_prompt: bool) -> l
         else:
             where.append(("conv", len(convs), 1))
             convs.append(sample)
-    rendered = conversation_examples(tok, convs, train_on_prompt) if convs else []
+    rendered = conversation_examples(tok, convs, mask) if convs else []
     out: list[list[Encoded] | RowError] = []
     for kind, index, count in where:
         if kind == "text":

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.config.train_config import TrainConfig
 from engine.data.detect import detect_format
-from engine.data.encode import EncodeStats, encode_conversations, encode_texts, kto_record, preference_record
+from engine.data.encode import EncodeStats, LossMask, encode_conversations, encode_texts, kto_record, preference_record
 from engine.data.encode_cache import EncodeCache
 from engine.data.formats import KTO_LABEL_KEYS, Conversation, Normalized, PlainText, Preference, normalize
 from engine.data.prompts import PromptSample, read_prompts
@@ -179,7 +179,7 @@ def encode_all(tok: Any, normalized: Normalized, config: TrainConfig, stats: Enc
                 convs.append((sample, origin, part))
         for sample, part in texts:
             items += [(part, e) for e in encode_texts(tok, [sample], config.max_seq_length, stats)]
-        results = encode_conversations(tok, [c for c, _, _ in convs], config.max_seq_length, config.train_on_prompt,
+        results = encode_conversations(tok, [c for c, _, _ in convs], config.max_seq_length, LossMask.of(config),
                                        stats)
         for (_, origin, part), result in zip(convs, results, strict=True):
             if isinstance(result, RowError):

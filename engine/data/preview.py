@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from engine.data.collate import PaddedCollator
-from engine.data.encode import IGNORE, Encoded, EncodeStats, fit
+from engine.data.encode import IGNORE, Encoded, EncodeStats, LossMask, fit
 from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference
 from engine.data.lengths import sample_examples
 from engine.data.readers import Row
@@ -61,7 +61,7 @@ def example_view(tok: Any, example: Encoded, max_len: int) -> dict[str, Any]:
 
 
 def preview_rows(tok: Any, rows: list[Row | str], meta: SourceMeta, fmt: str, max_len: int,
-                 train_on_prompt: bool = False, first_number: int = 0) -> list[dict[str, Any]]:
+                 mask: LossMask = LossMask(), first_number: int = 0) -> list[dict[str, Any]]:
     convert = CONVERTERS[fmt]
     out: list[dict[str, Any]] = []
     samples: list[Any] = []
@@ -82,7 +82,7 @@ def preview_rows(tok: Any, rows: list[Row | str], meta: SourceMeta, fmt: str, ma
                 entry["error"] = str(exc)
         out.append(entry)
     if tok is not None and samples:
-        encoded = sample_examples(tok, [s for _, s in samples], train_on_prompt)
+        encoded = sample_examples(tok, [s for _, s in samples], mask)
         for (entry, sample), examples in zip(samples, encoded, strict=True):
             if isinstance(examples, RowError):
                 entry["error"] = str(examples)

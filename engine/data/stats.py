@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.data import stats_parallel
 from engine.data.detect import detect
+from engine.data.encode import LossMask
 from engine.data.formats import PlainText, Preference, Sample
 from engine.data.lengths import measure, sample_examples
 from engine.data.readers import Row
@@ -64,7 +65,7 @@ class DatasetStats:
         return asdict(self)
 
 
-def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, train_on_prompt: bool = False,
+def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, mask: LossMask = LossMask(),
                   token_sample: int = DEFAULT_TOKEN_SAMPLE, progress: Progress | None = None, seed: int = 0,
                   workers: int | None = None) -> DatasetStats:
     """`tok` is a tokenizer, a function that loads one, or None for counts without token lengths."""
@@ -110,12 +111,12 @@ def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, train_on_p
         if callable(tok) and not hasattr(tok, "apply_chat_template"):
             report(0.8, "loading the tokenizer")
             tok = tok()  # loaded only now: a dataset that cannot be read fails without waiting for a model
-        _token_lengths(stats, tally.reservoir, tok, max_len, train_on_prompt, report)
+        _token_lengths(stats, tally.reservoir, tok, max_len, mask, report)
     stats.seconds = round(time.time() - started, 2)
     return stats
 
 
-def _token_lengths(stats: DatasetStats, samples: list[Sample], tok: Any, max_len: int, train_on_prompt: bool,
+def _token_lengths(stats: DatasetStats, samples: list[Sample], tok: Any, max_len: int, mask: LossMask,
                    report: Progress) -> None:
     stats.token_rows = len(samples)
     stats.token_exact = len(samples) >= stats.usable
@@ -123,7 +124,7 @@ def _token_lengths(stats: DatasetStats, samples: list[Sample], tok: Any, max_len
     batch = 256
     for start in range(0, len(samples), batch):
         chunk = samples[start:start + batch]
-        for sample, examples in zip(chunk, sample_examples(tok, chunk, train_on_prompt), strict=True):
+        for sample, examples in zip(chunk, sample_examples(tok, chunk, mask), strict=True):
             if isinstance(examples, RowError):
                 continue
             m = measure(examples, max_len, text=isinstance(sample, PlainText), pair=isinstance(sample, Preference))

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from engine.data.encode import EncodeStats, encode_conversations
+from engine.data.encode import EncodeStats, LossMask, encode_conversations
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.replay import replay_conversations
 from engine.models.freeze import apply_freeze
@@ -175,7 +175,7 @@ def _replay(model: Any, tok: Any, model_path: str, config: Any, n_train: int, ru
     applied, so they are the base's answers)."""
 
     convs = replay_conversations(model, tok, model_path, round(config.replay_ratio * n_train), config.seed, run.log)
-    encoded = encode_conversations(tok, convs, config.max_seq_length, config.train_on_prompt, EncodeStats())
+    encoded = encode_conversations(tok, convs, config.max_seq_length, LossMask.of(config), EncodeStats())
     extra = [e for item in encoded if isinstance(item, list) for e in item]
     run.log(f"replay: {len(extra)} answers of the base model mixed into {n_train} training examples")
     return extra
