@@ -18,7 +18,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "group_lora": ("LoRA", "LoRA"),
     "group_quant": ("Quantisation (QLoRA)", "量化（QLoRA）"),
     "group_advanced": ("Advanced", "高级"),
-    "group_preference": ("DPO / KTO settings", "DPO / KTO 参数"),
+    "group_preference": ("Preference settings (DPO / KTO / ORPO / SimPO)", "偏好训练参数（DPO / KTO / ORPO / SimPO）"),
     "group_rl": ("GRPO: rewards and sampling", "GRPO：奖励与采样"),
     "preset": ("Preset", "预设"),
     "load_preset": ("Load preset", "加载预设"),

@@ -266,3 +266,27 @@ def test_mask_history_trains_only_the_last_answer_in_preview_and_training(tiny_m
     (example,), _ = encode_samples(tok, normalized, report, config)
     labels = [t for t in example.labels[1:] if t != IGNORE]
     assert tok.decode(labels) == last
+
+
+@pytest.mark.parametrize("method,settings", [("orpo", {"orpo_beta": 1.0, "learning_rate": 1e-2, "max_steps": 20}),
+                                             ("simpo", {"learning_rate": 2e-2, "max_steps": 12})])
+def test_reference_free_preference_methods_raise_the_margin(tiny_model, tmp_path, method, settings):
+    """A preference any model can learn (a friendly answer over a curt one): the chosen answers' reward
+    pulls away from the rejected ones', and the reward chart's series are logged."""
+    rows = [{"prompt": f"Tell me about {i}.", "chosen": f"Gladly: {i} is a number.", "rejected": "No."}
+            for i in range(8)]
+    data = tmp_path / "pairs.json"
+    data.write_text(json.dumps(rows))
+    out = tmp_path / method
+    run = trained(tiny_config(tiny_model, data, out, method=method, per_device_train_batch_size=8, **settings), out)
+    logged = [m for m in run.metrics() if "rewards_margins" in m]
+    margins = [m["rewards_margins"] for m in logged]
+    assert len(margins) == settings["max_steps"] and sum(margins[-3:]) / 3 > sum(margins[:3]) / 3 + 0.5, margins
+    assert logged[-1]["rewards_accuracies"] == 1.0 and {"rewards_chosen", "rewards_rejected"} <= set(logged[-1])
+    assert (run.final_path / "adapter_config.json").exists()
+
+
+def test_orpo_and_simpo_need_no_reference_so_full_fine_tuning_is_allowed(tiny_model, pairs, outputs):
+    assert tiny_config(tiny_model, pairs, outputs, method="orpo", finetuning_type="full").method == "orpo"
+    with pytest.raises(ConfigError, match="or orpo / simpo, which need no reference"):
+        tiny_config(tiny_model, pairs, outputs, method="dpo", finetuning_type="full")

@@ -10,7 +10,9 @@ VERSION_KEY = "tunedesk_config"
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 GROUPS = ("model", "method", "preference", "rl", "train", "lora", "quant", "advanced")
-METHODS = ("sft", "dpo", "kto", "grpo", "pt")
+METHODS = ("sft", "dpo", "kto", "orpo", "simpo", "grpo", "pt")
+PAIRWISE = ("dpo", "orpo", "simpo")  # methods trained on chosen / rejected pairs
+REFERENCED = ("dpo", "kto")  # methods that compare the policy with a frozen reference model
 FINETUNING_TYPES = ("full", "lora", "qlora", "freeze")
 ADAPTERS = ("lora", "qlora")
 

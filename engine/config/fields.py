@@ -53,10 +53,11 @@ class TrainFields:
     method: str = opt(
         "sft", "method", ("Stage", "训练阶段"),
         ("sft: supervised chat fine-tuning; dpo: preference pairs (chosen/rejected); kto: answers labelled "
-         "desirable or not; grpo: reinforcement learning from reward functions on prompts; pt: continued "
-         "pre-training on text.",
-         "sft：监督微调；dpo：偏好对（chosen/rejected）；kto：标注为好/不好的回答；grpo：基于奖励函数的强化学习（只需提示词）；"
-         "pt：在纯文本上继续预训练。"),
+         "desirable or not; orpo and simpo: preference pairs without a reference model (less memory; ORPO "
+         "also learns the chosen answers); grpo: reinforcement learning from reward functions on prompts; "
+         "pt: continued pre-training on text.",
+         "sft：监督微调；dpo：偏好对（chosen/rejected）；kto：标注为好/不好的回答；orpo 和 simpo：无需参考模型的偏好对训练"
+         "（更省内存；ORPO 同时学习 chosen 回答）；grpo：基于奖励函数的强化学习（只需提示词）；pt：在纯文本上继续预训练。"),
         choices=METHODS)
     finetuning_type: str = opt(
         "lora", "method", ("Fine-tuning type", "微调方式"),
@@ -96,6 +97,20 @@ class TrainFields:
          "writing its chosen answers while it learns to prefer them; 0 = off.",
          "把 chosen 回答的监督损失乘以该权重加进偏好损失：学习偏好的同时保持会写出 chosen 回答；0 表示关闭。"),
         minimum=0, maximum=10, methods=("dpo",))
+    orpo_beta: float = opt(
+        0.1, "preference", ("ORPO lambda", "ORPO lambda"),
+        ("Weight of the odds-ratio preference term beside the chosen answers' supervised loss.",
+         "优势比偏好项相对于 chosen 回答监督损失的权重。"), minimum=0, exclusive_min=True, maximum=10,
+        methods=("orpo",))
+    simpo_beta: float = opt(
+        2.0, "preference", ("SimPO beta", "SimPO beta"),
+        ("Scale of the length-normalised reward difference (the SimPO paper uses 2–2.5).",
+         "按长度归一化的奖励差的缩放系数（SimPO 论文用 2–2.5）。"), minimum=0, exclusive_min=True, maximum=100,
+        methods=("simpo",))
+    simpo_gamma: float = opt(
+        0.5, "preference", ("SimPO margin ratio (gamma / beta)", "SimPO 间隔比（gamma / beta）"),
+        ("The target margin between chosen and rejected rewards, as a share of beta.",
+         "chosen 与 rejected 奖励之间的目标间隔，以 beta 的比例表示。"), minimum=0, maximum=10, methods=("simpo",))
     kto_beta: float = opt(
         0.1, "preference", ("KTO beta", "KTO beta"),
         ("How far the policy may drift from the reference model.", "策略偏离参考模型的程度。"),

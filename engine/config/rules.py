@@ -3,15 +3,17 @@ rule is one line naming the field and the fix; the config is refused with all of
 
 from __future__ import annotations
 
+from engine.config.field_info import REFERENCED
 from engine.config.fields import TrainFields
 from engine.rewards.spec import check_spec
 
 
 def cross_field_errors(config: TrainFields) -> list[str]:
     errors: list[str] = []
-    if config.method in ("dpo", "kto") and config.finetuning_type in ("full", "freeze"):
+    if config.method in REFERENCED and config.finetuning_type in ("full", "freeze"):
         errors.append(f"method: {config.method} with finetuning_type {config.finetuning_type} needs a second full "
-                      f"model copy as reference; use lora or qlora for {config.method.upper()}")
+                      f"model copy as reference; use lora or qlora for {config.method.upper()}, or orpo / simpo, "
+                      "which need no reference")
     if config.finetuning_type == "freeze" and config.freeze_trainable_layers == 0:
         errors.append("freeze_trainable_layers: 0 would train nothing; give the last N layers (e.g. 2) or the "
                       "first N as a negative number")

@@ -22,9 +22,10 @@ from engine.data.sources import load_source
 from engine.errors import DataError, RowError
 from engine.rewards.spec import parse_spec
 
-METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai", "kto"), "dpo": ("pairwise",), "kto": ("kto",),
-                  "pt": ("text", "alpaca", "sharegpt", "openai", "kto")}
-METHOD_NEEDS = {"dpo": "pairs with chosen and rejected answers",
+METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai", "kto"), "dpo": ("pairwise",), "orpo": ("pairwise",),
+                  "simpo": ("pairwise",), "kto": ("kto",), "pt": ("text", "alpaca", "sharegpt", "openai", "kto")}
+METHOD_NEEDS = {"dpo": "pairs with chosen and rejected answers", "orpo": "pairs with chosen and rejected answers",
+                "simpo": "pairs with chosen and rejected answers",
                 "kto": "conversations whose last answer has a true/false label (a 'label' column, or kto_tag in "
                        "dataset_info.json)",
                 "sft": "conversations or instruction/output rows", "pt": "text"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from engine.config.field_info import PAIRWISE
 from engine.errors import ConfigError
 from engine.sizing.shape import ModelShape
 from engine.text.message import Joined, Text, say
@@ -23,7 +24,7 @@ TIGHT = 0.85  # above this share of the device, the run may fail on fragmentatio
 @dataclass(frozen=True)
 class Setting:
     method: str = "lora"  # full | lora | qlora4 | qlora8
-    stage: str = "sft"  # sft | dpo | pt
+    stage: str = "sft"  # the method: sft, pt, dpo, kto, orpo, simpo, grpo
     max_len: int = 1024
     batch: int = 2
     gradient_checkpointing: bool = False
@@ -79,7 +80,7 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
     # fp32 gradients and two AdamW moments; LoRA adapters add their own fp32 weights (the full model's
     # fp32 weights are already the weights above)
     state = trainable * (16 if lora else 12)
-    rows = s.batch * (2 if s.stage == "dpo" else 1)  # DPO runs chosen and rejected side by side
+    rows = s.batch * (2 if s.stage in PAIRWISE else 1)  # pairwise methods run chosen and rejected side by side
     tokens = rows * s.max_len
     act_bytes = compute if s.precision != "fp32" else 4
     # values kept per token and layer for the backward pass; LoRA adds its dropout copies of each

@@ -1,7 +1,8 @@
 """The trainer for each method: `build_trainer` picks it, one module per family.
 
-sft / pt → sft.py (plain `Trainer`, TuneDesk's collators); dpo / kto → preference.py (TRL); grpo → grpo.py
-(TRL's GRPOTrainer with TuneDesk's reward functions). All share arguments.py.
+sft / pt → sft.py (plain `Trainer`, TuneDesk's collators); dpo / kto / orpo / simpo → preference.py
+(TRL); grpo → grpo.py (TRL's GRPOTrainer with TuneDesk's reward functions). All share arguments.py;
+LoRA+ comes from optimizers.py.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ def build_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], v
     from transformers import PrinterCallback
 
     callbacks = callbacks + stopping_callbacks(config, bool(val))
-    if config.method in ("dpo", "kto"):
-        build = preference.dpo_trainer if config.method == "dpo" else preference.kto_trainer
+    if config.method in ("dpo", "kto", "orpo", "simpo"):
+        build = {"dpo": preference.dpo_trainer, "kto": preference.kto_trainer, "orpo": preference.orpo_trainer,
+                 "simpo": preference.simpo_trainer}[config.method]
     elif config.method == "grpo":
         from engine.training.grpo import grpo_trainer
 
