@@ -290,3 +290,50 @@ def test_orpo_and_simpo_need_no_reference_so_full_fine_tuning_is_allowed(tiny_mo
     assert tiny_config(tiny_model, pairs, outputs, method="orpo", finetuning_type="full").method == "orpo"
     with pytest.raises(ConfigError, match="or orpo / simpo, which need no reference"):
         tiny_config(tiny_model, pairs, outputs, method="dpo", finetuning_type="full")
+
+
+def test_datasets_mix_in_the_asked_shares_and_the_report_says_so(tmp_path):
+    from engine.data.prepare import read_samples
+    from tests.conftest import data_config
+
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.json"
+    small.write_text("\n".join(json.dumps({"instruction": f"small {i}", "output": "s"}) for i in range(1000)))
+    large.write_text(json.dumps([{"conversations": [{"from": "human", "value": f"large {i}"},
+                                                    {"from": "gpt", "value": "l"}]} for i in range(9000)]))
+    normalized, report = read_samples(data_config(f"{small}, {large}", mix="0.7, 0.3"))
+    assert len(normalized.samples) == 10_000
+    from_small = sum(1 for o in normalized.origins if o.startswith(str(small)))
+    assert abs(from_small / 10_000 - 0.7) <= 0.02
+    assert len({o for o in normalized.origins if o.startswith(str(small))}) == 1000  # every small row is used
+    lines = "\n".join(report.lines())
+    assert "mix: " + str(small) + " 70.0% of the training rows (7000 of its 1000, each row 7.0× on average)" in lines
+    assert "mix: " + str(large) + " 30.0% of the training rows (3000 of its 9000)" in lines
+    # without shares: each dataset in full
+    normalized, _ = read_samples(data_config(f"{small}, {large}"))
+    assert len(normalized.samples) == 10_000 and len(set(normalized.origins)) == 10_000
+    with pytest.raises(ConfigError, match="mix: 3 shares for 2 datasets"):
+        data_config(f"{small}, {large}", mix="0.5, 0.3, 0.2")
+
+
+def test_a_mixed_dataset_outside_the_allowed_folders_is_refused(tmp_path):
+    from engine.access.paths import PathGuard
+    from engine.errors import PathNotAllowed
+    from tests.conftest import data_config
+
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / "a.json").write_text("[]")
+    PathGuard([inside]).check_config(data_config(f"{inside / 'a.json'}"))
+    with pytest.raises(PathNotAllowed, match="dataset: /etc/passwd is outside"):
+        PathGuard([inside]).check_config(data_config(f"{inside / 'a.json'}, /etc/passwd"))
+
+
+def test_a_run_trains_on_two_datasets(tiny_model, chat_file, tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{"instruction": f"Name colour {i}.", "output": "Blue."} for i in range(4)]))
+    out = tmp_path / "out"
+    run = trained(tiny_config(tiny_model, f"{chat_file}, {other}", out, mix="1, 1", max_steps=2), out)
+    log = run.log_path.read_text()
+    assert f"mix: {chat_file} 50.0% of the training rows (8 of its 12)" in log
+    assert f"mix: {other} 50.0% of the training rows (8 of its 4, each row 2.0× on average)" in log
+    assert json.loads((run.path / "data_report.json").read_text())["mix"][1]["used"] == 8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.config.datasets import dataset_parts
 from engine.config.train_config import TrainConfig
 from engine.errors import PathNotAllowed
 from engine.locations import project_path
@@ -43,4 +44,7 @@ class PathGuard:
 
     def check_config(self, config: TrainConfig) -> None:
         for name in PATH_FIELDS:
-            self.check_path(getattr(config, name), name)
+            # several datasets: each one is checked on its own
+            values = dataset_parts(config.dataset) if name == "dataset" else [getattr(config, name)]
+            for value in values:
+                self.check_path(value, name)

@@ -34,8 +34,17 @@ class TrainFields:
     dataset: str = opt(
         "", "model", ("Dataset", "数据集"),
         ("A json/jsonl/csv/tsv/parquet/txt file, a folder (of data files, of train/valid/test files, or with "
-         "dataset_info.json; 'folder:name' picks one entry of it), or a Hugging Face / ModelScope dataset id.",
-         "json/jsonl/csv/tsv/parquet/txt 文件、目录（数据文件、train/valid/test 文件，或含 dataset_info.json；'目录:名称' 指定其中一项），或 Hugging Face / ModelScope 数据集 ID。"))
+         "dataset_info.json; 'folder:name' picks one entry of it), or a Hugging Face / ModelScope dataset id. "
+         "Several, separated by commas, are trained together (see Dataset shares).",
+         "json/jsonl/csv/tsv/parquet/txt 文件、目录（数据文件、train/valid/test 文件，或含 dataset_info.json；'目录:名称' 指定其中一项），"
+         "或 Hugging Face / ModelScope 数据集 ID。用逗号分隔多个数据集可一起训练（见“数据集比例”）。"))
+    mix: str = opt(
+        "", "model", ("Dataset shares", "数据集比例"),
+        ("With several datasets (comma-separated above): each one's share of the training rows, e.g. 0.7, 0.3. "
+         "The mix has as many rows as the datasets together; a dataset asked for more rows than it has is "
+         "repeated. Empty = every dataset in full.",
+         "填写多个数据集（上方用逗号分隔）时，各自占训练数据的比例，如 0.7, 0.3。混合后的行数等于各数据集行数之和；"
+         "比例要求的行数多于其实际行数时会重复使用。留空表示每个数据集全部使用。"))
     dataset_format: str = opt(
         "auto", "model", ("Dataset format", "数据格式"),
         ("auto detects it from the columns; the Dataset Explorer shows what was detected and why.",

@@ -3,8 +3,10 @@ rule is one line naming the field and the fix; the config is refused with all of
 
 from __future__ import annotations
 
+from engine.config.datasets import dataset_parts, mix_weights
 from engine.config.field_info import REFERENCED
 from engine.config.fields import TrainFields
+from engine.errors import ConfigError
 from engine.rewards.spec import check_spec
 
 
@@ -28,6 +30,11 @@ def cross_field_errors(config: TrainFields) -> list[str]:
             errors.append(f"per_device_train_batch_size ({config.per_device_train_batch_size}) counts completions "
                           f"in GRPO and must be a multiple of grpo_num_generations "
                           f"({config.grpo_num_generations}), e.g. {config.grpo_num_generations * 2}")
+    if config.mix.strip():
+        try:
+            mix_weights(config.mix, len(dataset_parts(config.dataset)))
+        except ConfigError as exc:
+            errors.append(str(exc))
     if config.max_steps == 0:
         errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
     if config.lora_target.strip() == "":

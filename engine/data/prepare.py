@@ -12,11 +12,13 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from engine.config.datasets import dataset_parts, mix_weights
 from engine.config.train_config import TrainConfig
 from engine.data.detect import detect_format
 from engine.data.encode import EncodeStats, LossMask, encode_conversations, encode_texts, kto_record, preference_record
 from engine.data.encode_cache import EncodeCache
 from engine.data.formats import KTO_LABEL_KEYS, Conversation, Normalized, PlainText, Preference, normalize
+from engine.data.mix import mix_samples
 from engine.data.prompts import PromptSample, read_prompts
 from engine.data.sources import load_source
 from engine.errors import DataError, RowError
@@ -51,10 +53,16 @@ class DataReport:
     tokens: int = 0
     trained_tokens: int = 0
     cached: bool = False
+    mix: list[dict[str, Any]] = field(default_factory=list)  # several datasets: each one's rows and share
 
     def lines(self) -> list[str]:
         out = [f"dataset {self.dataset}: format {self.format}, {self.rows} rows, {self.usable} usable, "
                f"{self.bad_count} bad"]
+        for part in self.mix:
+            repeated = f", each row {part['used'] / part['rows']:.1f}× on average" if part["used"] > part["rows"] \
+                else ""
+            out.append(f"  mix: {part['dataset']} {part['share']:.1%} of the training rows ({part['used']} of its "
+                       f"{part['rows']}{repeated})")
         out += [f"  bad: {b}" for b in self.bad]
         if self.bad_count > len(self.bad):
             out.append(f"  … and {self.bad_count - len(self.bad)} more bad rows")
@@ -76,16 +84,30 @@ class DataReport:
 
 
 def read_samples(config: TrainConfig) -> tuple[Normalized, DataReport]:
-    source = load_source(config.dataset, config.max_samples)
+    parts = dataset_parts(config.dataset)
+    if len(parts) < 2:
+        return _read_one(config, config.dataset)
+    read = [(name, *_read_one(config, name)) for name in parts]
+    normalized, figures = mix_samples([(name, n) for name, n, _ in read], mix_weights(config.mix, len(parts)),
+                                      config.seed)
+    bad = [f"{name}: {b}" for name, _, r in read for b in r.bad]
+    report = DataReport(config.dataset, normalized.format, rows=sum(r.rows for _, _, r in read),
+                        usable=len(normalized.samples), bad=bad[:MAX_BAD_SHOWN],
+                        bad_count=sum(r.bad_count for _, _, r in read), mix=figures)
+    return normalized, report
+
+
+def _read_one(config: TrainConfig, dataset: str) -> tuple[Normalized, DataReport]:
+    source = load_source(dataset, config.max_samples)
     if not source.rows:
         detail = f" ({source.bad[0]})" if source.bad else ""
-        raise DataError(f"dataset {config.dataset}: no rows found{detail}")
+        raise DataError(f"dataset {dataset}: no rows found{detail}")
     if config.method == "grpo":
-        return _read_prompts(config, source)
+        return _read_prompts(config, source, dataset)
     try:
         fmt = detect_format(source.rows, source.meta) if config.dataset_format == "auto" else config.dataset_format
     except RowError as exc:
-        raise DataError(f"dataset {config.dataset}: {exc}") from exc
+        raise DataError(f"dataset {dataset}: {exc}") from exc
     if config.method == "pt" and fmt in ("alpaca", "sharegpt", "openai") and config.dataset_format == "auto":
         keys = set().union(*(r.data for r in source.rows[:20]))
         if "text" in keys:
@@ -95,16 +117,16 @@ def read_samples(config: TrainConfig) -> tuple[Normalized, DataReport]:
     allowed = METHOD_FORMATS[config.method]
     if fmt not in allowed:
         need = METHOD_NEEDS[config.method]
-        raise DataError(f"dataset {config.dataset} is in {fmt} format, but method {config.method} needs {need} "
+        raise DataError(f"dataset {dataset} is in {fmt} format, but method {config.method} needs {need} "
                         f"({' or '.join(allowed)}). Pick a matching dataset or change the method.")
     normalized = normalize(source.rows, source.meta, fmt)
     normalized.files = source.files
     bad = source.bad + normalized.bad
-    report = DataReport(config.dataset, fmt, rows=len(source.rows) + len(source.bad), usable=len(normalized.samples),
+    report = DataReport(dataset, fmt, rows=len(source.rows) + len(source.bad), usable=len(normalized.samples),
                         bad=bad[:MAX_BAD_SHOWN], bad_count=len(bad))
     if not normalized.samples:
         # one line: it becomes the run's reason, shown in the UI and printed by the CLI
-        raise DataError(f"every row of dataset {config.dataset} is unusable, so nothing was trained. "
+        raise DataError(f"every row of dataset {dataset} is unusable, so nothing was trained. "
                         f"First problems: {'; '.join(bad[:3])}")
     return normalized, report
 
@@ -114,15 +136,15 @@ def _has_label_column(source: Any) -> bool:
     return any(keys & set(r.data) for r in source.rows[:50])
 
 
-def _read_prompts(config: TrainConfig, source: Any) -> tuple[Normalized, DataReport]:
+def _read_prompts(config: TrainConfig, source: Any, dataset: str) -> tuple[Normalized, DataReport]:
     need_reference = any(name == "answer_match" for name, _ in parse_spec(config.reward_functions))
     samples, origins, splits, bad_rows = read_prompts(source.rows, source.meta, need_reference)
     normalized = Normalized("prompts", list(samples), origins, splits, source.files)
     bad = source.bad + bad_rows
-    report = DataReport(config.dataset, "prompts", rows=len(source.rows) + len(source.bad), usable=len(samples),
+    report = DataReport(dataset, "prompts", rows=len(source.rows) + len(source.bad), usable=len(samples),
                         bad=bad[:MAX_BAD_SHOWN], bad_count=len(bad))
     if not samples:
-        raise DataError(f"GRPO needs prompts, and no row of dataset {config.dataset} gives one. "
+        raise DataError(f"GRPO needs prompts, and no row of dataset {dataset} gives one. "
                         f"First problems: {'; '.join(bad[:3])}")
     return normalized, report
 
