@@ -268,8 +268,9 @@ def test_mask_history_trains_only_the_last_answer_in_preview_and_training(tiny_m
     assert tok.decode(labels) == last
 
 
-@pytest.mark.parametrize("method,settings", [("orpo", {"orpo_beta": 1.0, "learning_rate": 1e-2, "max_steps": 20}),
-                                             ("simpo", {"learning_rate": 2e-2, "max_steps": 12})])
+@pytest.mark.parametrize("method,settings", [
+    ("orpo", {"orpo_beta": 1.0, "learning_rate": 1e-2, "max_steps": 12, "per_device_train_batch_size": 4}),
+    ("simpo", {"learning_rate": 2e-2, "max_steps": 12, "per_device_train_batch_size": 8})])
 def test_reference_free_preference_methods_raise_the_margin(tiny_model, tmp_path, method, settings):
     """A preference any model can learn (a friendly answer over a curt one): the chosen answers' reward
     pulls away from the rejected ones', and the reward chart's series are logged."""
@@ -278,7 +279,7 @@ def test_reference_free_preference_methods_raise_the_margin(tiny_model, tmp_path
     data = tmp_path / "pairs.json"
     data.write_text(json.dumps(rows))
     out = tmp_path / method
-    run = trained(tiny_config(tiny_model, data, out, method=method, per_device_train_batch_size=8, **settings), out)
+    run = trained(tiny_config(tiny_model, data, out, method=method, max_seq_length=64, **settings), out)
     logged = [m for m in run.metrics() if "rewards_margins" in m]
     margins = [m["rewards_margins"] for m in logged]
     assert len(margins) == settings["max_steps"] and sum(margins[-3:]) / 3 > sum(margins[:3]) / 3 + 0.5, margins
@@ -313,6 +314,11 @@ def test_datasets_mix_in_the_asked_shares_and_the_report_says_so(tmp_path):
     assert len(normalized.samples) == 10_000 and len(set(normalized.origins)) == 10_000
     with pytest.raises(ConfigError, match="mix: 3 shares for 2 datasets"):
         data_config(f"{small}, {large}", mix="0.5, 0.3, 0.2")
+    from engine.data.explorer import DatasetChoice, DatasetExplorer
+    from engine.errors import DataError
+
+    with pytest.raises(DataError, match="reads one dataset at a time, and 2 are given"):
+        DatasetExplorer(tmp_path / "outputs").plan(DatasetChoice(f"{small}, {large}"))
 
 
 def test_a_mixed_dataset_outside_the_allowed_folders_is_refused(tmp_path):

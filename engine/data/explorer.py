@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.access.paths import PathGuard
+from engine.config.datasets import dataset_parts
 from engine.config.field_info import DEFAULT_MODEL
 from engine.config.train_config import TrainConfig
 from engine.data.clean import CleanOptions, CleanResult, clean_dataset
@@ -53,6 +54,11 @@ class DatasetChoice:
         return LossMask(self.train_on_prompt, self.mask_history)
 
     def check(self) -> None:
+        parts = dataset_parts(self.source)
+        if len(parts) > 1:
+            raise DataError(f"the Dataset Explorer reads one dataset at a time, and {len(parts)} are given: inspect "
+                            f"{' and '.join(parts)} one by one; a training run mixes them (its data report gives "
+                            "each one's share)")
         if self.format != "auto" and self.format not in FORMATS:
             raise DataError(f"format '{self.format}': use auto or one of {', '.join(FORMATS)}")
         unknown = set(self.columns) - set(MAPPING_KEYS)
