@@ -62,11 +62,6 @@ class TrainConfig(TrainFields):
     def uses_lora(self) -> bool:
         return self.finetuning_type in ADAPTERS
 
-    @property
-    def saves_whole_model(self) -> bool:
-        """Full and freeze tuning save a whole model; LoRA and QLoRA an adapter."""
-        return not self.uses_lora
-
     def applies(self, name: str) -> bool:
         """Whether a field is used by this run's method and fine-tuning type (the form hides the others)."""
         return field_info(name).applies(self.method, self.finetuning_type)
