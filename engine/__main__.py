@@ -2,7 +2,10 @@
 
     python -m engine train CONFIG.yaml [--set key=value ...] [--outputs DIR]
     python -m engine resume RUN_ID [--checkpoint checkpoint-N] [--outputs DIR]
-    python -m engine runs [--outputs DIR]
+    python -m engine runs [--search WORDS] [--outputs DIR]
+    python -m engine label RUN_ID [--name NAME] [--tags a,b]   (a run's editable name and tags)
+    python -m engine compare-runs RUN_ID RUN_ID … [--json]   (losses, scores and the settings that differ)
+    python -m engine lineage RUN_ID [--json]   (base model, data, parent runs, checkpoints, exports, with hashes)
     python -m engine env [--json] [--no-network]                               (this machine, as Markdown)
     python -m engine estimate MODEL [--method lora] [--max-len 1024] [--batch 2]   (will it fit?)
     python -m engine inspect|preview|clean DATASET [--model M] [--max-len N] …   (the Dataset Explorer)
@@ -32,6 +35,7 @@ from engine.errors import TuneDeskError
 from engine.evaluation import cli as eval_cli
 from engine.export import cli as export_cli
 from engine.hub import cli as hub_cli
+from engine.runs import cli as runs_cli
 from engine.runs.queue import RunManager
 from engine.runs.rundir import loss_text
 from engine.sizing.fit import estimate_for
@@ -55,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     resume.add_argument("--checkpoint", help="checkpoint-N (default: the latest)")
     resume.add_argument("--outputs", default="outputs")
     runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--search", default="", help="only runs whose id, name, tags, model, method or state hold "
+                      "every word")
     runs.add_argument("--outputs", default="outputs")
     env = sub.add_parser("env", help="this machine: CPU, GPUs, memory, disks, dependencies and readiness")
     env.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
@@ -76,16 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     eval_cli.add_parsers(sub)
 
     export_cli.add_parser(sub)
+    runs_cli.add_parser(sub)
     args = parser.parse_args(argv)
 
 
     try:
         if args.command == "runs":
-            return _list(args.outputs)
+            return _list(args.outputs, args.search)
         if args.command in ("inspect", "preview", "clean"):
             return data_cli.run(args)
         if args.command == "export":
             return export_cli.run(args)
+        if args.command in ("compare-runs", "lineage", "label"):
+            return runs_cli.run(args)
         if args.command in ("chat", "compare", "rewards"):
             return eval_cli.run(args)
         if args.command in ("search", "info", "download", "models"):
@@ -185,15 +194,18 @@ def _estimate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(outputs: str) -> int:
-    runs = RunManager(outputs).list_runs()
+def _list(outputs: str, query: str = "") -> int:
+    runs = RunManager(outputs).search(query)
     if not runs:
-        print(f"no runs in {outputs}/runs")
+        print(f"no runs in {outputs}/runs" + (f" matching {query!r}" if query else ""))
         return 0
     print(f"{'run id':<52} {'state':<10} {'step':>9} {'final loss':>10}  model")
     for r in runs:
         loss = loss_text(r["final_loss"])
-        print(f"{r['run_id']:<52} {r['state'] or '?':<10} {r['step']:>4}/{r['max_steps']:<4} {loss:>10}  {r['model']}")
+        label = " — " + " ".join([r["name"], *(f"#{tag}" for tag in r["tags"])]).strip() if r["name"] or r["tags"] \
+            else ""
+        print(f"{r['run_id']:<52} {r['state'] or '?':<10} {r['step']:>4}/{r['max_steps']:<4} {loss:>10}  {r['model']}"
+              f"{label}")
     return 0
 
 

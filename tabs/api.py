@@ -30,8 +30,16 @@ def register(ctx: AppContext) -> set[str]:
         return door.start(build_config(yaml_text, preset, overrides))
 
     def list_runs() -> list[dict]:
-        """Every run in the outputs folder, newest first, with state, progress and loss."""
+        """Every run in the outputs folder, newest first, with its name, tags, state, progress and loss."""
         return manager.list_runs()
+
+    def search_runs(query: str) -> list[dict]:
+        """The runs whose id, name, tags, model, method or state hold every word of `query` (any case)."""
+        return manager.search(query)
+
+    def label_run(run_id: str, name: str = "", tags: str = "") -> dict:
+        """Name a run and tag it (tags separated by commas); its id stays. Returns the name and tags saved."""
+        return manager.label(run_id, name, tags)
 
     def get_run(run_id: str) -> dict:
         """A run's status, its last 20 metric events and its checkpoints."""
@@ -54,9 +62,23 @@ def register(ctx: AppContext) -> set[str]:
         """The last lines of a run's train.log."""
         return manager.run(run_id).log_tail(int(lines))
 
-    for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log):
+    def compare_runs(run_ids: list[str]) -> dict:
+        """Two to eight runs side by side: each one's curves (loss, eval_loss, lr, reward, … by step and by
+        tokens seen), final loss, best eval loss and its step, comparison-report scores, and the config fields
+        whose values differ between them."""
+        return manager.compare(list(run_ids))
+
+    def run_lineage(run_id: str) -> dict:
+        """Where a run came from and what came out of it: lineage.json (base model with revision and weight
+        hashes, datasets with file hashes and rows used, parent, settings hash, exports with file hashes) and
+        the graph across runs (nodes with their key facts, edges)."""
+        return manager.lineage(run_id)
+
+    endpoints = (start_run, list_runs, search_runs, label_run, get_run, stop_run, resume_run, delete_run, run_log,
+                 compare_runs, run_lineage)
+    for fn in endpoints:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
-    names = {fn.__name__ for fn in (start_run, list_runs, get_run, stop_run, resume_run, delete_run, run_log)}
+    names = {fn.__name__ for fn in endpoints}
     return names | register_data(ctx) | register_models(ctx) | register_chat(ctx)
 
 

@@ -44,6 +44,27 @@ def loss_figure(metrics: list[dict[str, Any]], lang: str) -> go.Figure:
     return fig
 
 
+def gradient_figure(metrics: list[dict[str, Any]], lang: str) -> go.Figure | None:
+    """Gradient flow: one row per block, one column per logged step, coloured by log10 of the norm (a
+    vanishing layer is dark, an exploding one bright); None before any step logged its norms."""
+    import math
+
+    events = [m for m in metrics if m.get("grad_norms")]
+    if not events:
+        return None
+    blocks = list(dict.fromkeys(block for m in events for block in m["grad_norms"]))
+    steps = [m["step"] for m in events]
+    values = [[m["grad_norms"].get(block) for m in events] for block in blocks]
+    z = [[math.log10(v) if v else None for v in row] for row in values]
+    fig = go.Figure(go.Heatmap(x=steps, y=blocks, z=z, customdata=values, colorscale="Viridis",
+                               colorbar={"title": "log10"},
+                               hovertemplate="%{y}, step %{x}: %{customdata:.3g}<extra></extra>"))
+    fig.update_layout(**{**LAYOUT, "height": max(260, 60 + 18 * len(blocks))}, title=t("chart_grad_flow", lang),
+                      xaxis_title=t("step", lang))
+    fig.update_yaxes(autorange="reversed")  # the embeddings on top, the output layer at the bottom
+    return fig
+
+
 def training_figure(metrics: list[dict[str, Any]], lang: str) -> go.Figure:
     keys = (("lr", "chart_lr"), ("grad_norm", "chart_grad"), ("tokens_per_s", "chart_tps"))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[t(k, lang) for _, k in keys])
@@ -132,4 +153,43 @@ def _preference_figure(metrics: list[dict[str, Any]], keys: set[str], lang: str)
     s, v = _series(metrics, side[0])
     fig.add_scatter(x=s, y=v, mode="lines", showlegend=False, line={"color": "#636363"}, row=1, col=2)
     fig.update_layout(**{**LAYOUT, "height": 280})
+    return fig
+
+
+# the curves of a run comparison, one panel each, and the metric each panel reads
+COMPARE_PANELS = (("loss", "chart_loss"), ("eval_loss", "chart_eval_loss"), ("lr", "chart_lr"),
+                  ("reward", "chart_reward"))
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+
+
+def _reward_curve(curves: dict[str, Any]) -> dict[str, Any] | None:
+    """GRPO logs a mean reward; the preference methods log the chosen-minus-rejected margin."""
+    return curves.get("reward") or curves.get("rewards_margins")
+
+
+def runs_figure(result: dict[str, Any], by: str, lang: str) -> go.Figure:
+    """The runs of a comparison overlaid on shared axes, `by` step or by tokens seen; one colour per run,
+    one panel per curve that some run has (eval loss only with a validation split, reward only for GRPO
+    and the preference methods)."""
+
+    def curve(run: dict[str, Any], key: str) -> dict[str, Any] | None:
+        return _reward_curve(run["curves"]) if key == "reward" else run["curves"].get(key)
+
+    panels = [(key, label) for key, label in COMPARE_PANELS if any(curve(run, key) for run in result["runs"])]
+    rows = max(1, (len(panels) + 1) // 2)
+    fig = make_subplots(rows=rows, cols=2 if len(panels) > 1 else 1, subplot_titles=[t(k, lang) for _, k in panels],
+                        horizontal_spacing=0.1, vertical_spacing=0.25 / rows)
+    for n, run in enumerate(result["runs"]):
+        color = COLORS[n % len(COLORS)]
+        for i, (key, _) in enumerate(panels):
+            points = curve(run, key)
+            if not points:
+                continue
+            x = points["tokens"] if by == "tokens" else points["step"]
+            pairs = [(a, b) for a, b in zip(x, points["value"], strict=True) if a is not None]
+            fig.add_scatter(x=[p[0] for p in pairs], y=[p[1] for p in pairs], row=i // 2 + 1, col=i % 2 + 1,
+                            mode="lines+markers" if key == "eval_loss" else "lines", name=run["run_id"],
+                            legendgroup=run["run_id"], showlegend=i == 0, line={"color": color})
+    fig.update_xaxes(title_text=t("tokens_seen" if by == "tokens" else "step", lang))
+    fig.update_layout(**{**LAYOUT, "height": 120 + 260 * rows, "legend": {"orientation": "h", "y": -0.3 / rows}})
     return fig

@@ -18,12 +18,12 @@ from engine.access.door import Door
 from engine.config.presets import load_preset, preset_description, preset_paths
 from engine.config.train_config import TrainConfig
 from engine.config.yaml_io import load_yaml
-from engine.errors import ConfigError, ModelError
+from engine.errors import ConfigError, ModelError, RunError
 from engine.hub.disk import list_models
 from engine.inference.pool import POOL
 from engine.sizing.fit import setting_for
 from engine.text.message import render
-from tabs import export_panel
+from tabs import export_panel, train_compare, train_lineage
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -87,19 +87,30 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
             loss_plot = gr.Plot(elem_id="loss-plot", show_label=False)
             reward_plot = gr.Plot(elem_id="reward-plot", show_label=False, visible=False)
             train_plot = gr.Plot(elem_id="train-plot", show_label=False)
+            grad_plot = gr.Plot(elem_id="grad-plot", show_label=False, visible=False)
             hw_plot = gr.Plot(elem_id="hw-plot", show_label=False)
             log_box = tr.label(gr.Textbox(label=t("log", tr.lang), lines=12, max_lines=12, autoscroll=True,
                                           elem_id="log-box"), "log")
+            search = tr.label(gr.Textbox(label=t("runs_search", tr.lang), elem_id="runs-search", max_lines=1),
+                              "runs_search")
             runs_table = tr.label(gr.Dataframe(label=t("runs", tr.lang), interactive=False, elem_id="runs-table",
                                                wrap=True), "runs")
+            with gr.Row(equal_height=True):
+                label_name = tr.label(gr.Textbox(label=t("run_label_name", tr.lang), elem_id="run-name", max_lines=1,
+                                                 scale=3), "run_label_name")
+                label_tags = tr.label(gr.Textbox(label=t("run_label_tags", tr.lang), elem_id="run-tags", max_lines=1,
+                                                 scale=3), "run_label_tags")
+                label_btn = tr.button("run_label_save", elem_id="run-label-save", scale=1, min_width=140)
+            train_compare.build(ctx, tr, lang_state)
+            train_lineage.build(ctx, tr, lang_state, selected)
             export_panel.build(ctx, tr, lang_state, selected)
             with gr.Accordion(t("config_of_run", tr.lang), open=False) as run_cfg_acc:
                 run_config = gr.Code(language="yaml", interactive=False)
             tr.label(run_cfg_acc, "config_of_run")
     view = gr.State(RunView())
     timer = gr.Timer(REFRESH_S)
-    live = LiveWidgets(view, selected, progress, alerts, loss_plot, reward_plot, train_plot, hw_plot, log_box,
-                       runs_table, checkpoint, run_config)
+    live = LiveWidgets(view, selected, progress, alerts, loss_plot, reward_plot, train_plot, grad_plot, hw_plot,
+                       log_box, runs_table, checkpoint, run_config)
     form_outputs = [*form.inputs, yaml_view, cmd_view]
     for event in (load_btn.click, preset.change):
         event(lambda name, lang: load_named_preset(form, name, lang), [preset, lang_state],
@@ -125,15 +136,21 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     delete_btn.click(lambda v: gr.update(visible=bool(v.run)), view, confirm_btn)
     confirm_btn.click(lambda lang, v: delete_run(ctx, lang, v), [lang_state, view], [message, view, confirm_btn])
 
-    def on_select_row(state: RunView, evt: gr.SelectData) -> RunView:  # gr.SelectData is filled in by its type
-        return select_row(ctx, state, evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
+    def on_select_row(state: RunView, query: str, evt: gr.SelectData) -> RunView:  # SelectData: filled by its type
+        return select_row(ctx, state, query, evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
 
-    runs_table.select(on_select_row, view, view)
+    runs_table.select(on_select_row, [view, search], view)
+    # the search box is read by every refresh, so a refresh or a second browser filters alike
+    search.input(lambda lang, state, query: refresh(ctx, live, lang, state, query), [lang_state, view, search],
+                 live.components(), show_progress="hidden")
+    selected.change(lambda run_id: label_of(ctx, run_id), selected, [label_name, label_tags], show_progress="hidden")
+    label_btn.click(lambda lang, state, name, tags: save_label(ctx, lang, state, name, tags),
+                    [lang_state, view, label_name, label_tags], message)
     selected.input(lambda state, run_id: state.showing(run_id), [view, selected], view)
-    timer.tick(lambda lang, state: refresh(ctx, live, lang, state), [lang_state, view], live.components(),
-               show_progress="hidden")
-    lang_state.change(lambda lang, state: refresh(ctx, live, lang, state.redrawn()), [lang_state, view],
-                      live.components(), show_progress="hidden")
+    timer.tick(lambda lang, state, query: refresh(ctx, live, lang, state, query), [lang_state, view, search],
+               live.components(), show_progress="hidden")
+    lang_state.change(lambda lang, state, query: refresh(ctx, live, lang, state.redrawn(), query),
+                      [lang_state, view, search], live.components(), show_progress="hidden")
     ctx.on_load.append((lambda lang, state: refresh(ctx, live, lang, state.redrawn()), [lang_state, view],
                         live.components()))
     # datasets saved in the Dataset Explorer join the dataset choices
@@ -249,8 +266,24 @@ def delete_run(ctx: AppContext, lang: str, view: RunView) -> tuple[str, RunView,
     return t("deleted", lang, run_id=view.run), view.showing(None), gr.update(visible=False)
 
 
-def select_row(ctx: AppContext, view: RunView, row: int) -> RunView:
-    runs = ctx.door.manager.list_runs()
+def label_of(ctx: AppContext, run_id: str | None) -> tuple[str, str]:
+    try:
+        label = ctx.door.manager.label_of(run_id) if run_id else {"name": "", "tags": []}
+    except RunError:  # deleted meanwhile
+        label = {"name": "", "tags": []}
+    return label["name"], ", ".join(label["tags"])
+
+
+@in_page
+def save_label(ctx: AppContext, lang: str, view: RunView, name: str, tags: str) -> str:
+    if not view.run:
+        raise RunError("select a run in the runs table first")
+    ctx.door.manager.label(view.run, name, tags)
+    return t("run_label_saved", lang, run_id=view.run)
+
+
+def select_row(ctx: AppContext, view: RunView, query: str, row: int) -> RunView:
+    runs = ctx.door.manager.search(query)  # the rows as the table shows them
     return view.showing(runs[row]["run_id"]) if 0 <= row < len(runs) else view
 
 

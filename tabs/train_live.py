@@ -17,9 +17,10 @@ import gradio as gr
 import pandas as pd
 
 from engine.evaluation.batch import summary_line
+from engine.runs.labels import matches
 from engine.runs.rundir import ACTIVE, loss_text, read_json
 from engine.text.message import render
-from tabs.charts import hardware_figure, loss_figure, reward_figure, training_figure
+from tabs.charts import gradient_figure, hardware_figure, loss_figure, reward_figure, training_figure
 from tabs.context import AppContext
 from tabs.i18n import t
 from tabs.progress import bar_html
@@ -27,7 +28,7 @@ from tabs.widgets import WidgetGroup
 
 # On a 2-core machine every redraw in the browser competes with training; both are tunable.
 HARDWARE_EVERY_S = float(os.environ.get("TUNEDESK_HARDWARE_EVERY_S", "5"))
-RUN_COLUMNS = ("col_run", "col_model", "col_method", "col_state", "col_progress", "col_loss", "col_started",
+RUN_COLUMNS = ("col_run", "col_name", "col_model", "col_method", "col_state", "col_progress", "col_loss", "col_started",
                "col_duration")
 
 
@@ -67,6 +68,7 @@ class LiveWidgets(WidgetGroup):
     loss: gr.Plot
     reward: gr.Plot
     training: gr.Plot
+    gradients: gr.Plot
     hardware: gr.Plot
     log: gr.Textbox
     runs: gr.Dataframe
@@ -95,7 +97,8 @@ def runs_frame(runs: list[dict[str, Any]], lang: str) -> pd.DataFrame:
     for r in runs:
         started = time.strftime("%m-%d %H:%M", time.localtime(r["started_at"])) if r["started_at"] else "–"
         loss = r["final_loss"] if r["final_loss"] is not None else r["last_loss"]
-        rows.append([r["run_id"], Path(str(r["model"])).name, r["method"], r["state"],
+        label = " ".join([r.get("name") or "", *(f"#{tag}" for tag in r.get("tags") or [])]).strip()
+        rows.append([r["run_id"], label, Path(str(r["model"])).name, r["method"], r["state"],
                      f"{r['step']}/{r['max_steps']} ({r['progress'] * 100:.0f}%)",
                      loss_text(loss), started, _fmt_s(r["duration_s"])])
     return pd.DataFrame(rows, columns=[t(c, lang) for c in RUN_COLUMNS])
@@ -132,29 +135,32 @@ def failure_reason(status: dict[str, Any], lang: str) -> str:
     return render(status.get("error_text") or status.get("error"), lang)
 
 
-def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView) -> list[Any]:
+def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView, query: str = "") -> list[Any]:
+    """Everything the live view shows; the runs table holds the runs matching `query` (the search box)."""
     manager = ctx.door.manager
     runs = manager.list_runs()
     ids = [r["run_id"] for r in runs]
     run_id = view.run if view.run in ids else manager.current_run_id() or (ids[0] if ids else None)
     view = replace(view, run=run_id, drawn=dict(view.drawn))
     out: dict[str, Any] = {}
-    if view.changed("table", ([(r["run_id"], r["state"], r["step"]) for r in runs], lang)):
-        out["runs"] = runs_frame(runs, lang)
+    shown = [r for r in runs if matches(r, query)]
+    if view.changed("table", ([(r["run_id"], r["state"], r["step"], r["name"], r["tags"]) for r in shown], lang)):
+        out["runs"] = runs_frame(shown, lang)
     if view.changed("ids", (ids, run_id)):
         out["selected"] = gr.update(choices=ids, value=run_id)
     if time.time() - view.hardware_at >= HARDWARE_EVERY_S or view.changed("hardware_lang", lang):
         out["hardware"], view.hardware_at = hardware_figure(ctx.monitor.snapshot(), lang), time.time()
     if run_id is None:
         if view.changed("charts", (None, lang)):
-            out.update(loss=loss_figure([], lang), reward=gr.update(visible=False), training=training_figure([], lang))
+            out.update(loss=loss_figure([], lang), reward=gr.update(visible=False), training=training_figure([], lang),
+                       gradients=gr.update(visible=False))
         return widgets.update(view=view, progress=t("no_run", lang), alerts="", log="", config="", **out)
     run = manager.run(run_id)
     status = run.status()
     metrics = manager.metrics(run_id)
     if view.changed("charts", (run_id, len(metrics), lang)):
         out.update(loss=loss_figure(metrics, lang), reward=_reward_update(metrics, lang),
-                   training=training_figure(metrics, lang))
+                   training=training_figure(metrics, lang), gradients=_shown(gradient_figure(metrics, lang)))
     log_size = run.log_path.stat().st_size if run.log_path.exists() else 0
     if view.changed("log", (run_id, log_size)):
         out["log"] = run.log_tail(60)
@@ -183,5 +189,8 @@ def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView) -> 
 
 
 def _reward_update(metrics: list[dict[str, Any]], lang: str) -> Any:
-    figure = reward_figure(metrics, lang)
+    return _shown(reward_figure(metrics, lang))
+
+
+def _shown(figure: Any) -> Any:
     return gr.update(value=figure, visible=True) if figure is not None else gr.update(visible=False)

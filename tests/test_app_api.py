@@ -88,6 +88,24 @@ def test_preset_with_overrides_and_stop_then_resume(client, tiny_model, chat_fil
     assert done["state"] == "completed" and done["step"] == 80
 
 
+def test_runs_are_labelled_searched_compared_and_traced_over_http(client, tiny_model, chat_file):
+    ids = [client.predict(run_yaml(tiny_model, chat_file, max_steps=3, learning_rate=rate), "", "",
+                          api_name="/start_run") for rate in (0.005, 0.01)]
+    for run_id in ids:
+        assert wait_state(client, run_id, {"completed", "failed"})["state"] == "completed"
+    assert client.predict(ids[0], "first try", "baseline", api_name="/label_run") == {"name": "first try",
+                                                                                      "tags": ["baseline"]}
+    assert [r["run_id"] for r in client.predict("baseline", api_name="/search_runs")] == [ids[0]]
+    compared = client.predict(ids, api_name="/compare_runs")
+    assert [r["run_id"] for r in compared["runs"]] == ids
+    assert [d["field"] for d in compared["differences"]] == ["learning_rate"]
+    lineage = client.predict(ids[1], api_name="/run_lineage")
+    assert lineage["lineage"]["datasets"][0]["spec"] == str(chat_file)
+    assert {"base", "dataset", "run"} <= {n["kind"] for n in lineage["nodes"]}
+    with pytest.raises(Exception, match="pick at least two runs"):
+        client.predict(ids[:1], api_name="/compare_runs")
+
+
 def test_errors_come_back_with_the_engine_message(client):
     with pytest.raises(Exception, match="did you mean 'learning_rate'"):
         client.predict("lerning_rate: 1", "", "", api_name="/start_run")

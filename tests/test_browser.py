@@ -5,6 +5,7 @@ test-artifacts/."""
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -113,6 +114,10 @@ def test_run_from_the_form_with_live_chart_and_refresh(app, page, tiny_model, ch
     page.wait_for_function("() => { const p = document.querySelector('#loss-plot .js-plotly-plot');"
                            " return p && p.data && p.data[0].x.length >= 100; }", timeout=30_000)
     assert loss_points(page) >= 100
+    # gradient flow: one heatmap row per trained block (the LoRA layers of the tiny model), a column per step
+    page.wait_for_function("() => { const p = document.querySelector('#grad-plot .js-plotly-plot');"
+                           " return p && p.data && p.data[0].type === 'heatmap' && p.data[0].y.length === 2"
+                           " && p.data[0].x.length >= 100; }", timeout=30_000)
     assert page.locator("#runs-table").get_by_text(run_id).count() >= 1
     page.screenshot(path=str(ARTIFACTS / "train-completed.png"), full_page=True)
 
@@ -163,6 +168,58 @@ def test_the_form_shows_the_knobs_of_the_chosen_finetuning_type(app, page):
     page.locator("#field-loraplus_lr_ratio").wait_for(timeout=15_000)
     assert not page.locator("#field-freeze_trainable_modules").is_visible()
     page.locator("#group-lora").screenshot(path=str(ARTIFACTS / "train-lora-knobs.png"))
+
+
+def test_two_runs_compared_in_the_train_tab(app, page, tiny_model, chat_file):
+    from gradio_client import Client
+
+    client = Client(app.url, verbose=False)
+    ids = []
+    for rate in (5e-3, 2e-2):
+        overrides = (f'{{"model_name_or_path": "{tiny_model}", "dataset": "{chat_file}", "max_steps": 5, '
+                     f'"learning_rate": {rate}, "per_device_train_batch_size": 2, "max_seq_length": 128}}')
+        ids.append(client.predict("", "", overrides, api_name="/start_run"))
+    for run_id in ids:
+        deadline = time.time() + 180
+        while client.predict(run_id, api_name="/get_run")["state"] not in ("completed", "failed"):
+            assert time.time() < deadline
+            time.sleep(0.3)
+    page.goto(app.url)
+    page.click("#tab_train-button")
+    page.locator("#compare-runs").get_by_text("Compare runs").first.click()
+    pick = page.locator("#compare-pick input").first
+    for run_id in ids:
+        pick.click()
+        pick.fill(run_id)
+        page.locator("ul.option-list li", has_text=run_id).first.click()
+    page.click("#compare-go")
+    page.wait_for_function("""(ids) => { const p = document.querySelector('#compare-plot .js-plotly-plot');
+        return p && p.data && ids.every(id => p.data.some(t => t.name === id && t.x.length === 5)); }""",
+                           arg=ids, timeout=30_000)
+    page.locator("#compare-diff", has_text="learning_rate").wait_for(timeout=15_000)
+    page.locator("#compare-runs").screenshot(path=str(ARTIFACTS / "train-compare-runs.png"))
+    # the lineage of the selected run: its base model and dataset above it, with their hashes
+    page.locator("#runs-table").get_by_text(ids[0]).first.click()
+    page.locator("#lineage").get_by_text("Lineage of the selected run").first.click()
+    view = page.locator("#lineage-view")
+    view.filter(has_text=ids[0]).wait_for(timeout=15_000)
+    assert "base model" in view.inner_text() and "dataset" in view.inner_text() and "sha256" in view.inner_text()
+    view.screenshot(path=str(ARTIFACTS / "train-lineage.png"))
+    # a name and tags, and the search over the runs table
+    page.locator("#run-name input").fill("first try")
+    page.locator("#run-tags input").fill("baseline, 基线")
+    page.click("#run-label-save")
+    page.locator("#action-message", has_text="Saved the name and tags").wait_for(timeout=15_000)
+    page.locator("#runs-search input").fill("基线")
+    page.wait_for_function("([id, other]) => { const text = document.querySelector('#runs-table').innerText;"
+                           " return text.includes('first try #baseline #基线') && text.includes(id)"
+                           " && !text.includes(other); }", arg=ids, timeout=15_000)
+    assert client.predict("baseline", api_name="/search_runs")[0]["run_id"] == ids[0]
+    page.get_by_label("简体中文").check()
+    page.locator("#compare-diff", has_text="设置项").wait_for(timeout=15_000)
+    page.wait_for_function("() => [...document.querySelectorAll('#compare-plot .annotation-text')]"
+                           ".some(t => t.textContent === '学习率')", timeout=15_000)
+    page.locator("#compare-runs").screenshot(path=str(ARTIFACTS / "train-compare-runs-zh.png"))
 
 
 def test_language_switches_at_run_time(app, page):

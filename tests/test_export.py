@@ -165,6 +165,17 @@ def test_gguf_reads_back_with_the_same_logits_and_tokenizer(run_of, gguf_parsed_
         modelfile = (path.parent / "Modelfile").read_text()
         assert f"FROM ./{path.name}" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
     assert Path(q8["gguf"]).stat().st_size < Path(f16["gguf"]).stat().st_size
+    # both GGUF files are in the run's lineage, named by their run and checkpoint, hashed as written
+    import hashlib
+
+    exports = {e["quant"]: e for e in json.loads((run.path / "lineage.json").read_text())["exports"]
+               if e["format"] == "gguf"}
+    for result in (f16, q8):
+        entry = exports[result["quant"]]
+        assert entry["checkpoint"] == "final" and entry["destination"] == str(Path(result["gguf"]).parent)
+        written = {f["name"]: f["sha256"] for f in entry["files"]}
+        assert written[Path(result["gguf"]).name] == hashlib.sha256(Path(result["gguf"]).read_bytes()).hexdigest()
+        assert {"Modelfile", "README.md"} <= set(written)
     # greedy answers agree (f16) with the merged model's
     gguf_model = loaded["f16"]
     ids = tok.apply_chat_template([{"role": "user", "content": "Say the number 3."}], add_generation_prompt=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from engine.config.datasets import dataset_parts, mix_weights
 from engine.config.field_info import REFERENCED
 from engine.config.fields import TrainFields
+from engine.config.trackers import tracker_errors
 from engine.errors import ConfigError
 from engine.rewards.spec import check_spec
 
@@ -35,6 +36,7 @@ def cross_field_errors(config: TrainFields) -> list[str]:
             mix_weights(config.mix, len(dataset_parts(config.dataset)))
         except ConfigError as exc:
             errors.append(str(exc))
+    errors += tracker_errors(config.report_to)
     if config.max_steps == 0:
         errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
     if config.lora_target.strip() == "":

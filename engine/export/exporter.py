@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ModelError
+from engine.export.card import model_card
 from engine.export.gguf_file import QUANTS, write_gguf
 from engine.export.merge import adapter_only, describe, merged_model
 from engine.hub.clients import HubAccess, check_repo_id, hub_error
 from engine.inference.sides import SidePlan, plan_side
 from engine.jobs import JobContext, JobRegistry
+from engine.runs.lineage import record_export
 
 FORMATS = ("merged", "adapter", "gguf")
 CHATML_OLLAMA = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
@@ -62,6 +64,9 @@ class ExportManager:
         started = time.time()
         try:
             result = self._write(request, plan, partial, progress)
+            run = self.manager.run(request.run_id)
+            (partial / "README.md").write_text(model_card(run, request.format, request.quant if request.format == "gguf"
+                                                          else None), encoding="utf-8")
             if target.exists():  # overwrite was asked for (checked before starting)
                 shutil.rmtree(target) if target.is_dir() else target.unlink()
             os.replace(partial, target)
@@ -81,6 +86,7 @@ class ExportManager:
         if request.hub_repo:
             progress(0.95, f"pushing to {request.hub_repo}…")
             result["pushed"] = push(target, request.hub_repo, token, request.private, request.hub)
+        record_export(self.manager.run(request.run_id), target, result, asdict(request))
         return result
 
     # ---- pieces ----------------------------------------------------------------------------------

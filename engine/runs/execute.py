@@ -26,12 +26,14 @@ from engine.models.memory import release_memory
 from engine.models.precision import pick_precision
 from engine.models.resolve import resolve_model
 from engine.runs.failures import explain
+from engine.runs.lineage import record_sources
 from engine.runs.parent import adapter_settings, parent_adapter
 from engine.runs.rundir import RunDir, loss_text, write_json_atomic
 from engine.runs.storage import folder_bytes, is_disk_full, mib, space_line
 from engine.text.message import Text
 from engine.training import build_trainer
-from engine.training.launch import STOP_FILE, launch, wants_processes, world_size
+from engine.training.launch import STOP_FILE, launch, rank, wants_processes, world_size
+from engine.training.trackers import tensorboard_callbacks, tracker_environment
 
 LIBRARY_LOGGERS = ("transformers", "peft", "trl", "accelerate")
 PARTIAL_FINAL = "final.partial"
@@ -65,7 +67,8 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
         if wants_processes(config) and world_size() == 1:  # the app's side: start the processes, follow them
             state = launch(run, config, stop, resume_from)
         else:
-            state = _train(run, config, stop, events, resume_from)
+            with tracker_environment(config, run.path):
+                state = _train(run, config, stop, events, resume_from)
     except BaseException as exc:  # the worker thread must survive anything a run does
         if is_disk_full(exc):
             reason, suggestion = _disk_full(run, config)
@@ -108,6 +111,8 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     for line in report.lines():
         run.log(line)
     write_json_atomic(run.path / "data_report.json", report.to_dict())
+    if rank() == 0:  # what this run is made of, before any weight changes
+        record_sources(run, config, resolved.path, resolved.source, report, parent.to_dict() if parent else None)
     if stop.is_set():
         return _stopped(run, "stopped before training began")
 
@@ -135,9 +140,11 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     callbacks: list[Any] = [callback]
     if world_size() > 1:  # one of several processes: they must agree on a stop before acting on it
         callbacks.insert(0, StopSync(stop, run.path / STOP_FILE))
+    if rank() == 0:  # one process writes the run's TensorBoard events
+        callbacks += tensorboard_callbacks(config, run.path, _checkpoint_step(resume_from))
     trainer = build_trainer(config, model, tok, train, val, run.path, precision, callbacks, log=run.log)
     if resume_from:
-        run.drop_metrics_after(int(Path(resume_from).name.split("-")[-1]))
+        run.drop_metrics_after(_checkpoint_step(resume_from))
     if stop.is_set():
         return _stopped(run, "stopped before training began")
 
@@ -168,6 +175,10 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     run.write_status(state="completed", ended_at=time.time(), final_loss=final_loss, progress=1.0,
                      step=result.global_step)
     return "completed"
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    return int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0
 
 
 def _replay(model: Any, tok: Any, model_path: str, config: Any, n_train: int, run: RunDir) -> list[Any]:

@@ -19,7 +19,10 @@ from typing import Any
 
 from engine.config.train_config import TrainConfig
 from engine.errors import RunError
+from engine.runs.compare import compare_runs
 from engine.runs.execute import execute
+from engine.runs.labels import LABEL_FILE, matches, read_label, write_label
+from engine.runs.lineage_graph import lineage_graph
 from engine.runs.rundir import ACTIVE, RUN_ID, RunDir
 from engine.runs.storage import ensure_writable
 from engine.text.message import say
@@ -199,6 +202,25 @@ class RunManager:
         return any(j.run.run_id == run.run_id for j in jobs)
 
     # --- reading ----------------------------------------------------------------------------
+    def search(self, query: str = "") -> list[dict[str, Any]]:
+        """The runs whose id, name, tags, model, method or state hold every word of `query`."""
+        return [summary for summary in self.list_runs() if matches(summary, query)]
+
+    def label_of(self, run_id: str) -> dict[str, Any]:
+        return read_label(self.run(run_id))
+
+    def label(self, run_id: str, name: str, tags: str | list[str]) -> dict[str, Any]:
+        """Give a run a name and tags (its id stays); returns them as saved."""
+        return write_label(self.run(run_id), name, tags)
+
+    def compare(self, run_ids: list[str]) -> dict[str, Any]:
+        """Runs side by side (engine/runs/compare.py), each id checked as every run lookup checks it."""
+        return compare_runs([self.run(run_id) for run_id in run_ids])
+
+    def lineage(self, run_id: str) -> dict[str, Any]:
+        """Where a run came from and what came out of it (engine/runs/lineage_graph.py)."""
+        return lineage_graph(self.run(run_id))
+
     def run(self, run_id: str) -> RunDir:
         text = str(run_id)
         shown = text if len(text) <= 80 else text[:80] + "…"
@@ -217,7 +239,9 @@ class RunManager:
             return out
         for path in sorted(self.root.iterdir(), reverse=True):
             try:
-                key = ((path / "status.json").stat().st_mtime_ns, (path / "config.yaml").stat().st_mtime_ns)
+                label = path / LABEL_FILE
+                key = ((path / "status.json").stat().st_mtime_ns, (path / "config.yaml").stat().st_mtime_ns,
+                       label.stat().st_mtime_ns if label.exists() else 0)
             except OSError:
                 continue
             cached = self._summaries.get(path.name)
@@ -236,7 +260,9 @@ class RunManager:
             model, method = "?", "?"
         started, ended = status.get("started_at"), status.get("ended_at")
         duration = (ended or time.time()) - started if started else None
-        return {"run_id": run.run_id, "model": model, "method": method, "state": status.get("state"),
+        label = read_label(run)
+        return {"run_id": run.run_id, "name": label["name"], "tags": label["tags"], "model": model, "method": method,
+                "state": status.get("state"),
                 "step": status.get("step", 0), "max_steps": status.get("max_steps", 0),
                 "progress": status.get("progress", 0.0), "final_loss": status.get("final_loss"),
                 "last_loss": status.get("last_loss"), "started_at": started,

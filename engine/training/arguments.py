@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.train_config import TrainConfig
+from engine.training.trackers import integration_names
 
 
 def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_eval: bool) -> dict[str, Any]:
@@ -43,7 +44,9 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "neftune_noise_alpha": (config.neftune_noise_alpha or None) if config.applies("neftune_noise_alpha") else None,
         "seed": config.seed,
         "data_seed": config.seed,
-        "report_to": "none",
+        # TensorBoard has its own writer (trackers.py); the others are the Trainer's integrations
+        "report_to": integration_names(config) or "none",
+        "run_name": output_dir.name,
         "disable_tqdm": True,
         "remove_unused_columns": False,
         "dataloader_num_workers": 0,

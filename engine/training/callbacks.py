@@ -18,6 +18,7 @@ from transformers import TrainerCallback
 from engine.errors import NaNLossError
 from engine.runs.rundir import RunDir
 from engine.text.message import say
+from engine.training.gradient_flow import block_grad_norms
 
 STATUS_EVERY_S = 1.0
 DISK_MARGIN = 3  # a checkpoint holds weights plus optimizer state (about 3x the trainable weights)
@@ -53,6 +54,7 @@ class EventCallback(TrainerCallback):
         self.last_time = self.started
         self.stop_requested_at: int | None = None
         self.status_written_at = 0.0
+        self.grad_norms: dict[str, float] = {}  # the last logged step's, per block (gradient_flow.py)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self.started = self.last_time = time.time()
@@ -77,6 +79,11 @@ class EventCallback(TrainerCallback):
         elif args.save_steps and (state.global_step + 1) % args.save_steps == 0:
             self._check_disk()
 
+    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        step = state.global_step + 1  # the step these gradients complete
+        if kw.get("model") is not None and (step % max(args.logging_steps, 1) == 0 or step == 1):
+            self.grad_norms = block_grad_norms(kw["model"])
+
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
         logs = logs or {}
         now = time.time()
@@ -92,12 +99,15 @@ class EventCallback(TrainerCallback):
             "lr": logs.get("learning_rate"),
             "grad_norm": logs.get("grad_norm"),
             "tokens_per_s": round((tokens - self.last_tokens) / span, 2) if "loss" in logs else None,
+            "tokens_seen": tokens or None,  # the x axis when runs of different batch shapes are compared
             "elapsed_s": round(now - self.started, 2),
             "eta_s": self._eta(state),
             "time": now,
         }
         if "loss" in logs:
             self.last_tokens, self.last_time = tokens, now
+            if self.grad_norms:
+                event["grad_norms"], self.grad_norms = self.grad_norms, {}
         for key, value in logs.items():
             if key.startswith(PASSED_ON) and isinstance(value, (int, float)):
                 event[key.replace("/", "_")] = value
