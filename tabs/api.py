@@ -37,8 +37,9 @@ def register(ctx: AppContext) -> set[str]:
         """The runs whose id, name, tags, model, method or state hold every word of `query` (any case)."""
         return manager.search(query)
 
-    def label_run(run_id: str, name: str = "", tags: str = "") -> dict:
-        """Name a run and tag it (tags separated by commas); its id stays. Returns the name and tags saved."""
+    def label_run(run_id: str, name: str | None = None, tags: str | None = None) -> dict:
+        """Name a run and tag it (tags separated by commas); its id stays, and a field not given (null) keeps
+        what was saved. Returns the name and tags saved."""
         return manager.label(run_id, name, tags)
 
     def get_run(run_id: str) -> dict:

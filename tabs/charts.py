@@ -180,7 +180,7 @@ def runs_figure(result: dict[str, Any], by: str, lang: str) -> go.Figure:
     fig = make_subplots(rows=rows, cols=2 if len(panels) > 1 else 1, subplot_titles=[t(k, lang) for _, k in panels],
                         horizontal_spacing=0.1, vertical_spacing=0.25 / rows)
     for n, run in enumerate(result["runs"]):
-        color = COLORS[n % len(COLORS)]
+        color, in_legend = COLORS[n % len(COLORS)], False
         for i, (key, _) in enumerate(panels):
             points = curve(run, key)
             if not points:
@@ -189,7 +189,8 @@ def runs_figure(result: dict[str, Any], by: str, lang: str) -> go.Figure:
             pairs = [(a, b) for a, b in zip(x, points["value"], strict=True) if a is not None]
             fig.add_scatter(x=[p[0] for p in pairs], y=[p[1] for p in pairs], row=i // 2 + 1, col=i % 2 + 1,
                             mode="lines+markers" if key == "eval_loss" else "lines", name=run["run_id"],
-                            legendgroup=run["run_id"], showlegend=i == 0, line={"color": color})
+                            legendgroup=run["run_id"], showlegend=not in_legend, line={"color": color})
+            in_legend = True  # each run once in the legend, on its first curve
     fig.update_xaxes(title_text=t("tokens_seen" if by == "tokens" else "step", lang))
     fig.update_layout(**{**LAYOUT, "height": 120 + 260 * rows, "legend": {"orientation": "h", "y": -0.3 / rows}})
     return fig

@@ -144,8 +144,9 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     search.input(lambda lang, state, query: refresh(ctx, live, lang, state, query), [lang_state, view, search],
                  live.components(), show_progress="hidden")
     selected.change(lambda run_id: label_of(ctx, run_id), selected, [label_name, label_tags], show_progress="hidden")
-    label_btn.click(lambda lang, state, name, tags: save_label(ctx, lang, state, name, tags),
-                    [lang_state, view, label_name, label_tags], message)
+    # the fields hold the label of the run in `selected` (filled when it changes): that run is the one labelled
+    label_btn.click(lambda lang, run_id, name, tags: save_label(ctx, lang, run_id, name, tags),
+                    [lang_state, selected, label_name, label_tags], message)
     selected.input(lambda state, run_id: state.showing(run_id), [view, selected], view)
     timer.tick(lambda lang, state, query: refresh(ctx, live, lang, state, query), [lang_state, view, search],
                live.components(), show_progress="hidden")
@@ -275,11 +276,11 @@ def label_of(ctx: AppContext, run_id: str | None) -> tuple[str, str]:
 
 
 @in_page
-def save_label(ctx: AppContext, lang: str, view: RunView, name: str, tags: str) -> str:
-    if not view.run:
+def save_label(ctx: AppContext, lang: str, run_id: str | None, name: str, tags: str) -> str:
+    if not run_id:
         raise RunError("select a run in the runs table first")
-    ctx.door.manager.label(view.run, name, tags)
-    return t("run_label_saved", lang, run_id=view.run)
+    ctx.door.manager.label(run_id, name or "", tags or "")
+    return t("run_label_saved", lang, run_id=run_id)
 
 
 def select_row(ctx: AppContext, view: RunView, query: str, row: int) -> RunView:

@@ -56,6 +56,17 @@ def test_each_run_keeps_its_own_curves_best_eval_and_scores(two_runs):
     assert result["runs"][1]["scores"]["bleu4"] == report["right_bleu4"]
     assert result["runs"][1]["scores"]["rougeL"] == report["right_rougeL"]
     assert result["runs"][0]["scores"] == {}  # no report was made for the first run
+    # a report with the run on the left is saved with it too: its scores are the left side's, not the base's
+    from engine.evaluation.batch import BatchComparer, CompareRequest
+
+    left = BatchComparer(manager).run(CompareRequest(f"run:{ids[0]}", report_base(manager, ids[0]), general=False,
+                                                     max_new_tokens=4, limit=4))["summary"]
+    scores = manager.compare(ids)["runs"][0]["scores"]
+    assert (scores["bleu4"], scores["rougeL"]) == (left["left_bleu4"], left["left_rougeL"])
+
+
+def report_base(manager, run_id: str) -> str:
+    return f"base:{manager.run(run_id).config().model_name_or_path}"
 
 
 def test_the_differences_are_exactly_the_fields_that_differ(two_runs):
@@ -128,3 +139,7 @@ def test_runs_get_names_and_tags_that_the_search_finds(two_runs, capsys):
     assert main(["runs", "--search", "lr-sweep", "--outputs", str(manager.outputs)]) == 0
     out = capsys.readouterr().out
     assert "baseline run #lr-sweep #基线" in out and "higher lr #lr-sweep" in out
+    # a field not given keeps what was saved; a search may name a tag as the table shows it
+    assert main(["label", ids[1], "--tags", "final", "--outputs", str(manager.outputs)]) == 0
+    assert manager.label_of(ids[1]) == {"name": "higher lr", "tags": ["final"]}
+    assert [r["run_id"] for r in manager.search("#final")] == [ids[1]]

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from engine.config.trackers import tracker_errors, tracker_names
+from engine.config.trackers import missing_trackers, tracker_errors, tracker_names
 from engine.errors import ConfigError
 from tests.conftest import run_to_end, stop_after, tiny_config
 
@@ -70,17 +71,28 @@ def test_report_to_names_each_wrong_tracker_with_the_fix():
 
 
 @pytest.mark.parametrize("name", ["swanlab", "mlflow", "wandb"])
-def test_a_tracker_that_is_not_installed_is_refused_with_its_install_command(name):
+def test_a_tracker_that_is_not_installed_is_refused_with_its_install_command(name, tiny_model, chat_file, tmp_path):
+    from engine.access.door import Door
+
     if importlib.util.find_spec(name) is not None:
         pytest.skip(f"{name} is installed here")
-    assert tracker_errors(name) == [f"report_to: {name} is not installed; run `pip install {name}` in TuneDesk's "
-                                    "environment, or remove it from report_to"]
+    message = f"report_to: {name} is not installed; run `pip install {name}` in TuneDesk's environment, or remove " \
+              "it from report_to"
+    assert missing_trackers(name) == [message]
+    # the config itself still parses: a saved run opens on a machine without its tracker; starting it is refused
+    config = tiny_config(tiny_model, chat_file, tmp_path / "o", report_to=name)
+    door = Door.open(tmp_path / "outputs")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        door.start(config)
+    assert door.manager.list_runs() == []
 
 
 def test_tracker_settings_last_as_long_as_the_run_and_keep_the_users_own(tmp_path, monkeypatch):
     from engine.config.train_config import TrainConfig
     from engine.training.trackers import tracker_environment
 
+    # whether the packages are installed is not what this test is about
+    monkeypatch.setattr("engine.training.trackers.check_trackers", lambda value: None)
     run_path = tmp_path / "outputs" / "runs" / "r1"
     config = TrainConfig.__new__(TrainConfig)
     config.report_to = "mlflow, wandb, swanlab"  # a bare config: the packages need not be installed for this

@@ -18,6 +18,7 @@ from typing import Any
 from engine.access.code import POLICY
 from engine.access.code import check_config as check_code
 from engine.access.paths import PathGuard
+from engine.config.trackers import check_trackers
 from engine.config.train_config import TrainConfig
 from engine.data.explorer import DatasetExplorer
 from engine.errors import ConfigError, ModelError
@@ -66,13 +67,16 @@ class Door:
     # --- runs ---------------------------------------------------------------------------------
     def start(self, config: TrainConfig) -> str:
         check_code(config)
+        check_trackers(config.report_to)
         self.guard.check_config(config)
         if not config.dataset:
             raise ConfigError("dataset: empty. Choose a data file or one of the samples first.")
         return self.manager.submit(config)
 
     def resume(self, run_id: str, checkpoint: str = "") -> str:
-        check_code(self.manager.run(run_id).config())  # the policy may have changed since it first ran
+        config = self.manager.run(run_id).config()
+        check_code(config)  # the policy may have changed since it first ran
+        check_trackers(config.report_to)  # and the machine may have lost a tracker
         return self.manager.resume(run_id, checkpoint or None)
 
     def run_detail(self, run_id: str, last: int = 20) -> dict[str, Any]:

@@ -69,12 +69,18 @@ def _curves(metrics: list[dict[str, Any]]) -> dict[str, Curve]:
 
 
 def report_scores(run: RunDir) -> dict[str, Any]:
-    """The tuned side's figures from the run's comparison report, where one was made."""
-    summary = (read_json(run.path / "comparison.json", {}) or {}).get("summary") or {}
-    scores = {key: summary.get(f"right_{key}") for key in ("bleu4", "rougeL", "perplexity")}
+    """This run's figures from the comparison report in its folder, where one was made: the side that is this
+    run (a report is saved with the last side naming a run, which may be the left one)."""
+    report = read_json(run.path / "comparison.json", {}) or {}
+    summary = report.get("summary") or {}
+    side = next((s for s in ("right", "left") if str(report.get(f"{s}_spec", "")).split("@")[0] ==
+                 f"run:{run.run_id}"), None)
+    if side is None:
+        return {}
+    scores = {key: summary.get(f"{side}_{key}") for key in ("bleu4", "rougeL", "perplexity")}
     for key in ("task_right", "general_right", "general_leaks"):
         if isinstance(summary.get(key), dict):
-            scores[key] = summary[key].get("right")
+            scores[key] = summary[key].get(side)
     scores = {key: value for key, value in scores.items() if value is not None}
     if scores and summary.get("task_questions") is not None:
         scores["task_questions"] = summary["task_questions"]
@@ -89,7 +95,8 @@ def summarise_run(run: RunDir) -> RunSummary:
     loss = curves.get("loss")
     return RunSummary(
         run.run_id, status.get("state", "?"), f"{settings.get('method', '?')}/{settings.get('finetuning_type', '?')}",
-        curves, status.get("final_loss", loss.value[-1] if loss and loss.value else None),
+        curves, status["final_loss"] if status.get("final_loss") is not None else (loss.value[-1] if loss and loss.value
+                                                                                   else None),
         evals.value[best] if best is not None else None, evals.step[best] if best is not None else None,
         report_scores(run))
 

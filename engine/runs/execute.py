@@ -111,8 +111,14 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     for line in report.lines():
         run.log(line)
     write_json_atomic(run.path / "data_report.json", report.to_dict())
-    if rank() == 0:  # what this run is made of, before any weight changes
-        record_sources(run, config, resolved.path, resolved.source, report, parent.to_dict() if parent else None)
+    if rank() == 0:  # what this run is made of, before any weight changes; a record that fails never fails the run
+        try:
+            started = time.time()
+            record_sources(run, config, resolved.path, resolved.source, report, parent.to_dict() if parent else None)
+            if time.time() - started > 2:
+                run.log(f"lineage: weights and data hashed in {time.time() - started:.1f} s (once per file version)")
+        except Exception as exc:  # noqa: BLE001
+            run.log(f"lineage not recorded: {type(exc).__name__}: {exc}")
     if stop.is_set():
         return _stopped(run, "stopped before training began")
 

@@ -17,8 +17,11 @@ def parse_tags(text: str | list[str]) -> list[str]:
     return list(dict.fromkeys(tag.strip() for tag in parts if tag and tag.strip()))
 
 
-def write_label(run: RunDir, name: str, tags: str | list[str]) -> dict[str, Any]:
-    name, tag_list = " ".join(str(name or "").split()), parse_tags(tags)
+def write_label(run: RunDir, name: str | None, tags: str | list[str] | None) -> dict[str, Any]:
+    """`None` keeps what was saved (a new name keeps the tags, and the other way round)."""
+    saved = read_label(run)
+    name = saved["name"] if name is None else " ".join(str(name).split())
+    tag_list = saved["tags"] if tags is None else parse_tags(tags)
     if len(name) > MAX_NAME:
         raise RunError(f"run name: {len(name)} characters; keep it to {MAX_NAME}")
     if len(tag_list) > MAX_TAGS:
@@ -41,4 +44,4 @@ def matches(summary: dict[str, Any], query: str) -> bool:
     """Every word of `query` is in the run's id, name, tags, model, method or state (any case)."""
     text = " ".join([str(summary.get(key) or "") for key in ("run_id", "name", "model", "method", "state")]
                     + list(summary.get("tags") or [])).lower()
-    return all(word in text for word in (query or "").lower().split())
+    return all(word.lstrip("#") in text for word in (query or "").lower().split())  # the table shows #tag

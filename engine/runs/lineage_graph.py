@@ -93,11 +93,18 @@ def lineage_graph(run: RunDir) -> dict[str, Any]:
         graph.edge(source, child, "continued")
         child = f"run:{current.run_id}"
     # down: checkpoints, exports and the runs that continue this one
-    for checkpoint in run.checkpoints():
-        graph.edge(me, graph.node(Node(f"{me}@{checkpoint.name}", "checkpoint", checkpoint.name)), "saved")
+    def checkpoint(point: str) -> str:
+        """A checkpoint of this run, under it even where it has since been pruned."""
+        if point == "final":
+            return me
+        node = graph.node(Node(f"{me}@{point}", "checkpoint", point))
+        graph.edge(me, node, "saved")
+        return node
+
+    for folder in run.checkpoints():
+        checkpoint(folder.name)
     for export in read_lineage(run).get("exports", []):
-        source = me if export.get("checkpoint", "final") == "final" else \
-            graph.node(Node(f"{me}@{export['checkpoint']}", "checkpoint", export["checkpoint"]))
+        source = checkpoint(export.get("checkpoint", "final"))
         label = export["format"] + (f" {export['quant']}" if export.get("quant") else "")
         graph.edge(source, graph.node(Node(f"export:{export['destination']}", "export", label, {
             "destination": export["destination"], "files": [{"name": f["name"], "sha256": _short(f["sha256"])}
@@ -106,9 +113,7 @@ def lineage_graph(run: RunDir) -> dict[str, Any]:
     for other in sorted(Path(run.path.parent).iterdir()):
         parent = (read_json(other / "status.json", {}) or {}).get("parent") or {}
         if parent.get("run_id") == run.run_id:
-            point = parent.get("point", "final")
-            source = me if point == "final" else graph.node(Node(f"{me}@{point}", "checkpoint", point))
-            graph.edge(source, _run_node(graph, RunDir(other)), "continued")
+            graph.edge(checkpoint(parent.get("point", "final")), _run_node(graph, RunDir(other)), "continued")
     return {"run_id": run.run_id, "lineage": read_lineage(run), "nodes": [asdict(n) for n in graph.nodes.values()],
             "edges": graph.edges}
 

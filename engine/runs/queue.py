@@ -209,8 +209,8 @@ class RunManager:
     def label_of(self, run_id: str) -> dict[str, Any]:
         return read_label(self.run(run_id))
 
-    def label(self, run_id: str, name: str, tags: str | list[str]) -> dict[str, Any]:
-        """Give a run a name and tags (its id stays); returns them as saved."""
+    def label(self, run_id: str, name: str | None = None, tags: str | list[str] | None = None) -> dict[str, Any]:
+        """Give a run a name and tags (its id stays; None keeps what was saved); returns them as saved."""
         return write_label(self.run(run_id), name, tags)
 
     def compare(self, run_ids: list[str]) -> dict[str, Any]:

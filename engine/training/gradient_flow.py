@@ -37,4 +37,5 @@ def block_grad_norms(model: Any) -> dict[str, float]:
     if not squares:
         return {}
     norms = torch.stack(list(squares.values())).sqrt().tolist()  # one device sync for all blocks
-    return {block: round(norm, 6) for block, norm in zip(squares, norms, strict=True)}
+    # significant digits, not decimals: a vanishing layer's 1e-9 must not become 0
+    return {block: float(f"{norm:.6g}") for block, norm in zip(squares, norms, strict=True)}

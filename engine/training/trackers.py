@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.config.trackers import tracker_names
+from engine.config.trackers import check_trackers, tracker_names
 from engine.config.train_config import TrainConfig
 
 TENSORBOARD_DIR = "tb"
@@ -53,10 +54,25 @@ def _defaults(config: TrainConfig, run_path: Path) -> dict[str, str]:
 def tracker_environment(config: TrainConfig, run_path: Path) -> Iterator[dict[str, str]]:
     """The trackers' settings for the length of a run (the integrations read them when training begins);
     variables the user has set are left alone, and everything set here is taken back afterwards."""
+    check_trackers(config.report_to)
     added = {key: value for key, value in _defaults(config, run_path).items() if key not in os.environ}
     os.environ.update(added)
     try:
         yield added
     finally:
+        _finish(tracker_names(config.report_to))
         for key in added:
             os.environ.pop(key, None)
+
+
+def _finish(names: list[str]) -> None:
+    """End this run's tracker runs: the integrations reuse an open one, so the next run in this process would
+    log into this run's (and a failed run leaves MLflow's open)."""
+    ends = {"wandb": "finish", "swanlab": "finish", "mlflow": "end_run"}
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None and name in ends:
+            try:
+                getattr(module, ends[name])()
+            except Exception:  # noqa: BLE001 - closing a tracker must never change how the run ended
+                pass
