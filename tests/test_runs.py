@@ -51,7 +51,8 @@ def test_auto_precision_trains_in_bf16_where_this_cpu_runs_it_fast(tiny_model, c
     from engine.models.precision import cpu_bf16_is_faster
 
     if torch.cuda.is_available() or not cpu_bf16_is_faster():
-        pytest.skip("this CPU runs bf16 slower than fp32 (no AVX-512 BF16), so auto picks fp32 here")
+        pytest.skip("this CPU runs bf16 slower than fp32 (measured: no AVX-512 BF16, or no faster with it), so auto "
+                    "picks fp32 here")
     config = tiny_config(tiny_model, chat_file, outputs, precision="auto", max_steps=12)
     _, run, state = run_to_end(config, outputs)
     assert state == "completed", run.log_tail()
