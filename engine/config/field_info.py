@@ -15,6 +15,9 @@ PAIRWISE = ("dpo", "orpo", "simpo")  # methods trained on chosen / rejected pair
 REFERENCED = ("dpo", "kto")  # methods that compare the policy with a frozen reference model
 FINETUNING_TYPES = ("full", "lora", "qlora", "freeze")
 ADAPTERS = ("lora", "qlora")
+# fields that say where a run lives and what it is called, not how it trains (settings hashes and run
+# comparisons leave them out)
+LOCATION_FIELDS = ("output_dir", "run_name")
 
 
 @dataclass(frozen=True)

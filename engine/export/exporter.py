@@ -86,7 +86,7 @@ class ExportManager:
         if request.hub_repo:
             progress(0.95, f"pushing to {request.hub_repo}…")
             result["pushed"] = push(target, request.hub_repo, token, request.private, request.hub)
-        record_export(self.manager.run(request.run_id), target, result, asdict(request))
+        record_export(run, target, result, asdict(request))
         return result
 
     # ---- pieces ----------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class ExportManager:
             return {}
         merged = folder / ".merged"
         merged_model(plan, merged, "50GB", lambda f, m: progress(f * 0.4, m))
-        stem = f"{self.manager.run(request.run_id).run_id}-{request.quant}"
+        stem = f"{request.run_id}-{request.quant}"
         gguf_path = folder / f"{stem}.gguf"
         info = write_gguf(merged, gguf_path, request.quant, name=stem,
                           progress=lambda f, m: progress(0.4 + f * 0.55, m))

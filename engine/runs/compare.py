@@ -9,14 +9,14 @@ from typing import Any
 
 import yaml
 
-from engine.config.field_info import VERSION_KEY
+from engine.config.field_info import LOCATION_FIELDS, VERSION_KEY
 from engine.errors import RunError
 from engine.runs.rundir import RunDir, read_json
 
 # the curves a comparison overlays: metric key in metrics.jsonl → what it is
 CURVES = ("loss", "eval_loss", "lr", "reward", "rewards_margins", "rewards_accuracies", "grad_norm")
 # fields that name where a run lives, not how it trains: never a difference worth showing
-NOT_SETTINGS = {"output_dir", "run_name", VERSION_KEY}
+NOT_SETTINGS = {*LOCATION_FIELDS, VERSION_KEY}
 MAX_RUNS = 8
 
 
@@ -87,11 +87,11 @@ def report_scores(run: RunDir) -> dict[str, Any]:
     return scores
 
 
-def summarise_run(run: RunDir) -> RunSummary:
+def summarise_run(run: RunDir, settings: dict[str, Any] | None = None) -> RunSummary:
     status, curves = run.status(), _curves(run.metrics())
     evals = curves.get("eval_loss")
     best = min(range(len(evals.value)), key=evals.value.__getitem__) if evals and evals.value else None
-    settings = _settings(run)
+    settings = _settings(run) if settings is None else settings
     loss = curves.get("loss")
     return RunSummary(
         run.run_id, status.get("state", "?"), f"{settings.get('method', '?')}/{settings.get('finetuning_type', '?')}",
@@ -123,5 +123,6 @@ def compare_runs(runs: list[RunDir]) -> dict[str, Any]:
         raise RunError("compare runs: the same run is picked twice; pick different runs")
     if len(runs) > MAX_RUNS:
         raise RunError(f"compare runs: at most {MAX_RUNS} runs at once (got {len(runs)}); untick some")
-    return {"runs": [summarise_run(run).to_dict() for run in runs],
-            "differences": differences({run.run_id: _settings(run) for run in runs})}
+    settings = {run.run_id: _settings(run) for run in runs}
+    return {"runs": [summarise_run(run, settings[run.run_id]).to_dict() for run in runs],
+            "differences": differences(settings)}

@@ -16,14 +16,14 @@ from typing import Any
 import yaml
 
 from engine.config.datasets import dataset_parts
+from engine.config.field_info import LOCATION_FIELDS
 from engine.config.train_config import TrainConfig
 from engine.data.sources import plan_source
+from engine.hub.fetch import file_sha256 as stream_sha256
 from engine.runs.rundir import RunDir, read_json, write_json_atomic
 
 LINEAGE_FILE = "lineage.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
-# fields that say where a run lives, not what it is: left out of the settings hash
-NOT_SETTINGS = ("output_dir", "run_name")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 _hashes: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
@@ -40,13 +40,10 @@ def file_sha256(path: Path) -> str:
     with _lock:
         if key in _hashes:
             return _hashes[key]
-    digest = hashlib.sha256()
-    with real.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            digest.update(chunk)
+    digest = stream_sha256(real)
     with _lock:
-        _hashes[key] = digest.hexdigest()
-    return _hashes[key]
+        _hashes[key] = digest
+    return digest
 
 
 def _files(paths: list[Path], root: Path | None = None) -> list[dict[str, Any]]:
@@ -56,7 +53,7 @@ def _files(paths: list[Path], root: Path | None = None) -> list[dict[str, Any]]:
 
 def settings_sha256(config: TrainConfig) -> str:
     """The same settings give the same hash, whatever the run is called or where it is saved."""
-    settings = {k: v for k, v in config.to_dict().items() if k not in NOT_SETTINGS}
+    settings = {k: v for k, v in config.to_dict().items() if k not in LOCATION_FIELDS}
     return hashlib.sha256(yaml.safe_dump(settings, sort_keys=True).encode()).hexdigest()
 
 

@@ -103,7 +103,8 @@ def lineage_graph(run: RunDir) -> dict[str, Any]:
 
     for folder in run.checkpoints():
         checkpoint(folder.name)
-    for export in read_lineage(run).get("exports", []):
+    lineage = read_lineage(run)
+    for export in lineage.get("exports", []):
         source = checkpoint(export.get("checkpoint", "final"))
         label = export["format"] + (f" {export['quant']}" if export.get("quant") else "")
         graph.edge(source, graph.node(Node(f"export:{export['destination']}", "export", label, {
@@ -114,7 +115,7 @@ def lineage_graph(run: RunDir) -> dict[str, Any]:
         parent = (read_json(other / "status.json", {}) or {}).get("parent") or {}
         if parent.get("run_id") == run.run_id:
             graph.edge(checkpoint(parent.get("point", "final")), _run_node(graph, RunDir(other)), "continued")
-    return {"run_id": run.run_id, "lineage": read_lineage(run), "nodes": [asdict(n) for n in graph.nodes.values()],
+    return {"run_id": run.run_id, "lineage": lineage, "nodes": [asdict(n) for n in graph.nodes.values()],
             "edges": graph.edges}
 
 
