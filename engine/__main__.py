@@ -12,7 +12,8 @@
     python -m engine search QUERY | info ORG/NAME | download ORG/NAME | models  (the Model Hub; token: HF_TOKEN)
     python -m engine chat LEFT RIGHT MESSAGE | compare LEFT RIGHT [--questions F]   (Compare Chat)
     python -m engine rewards RUN_ID [--prompts F]   (GRPO: base vs tuned, scored by the run's rewards)
-    python -m engine export RUN_ID [--format merged|adapter|gguf] [--quant q8_0] [--push ORG/NAME]
+    python -m engine export RUN_ID [--format merged|adapter|gguf] [--quant q8_0|q4_k_m|…] [--push ORG/NAME]
+    python -m engine export-check FOLDER   (an export read back and compared with its run's model, again)
 
 `--lang zh` (before the verb; default: TUNEDESK_LANG, else Chinese where LANG / LC_ALL is zh_*) prints
 errors and a failed run's reason and advice in Chinese.
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             return _list(args.outputs, args.search)
         if args.command in ("inspect", "preview", "clean"):
             return data_cli.run(args)
-        if args.command == "export":
+        if args.command in ("export", "export-check"):
             return export_cli.run(args)
         if args.command in ("compare-runs", "lineage", "label"):
             return runs_cli.run(args)

@@ -68,22 +68,29 @@ def register_chat(ctx: AppContext) -> set[str]:
 
     def export_model(run_id: str, format: str = "gguf", checkpoint: str = "", quant: str = "q8_0",
                      shard_size: str = "2GB", destination: str = "", overwrite: bool = False, hub_repo: str = "",
-                     hub: str = "hf", private: bool = True, token: str = "") -> str:
+                     hub: str = "hf", private: bool = True, token: str = "", verify: bool = True) -> str:
         """Export a run (or checkpoint-N) as a background job; returns its job id for export_status. format:
-        merged (safetensors, sharded), adapter, or gguf (quant f16 / bf16 / q8_0, with an Ollama Modelfile);
-        destination defaults to <run>/export/<format>; nothing existing is replaced unless overwrite;
-        hub_repo also pushes it (token used for the push only, never saved)."""
+        merged (safetensors, sharded), adapter, or gguf (quant f16 / bf16 / q8_0, or q4_k_m / q5_k_m / q6_k / …
+        with llama-cpp-python installed; with an Ollama Modelfile); destination defaults to
+        <run>/export/<format>; nothing existing is replaced unless overwrite; hub_repo also pushes it (token
+        used for the push only, never saved). verify (merged / gguf): read the export back and compare its
+        greedy answers, chat template and stop tokens with the run's own model (result["check"])."""
         request = ExportRequest(run_id, format, checkpoint, quant, shard_size, destination, bool(overwrite),
-                                hub_repo, hub, bool(private))
+                                hub_repo, hub, bool(private), verify=bool(verify))
         return ctx.door.export(request, token)
+
+    def check_export(folder: str) -> dict:
+        """Run an export's round-trip check again from its folder (it saved the run's reference answers in
+        export_check.json): ok, summary, problems, identical / prompts, agreement, template_ok, stops_ok."""
+        return ctx.door.check_export(folder)
 
     def export_status(job_id: str) -> dict:
         """An export's state, progress and message; when done, `result` with the folder, files, size, the GGUF
-        path and where it was pushed."""
+        path, where it was pushed, and `check` (its round-trip check: ok, summary, problems, agreement)."""
         job = ctx.door.exporter.jobs.get(job_id)
         return {**job.status(), "result": job.result if job.state == "done" else None}
 
-    fns = (chat_sides, list_checkpoints, chat_compare, batch_compare, export_model, export_status)
+    fns = (chat_sides, list_checkpoints, chat_compare, batch_compare, export_model, export_status, check_export)
     for fn in fns:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
     gr.api(chat_stream, api_name="chat_stream")

@@ -10,6 +10,8 @@ from typing import Any
 import gradio as gr
 
 from engine.export.exporter import ExportRequest
+from engine.export.gguf_file import QUANTS
+from engine.export.kquants import K_QUANTS, available
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -40,7 +42,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
         with gr.Row():
             fmt = tr.label(gr.Radio(["gguf", "merged", "adapter"], value="gguf", label=t("export_format", tr.lang),
                                     elem_id="export-format"), "export_format")
-            quant = tr.label(gr.Dropdown(["q8_0", "f16", "bf16"], value="q8_0", label=t("export_quant", tr.lang),
+            quant = tr.label(gr.Dropdown(quant_choices(tr.lang), value="q8_0", label=t("export_quant", tr.lang),
                                          elem_id="export-quant"), "export_quant")
             point = tr.label(gr.Textbox(label=t("export_checkpoint", tr.lang), placeholder="checkpoint-N",
                                         elem_id="export-checkpoint"), "export_checkpoint")
@@ -67,6 +69,23 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
                **PRIVATE)
 
 
+def quant_choices(lang: str) -> list[tuple[str, str]]:
+    """The GGUF types, q8_0 first; k-quants say when they need llama-cpp-python (choosing one then explains)."""
+    native = ["q8_0", *(q for q in QUANTS if q != "q8_0")]
+    kq = [(q if available() else t("export_needs_llama_cpp", lang, quant=q), q) for q in K_QUANTS]
+    return [(q, q) for q in native] + kq
+
+
+def check_lines(check: dict[str, Any] | None, lang: str) -> list[str]:
+    if not check:
+        return []
+    if check["ok"]:
+        lines = [t("export_verified", lang, identical=check["identical"], prompts=check["prompts"],
+                   reader=check["reader"], agreement=f"{check['agreement']:.0%}")]
+        return lines + [f"- {p}" for p in check.get("problems", [])]
+    return [t("export_check_failed", lang, reader=check["reader"], problems="; ".join(check.get("problems", [])))]
+
+
 @gradio_errors(in_page=True)
 def start_export(ctx: AppContext, widgets: ExportWidgets, lang: str, run_id: str, token: str, *values: Any
                  ) -> list[Any]:
@@ -90,6 +109,7 @@ def export_tick(ctx: AppContext, job_id: str, lang: str) -> list[Any]:
         return [gr.Timer(active=False), html, gr.update()]
     r = current.result
     lines = [t("export_done", lang, folder=r["folder"], size=r["size_gb"], seconds=r["seconds"])]
+    lines += check_lines(r.get("check"), lang)
     if r.get("gguf"):
         lines.append(t("export_ollama", lang, folder=r["folder"]))
     if r.get("pushed"):

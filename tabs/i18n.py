@@ -256,6 +256,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "export_done": ("✅ Exported to `{folder}` ({size} GiB, {seconds} s).", "✅ 已导出到 `{folder}`（{size} GiB，{seconds} 秒）。"),
     "export_ollama": ("Run it: `cd {folder} && ollama create my-model -f Modelfile && ollama run my-model`, or `llama-cli -m <file>.gguf -cnv`.",
                       "运行：`cd {folder} && ollama create my-model -f Modelfile && ollama run my-model`，或 `llama-cli -m <文件>.gguf -cnv`。"),
+    "export_verified": ("🔎 Verified: {identical}/{prompts} answers identical to the run's own model (read back with "
+                        "{reader}; the same token at {agreement} of positions).",
+                        "🔎 已验证：{identical}/{prompts} 个回答与运行自身的模型完全一致（用 {reader} 读回；{agreement} 的位置选了相同的词元）。"),
+    "export_check_failed": ("⚠️ The export was kept but failed its check (read back with {reader}): {problems}",
+                            "⚠️ 导出已保留，但未通过检查（用 {reader} 读回）：{problems}"),
+    "export_needs_llama_cpp": ("{quant} (needs llama-cpp-python)", "{quant}（需要 llama-cpp-python）"),
     "open_in_chat": ("Open in Compare Chat", "在对比聊天中打开"),
     "chat_unloaded": ("Compare Chat's models were unloaded to give this run the memory.", "已卸载对比聊天的模型，把内存留给训练。"),
     "hub_catalog_head": ("### Catalogue and models on this machine", "### 模型目录与本机模型"),

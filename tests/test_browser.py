@@ -204,7 +204,10 @@ def test_two_runs_compared_in_the_train_tab(app, page, tiny_model, chat_file):
     view = page.locator("#lineage-view")
     view.filter(has_text=ids[0]).wait_for(timeout=15_000)
     assert "base model" in view.inner_text() and "dataset" in view.inner_text() and "sha256" in view.inner_text()
-    view.screenshot(path=str(ARTIFACTS / "train-lineage.png"))
+    page.wait_for_function("""(run) => { const p = document.querySelector('#lineage-plot .js-plotly-plot');
+        return p && p.data && p.data.some(t => (t.customdata || []).includes('run:' + run)); }""",
+                           arg=ids[0], timeout=15_000)
+    page.locator("#lineage").screenshot(path=str(ARTIFACTS / "train-lineage.png"))
     # a name and tags, and the search over the runs table
     page.locator("#run-name input").fill("first try")
     page.locator("#run-tags input").fill("baseline, 基线")

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from engine.errors import HubUnreachable, ModelError
+from engine.export.check import AGREEMENT, llama_cpp_installed, recheck
 from engine.export.exporter import ExportManager, ExportRequest
 from tests.conftest import QWEN3_TOKENIZER, ROOT, run_to_end, tiny_config
 
@@ -46,7 +47,7 @@ def run_of(request, tmp_path_factory: pytest.TempPathFactory):
     data = folder / "numbers.json"
     data.write_text(json.dumps([{"instruction": f"Say the number {i}.", "output": f"The number is {i}."}
                                 for i in range(12)]), encoding="utf-8")
-    config = tiny_config(base, data, folder / "outputs", max_steps=8, learning_rate=3e-2, save_steps=4)
+    config = tiny_config(base, data, folder / "outputs", max_steps=8, learning_rate=3e-2, save_steps=4, val_size=2)
     manager, run, state = run_to_end(config, folder / "outputs")
     assert state == "completed"
     return manager, run, base
@@ -74,6 +75,13 @@ def test_merged_model_matches_base_plus_adapter_in_a_fresh_process(run_of, tmp_p
     assert folder == run.path / "export" / "merged"
     assert len(list(folder.glob("*.safetensors"))) > 1 and (folder / "model.safetensors.index.json").is_file()
     assert (folder / "tokenizer.json").is_file() and (folder / "generation_config.json").is_file()
+    # read back with plain transformers, the merged model answers the run's five prompts exactly as it does
+    check = result["check"]
+    assert check["ok"] and check["reader"] == "transformers" and check["identical"] == check["prompts"] == 5
+    assert check["agreement"] == 1.0 and check["differs_from_base"] is True, check
+    saved = json.loads((folder / "export_check.json").read_text())
+    assert saved["reference"]["questions"][0].startswith("Say the number")  # the run's validation prompts first
+    assert all(len(answer) > 0 for answer in saved["reference"]["answers"])
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(run.final_path)
@@ -140,7 +148,7 @@ def gguf_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gguf_utils, "load_gguf_checkpoint", checkpoint)
 
 
-def test_gguf_reads_back_with_the_same_logits_and_tokenizer(run_of, gguf_parsed_once):
+def test_gguf_reads_back_with_the_same_logits_and_tokenizer(run_of, gguf_parsed_once, monkeypatch):
     manager, run, base = run_of
     exporter = ExportManager(manager)
     f16 = exporter.run(ExportRequest(run.run_id, "gguf", quant="f16"))
@@ -164,7 +172,15 @@ def test_gguf_reads_back_with_the_same_logits_and_tokenizer(run_of, gguf_parsed_
         assert (got - expected).abs().max().item() < tolerance, result["quant"]
         modelfile = (path.parent / "Modelfile").read_text()
         assert f"FROM ./{path.name}" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+        check = result["check"]  # the export checked itself, in llama.cpp where it is installed
+        assert check["ok"] and check["template_ok"] and check["stops_ok"] and check["differs_from_base"], check
+        assert check["reader"] == ("llama.cpp" if llama_cpp_installed() else "transformers-gguf")
+        assert check["agreement"] >= AGREEMENT[result["quant"]], check
     assert Path(q8["gguf"]).stat().st_size < Path(f16["gguf"]).stat().st_size
+    if llama_cpp_installed():  # the other reader, on the same file and the same reference
+        monkeypatch.setattr("engine.export.check.llama_cpp_installed", lambda: False)
+        again = recheck(Path(f16["folder"]))
+        assert again["ok"] and again["reader"] == "transformers-gguf" and again["template_ok"], again
     # both GGUF files are in the run's lineage, named by their run and checkpoint, hashed as written
     import hashlib
 
@@ -183,6 +199,75 @@ def test_gguf_reads_back_with_the_same_logits_and_tokenizer(run_of, gguf_parsed_
     a = adapted(base, run).generate(**ids, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
     b = gguf_model.generate(**ids, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
     assert a.tolist() == b.tolist()
+
+
+def test_a_corrupted_export_fails_its_check_and_says_why(run_of, gguf_parsed_once, tmp_path: Path, monkeypatch):
+    from safetensors.torch import load_file, save_file
+
+    manager, run, base = run_of
+    exporter = ExportManager(manager)
+    merged = Path(exporter.run(ExportRequest(run.run_id, "merged", destination=str(tmp_path / "m")))["folder"])
+    [weights] = merged.glob("*.safetensors")
+    tensors = load_file(weights)
+    good = dict(tensors)
+    name = next(k for k in tensors if "layers.0.mlp.down_proj" in k)
+    save_file({**tensors, name: tensors[name] * 8}, weights, metadata={"format": "pt"})  # a tensor scaled
+    scaled = recheck(merged)
+    assert not scaled["ok"] and "chose the run's token at" in scaled["summary"], scaled
+    assert scaled["divergences"] and scaled["agreement"] < 1.0
+    base_weights = {k: v for k, v in load_file(base / "model.safetensors").items() if k in good}
+    save_file(base_weights, weights, metadata={"format": "pt"})  # the base's weights in place of the merged ones
+    unmerged = recheck(merged)
+    assert not unmerged["ok"] and unmerged["differs_from_base"] is False
+    assert "equal the base model's: the adapter was not merged in" in unmerged["summary"]
+    save_file(good, weights, metadata={"format": "pt"})
+    assert recheck(merged)["ok"]  # put back as it was written: verified again
+
+    gguf_folder = Path(exporter.run(ExportRequest(run.run_id, "gguf", quant="q8_0",
+                                                  destination=str(tmp_path / "g")))["folder"])
+    modelfile = gguf_folder / "Modelfile"
+    modelfile.write_text(modelfile.read_text().replace('PARAMETER stop "<|im_end|>"\n', ""))  # a stop dropped
+    dropped = recheck(gguf_folder)
+    assert not dropped["ok"] and dropped["stops_ok"] is False and "does not stop on <|im_end|>" in dropped["summary"]
+
+    import gguf  # a file written without its chat template
+
+    monkeypatch.setattr(gguf.GGUFWriter, "add_chat_template", lambda self, value: None)
+    result = exporter.run(ExportRequest(run.run_id, "gguf", quant="q8_0", destination=str(tmp_path / "t")))
+    check = result["check"]
+    assert not check["ok"] and check["template_ok"] is False, check
+    assert "chat template embedded in the GGUF file is missing" in check["summary"]
+    # kept, but marked: in its folder, in the run's lineage
+    assert Path(result["gguf"]).is_file()
+    [entry] = [e for e in json.loads((run.path / "lineage.json").read_text())["exports"]
+               if e["destination"] == str(tmp_path / "t")]
+    assert entry["check"]["ok"] is False and "chat template" in entry["check"]["summary"]
+
+
+@pytest.mark.skipif(not llama_cpp_installed(), reason="k-quants are written by llama.cpp's quantizer: "
+                    "pip install -r requirements-gguf.txt")
+def test_q4_k_m_is_written_by_llama_cpp_and_checked_in_it(run_of, tmp_path: Path):
+    import llama_cpp
+
+    manager, run, _ = run_of
+    exporter = ExportManager(manager)
+    result = exporter.run(ExportRequest(run.run_id, "gguf", quant="q4_k_m", destination=str(tmp_path / "q4")))
+    path = Path(result["gguf"])
+    assert path.name.endswith("-q4_k_m.gguf") and not list(path.parent.glob(".*f16.gguf"))  # the f16 step removed
+    llm = llama_cpp.Llama(str(path), n_ctx=64, verbose=False)
+    assert llm.metadata["general.file_type"] == str(llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)
+    check = result["check"]
+    assert check["ok"] and check["reader"] == "llama.cpp" and check["template_ok"] and check["stops_ok"], check
+
+
+def test_k_quants_without_llama_cpp_name_the_install_command(run_of, monkeypatch):
+    manager, run, _ = run_of
+    monkeypatch.setattr("engine.export.kquants.available", lambda: False)
+    with pytest.raises(ModelError, match=r"Q4_K_M .* needs llama-cpp-python: run `pip install -r requirements-gguf"):
+        ExportManager(manager).run(ExportRequest(run.run_id, "gguf", quant="q4_k_m"))
+    from tabs.export_panel import quant_choices
+
+    assert ("q4_k_m（需要 llama-cpp-python）", "q4_k_m") in quant_choices("zh")
 
 
 def test_nothing_is_overwritten_or_left_half_written(run_of, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -256,3 +341,10 @@ def test_the_cli_exports(run_of, tmp_path: Path):
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert list((tmp_path / "cli").glob("*-q8_0.gguf")) and (tmp_path / "cli" / "Modelfile").is_file()
+    assert json.loads(out.stdout[out.stdout.index("\n{") + 1:])["check"]["ok"]
+    modelfile = tmp_path / "cli" / "Modelfile"
+    modelfile.write_text(modelfile.read_text().replace('PARAMETER stop "<|endoftext|>"\n', ""))
+    again = subprocess.run([sys.executable, "-m", "engine", "export-check", str(tmp_path / "cli"), "--outputs",
+                            str(manager.outputs)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and "does not stop on <|endoftext|>" in again.stdout, again.stdout[-2000:]

@@ -81,6 +81,24 @@ def test_a_continued_run_points_at_its_parent_checkpoint(family):
     assert (f"run:{parent}@checkpoint-2", f"run:{child}") in down
 
 
+
+def test_the_drawn_graph_has_a_marker_per_node_and_an_arrow_per_edge(family):
+    from tabs.train_lineage import KINDS, lineage_figure
+
+    manager, parent, child, _ = family
+    graph = manager.lineage(child)
+    fig = lineage_figure(graph, {k: k for k in KINDS})
+    drawn = {node_id: (trace.name, x, y) for trace in fig.data
+             for node_id, x, y in zip(trace.customdata, trace.x, trace.y, strict=True)}
+    assert {k: v[0] for k, v in drawn.items()} == {n["id"]: n["kind"] for n in graph["nodes"]}
+    place = {node_id: (x, y) for node_id, (_, x, y) in drawn.items()}
+    arrows = {((a.ax, a.ay), (a.x, a.y)) for a in fig.layout.annotations}
+    assert arrows == {(place[e["from"]], place[e["to"]]) for e in graph["edges"]}
+    # left to right: the parent run, then its checkpoint, then the run continuing it
+    point = f"run:{parent}@checkpoint-2"
+    assert place[f"run:{parent}"][0] < place[point][0] < place[f"run:{child}"][0]
+    assert (place[point], place[f"run:{child}"]) in arrows
+
 def test_an_export_joins_the_lineage_with_its_hashes_and_a_model_card(family, tmp_path):
     from huggingface_hub import ModelCard
 

@@ -72,7 +72,7 @@ def test_twenty_clients_and_a_browser_while_a_run_trains(tiny_model, chat_file, 
         app.stop()
     run_dir = outputs / "runs" / run_id
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == sorted(["config.yaml", "data_report.json", "lineage.json", "metrics.jsonl", "status.json",
+    assert names == sorted(["config.yaml", "data_report.json", "lineage.json", "metrics.jsonl", "status.json", "tb",
                             "train.log", f"checkpoint-{json.loads(status_path.read_text())['step']}"]), names
     steps = [e["step"] for e in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
              if e.get("type") == "train"]

@@ -29,7 +29,8 @@ def jsonl_losses(run) -> dict[int, float]:
 
 
 def test_tensorboard_events_hold_the_losses_of_metrics_jsonl(tiny_model, chat_file, tmp_path):
-    config = tiny_config(tiny_model, chat_file, tmp_path / "o", max_steps=4, report_to="tensorboard")
+    config = tiny_config(tiny_model, chat_file, tmp_path / "o", max_steps=4)
+    assert config.report_to == "tensorboard"  # by default: every run is in TensorBoard with no extra step
     _, run, state = run_to_end(config, tmp_path / "outputs")
     assert state == "completed", run.log_tail()
     written = tensorboard_losses(run.path)

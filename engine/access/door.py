@@ -139,6 +139,13 @@ class Door:
         self._check_export(request)
         return self.exporter.run(request, token, progress)
 
+    def check_export(self, folder: str) -> dict[str, Any]:
+        """An export's round-trip check run again from what it saved (export_check.json in its folder)."""
+        from engine.export.check import recheck
+
+        self.guard.check_path(folder, "export folder")
+        return recheck(Path(folder).expanduser())
+
     # --- models on disk -----------------------------------------------------------------------
     def register_model(self, path: str) -> dict[str, Any]:
         self.guard.check_path(path, "model")

@@ -346,12 +346,12 @@ class TrainFields:
                           ("Runs are saved in <outputs>/runs/<run id>/.", "训练结果保存在 <输出目录>/runs/<运行 ID>/。"))
     run_name: str = opt("", "advanced", ("Run name", "运行名称"), ("Optional; part of the run id.", "可选；会成为运行 ID 的一部分。"))
     report_to: str = opt(
-        "none", "advanced", ("Report to", "实验跟踪"),
-        ("Experiment trackers that also receive the metrics: none, or any of tensorboard, swanlab, mlflow, wandb "
-         "(comma-separated). They write beside the run and work offline: TensorBoard in <run>/tb (tensorboard "
-         "--logdir outputs/runs), SwanLab in local mode, MLflow in outputs/mlruns, W&B offline.",
-         "同时接收训练指标的实验跟踪工具：none，或 tensorboard、swanlab、mlflow、wandb 中的任意几个（逗号分隔）。"
-         "均写在运行目录旁、可离线使用：TensorBoard 写入 <运行目录>/tb（tensorboard --logdir outputs/runs），"
+        "tensorboard", "advanced", ("Report to", "实验跟踪"),
+        ("Experiment trackers that also receive the metrics: any of tensorboard (the default), swanlab, mlflow, "
+         "wandb (comma-separated), or none. They write beside the run and work offline: TensorBoard in <run>/tb "
+         "(tensorboard --logdir outputs/runs), SwanLab in local mode, MLflow in outputs/mlruns, W&B offline.",
+         "同时接收训练指标的实验跟踪工具：tensorboard（默认）、swanlab、mlflow、wandb 中的任意几个（逗号分隔），"
+         "或 none。均写在运行目录旁、可离线使用：TensorBoard 写入 <运行目录>/tb（tensorboard --logdir outputs/runs），"
          "SwanLab 为本地模式，MLflow 写入 outputs/mlruns，W&B 为离线模式。"))
     cuda_visible_devices: str = opt(
         "", "advanced", ("GPUs", "使用的 GPU"),

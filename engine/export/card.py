@@ -33,7 +33,8 @@ def _licence(model: str) -> dict[str, str]:
     return {"license": "other", "license_name": known.licence} if known else {}
 
 
-def model_card(run: RunDir, export_format: str, quant: str | None = None) -> str:
+def model_card(run: RunDir, export_format: str, quant: str | None = None, check: dict[str, Any] | None = None
+               ) -> str:
     from huggingface_hub import ModelCard, ModelCardData
 
     config, status, lineage = run.config(), run.status(), read_lineage(run)
@@ -66,4 +67,8 @@ def model_card(run: RunDir, export_format: str, quant: str | None = None) -> str
     parent = lineage.get("parent")
     if parent:
         lines.append(f"- continued from `{parent['spec']}`")
+    if check:
+        lines += ["", "## Export check", "",
+                  f"Read back with {check['reader']} and asked {check['prompts']} prompts greedily against the run's "
+                  f"own model: {check['summary']} (token agreement {check['agreement']:.1%})."]
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n"))

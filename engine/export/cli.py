@@ -8,6 +8,8 @@ import os
 from typing import Any
 
 from engine.export.exporter import ExportRequest
+from engine.export.gguf_file import QUANTS
+from engine.export.kquants import K_QUANTS
 
 
 def add_parser(sub: Any) -> None:
@@ -15,21 +17,31 @@ def add_parser(sub: Any) -> None:
     export.add_argument("run_id")
     export.add_argument("--format", default="gguf", choices=("merged", "adapter", "gguf"))
     export.add_argument("--checkpoint", default="", help="checkpoint-N (default: the final model)")
-    export.add_argument("--quant", default="q8_0", choices=("f16", "bf16", "q8_0"))
+    export.add_argument("--quant", default="q8_0", choices=(*QUANTS, *K_QUANTS),
+                        help="k-quants (q4_k_m, …) need llama-cpp-python: pip install -r requirements-gguf.txt")
     export.add_argument("--shard-size", default="2GB")
     export.add_argument("--dest", default="", help="folder to write (default: <run>/export/<format>)")
     export.add_argument("--overwrite", action="store_true")
     export.add_argument("--push", default="", metavar="ORG/NAME", help="also push the export to this hub repo")
     export.add_argument("--hub", default="hf", choices=("hf", "modelscope"))
     export.add_argument("--public", action="store_true", help="make the pushed repo public")
+    export.add_argument("--no-check", action="store_true",
+                        help="skip reading the export back and comparing it with the run's own model")
     export.add_argument("--outputs", default="outputs")
+    check = sub.add_parser("export-check", help="run an export's round-trip check again from its folder")
+    check.add_argument("folder")
+    check.add_argument("--outputs", default="outputs")
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.access.door import Door
 
+    if args.command == "export-check":
+        result = Door.open(args.outputs).check_export(args.folder)
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+        return 0 if result["ok"] else 1
     request = ExportRequest(args.run_id, args.format, args.checkpoint, args.quant, args.shard_size, args.dest,
-                            args.overwrite, args.push, args.hub, not args.public)
+                            args.overwrite, args.push, args.hub, not args.public, verify=not args.no_check)
     token = os.environ.get("HF_TOKEN" if args.hub == "hf" else "MODELSCOPE_TOKEN", "")
 
     def show(fraction: float, message: str = "") -> None:

@@ -17,7 +17,9 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.export.card import model_card
+from engine.export.check import Reference, check_export, differs_from_base, questions_for, reference_answers, save_check
 from engine.export.gguf_file import QUANTS, write_gguf
+from engine.export.kquants import K_QUANTS, need_llama_cpp, quantize
 from engine.export.merge import adapter_only, describe, merged_model
 from engine.hub.clients import HubAccess, check_repo_id, hub_error
 from engine.inference.sides import SidePlan, plan_side
@@ -35,13 +37,28 @@ class ExportRequest:
     run_id: str
     format: str = "gguf"  # merged | adapter | gguf
     checkpoint: str = ""  # "" = the final model
-    quant: str = "q8_0"  # GGUF: f16 | bf16 | q8_0
+    quant: str = "q8_0"  # GGUF: f16 | bf16 | q8_0, or a k-quant (q4_k_m, …) with llama-cpp-python
     shard_size: str = "2GB"  # merged: safetensors shard size
     destination: str = ""  # "" = <run>/export/<format>
     overwrite: bool = False
     hub_repo: str = ""  # push the export to this repo id
     hub: str = "hf"  # hf | modelscope
     private: bool = True
+    verify: bool = True  # merged / GGUF: read the export back and compare it with the run's own model
+
+
+class _Verification:
+    """What the check needs from the writing: the run's reference answers (taken before the merge) and
+    whether the merged weights differ from the base's (compared while the merged folder exists)."""
+
+    def __init__(self, questions: list[str]) -> None:
+        self.questions = questions
+        self.reference: Reference | None = None
+        self.base_differs: bool | None = None
+        self.base = ""  # the base model's folder, to compare a merged export with it again later
+
+    def take(self, model: Any, tok: Any) -> None:
+        self.reference = reference_answers(model, tok, self.questions)
 
 
 class ExportManager:
@@ -62,11 +79,19 @@ class ExportManager:
         partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
         started = time.time()
+        run = self.manager.run(request.run_id)
+        quant = request.quant if request.format == "gguf" else None
+        verify = _Verification(questions_for(run)) if request.verify and request.format != "adapter" else None
         try:
-            result = self._write(request, plan, partial, progress)
-            run = self.manager.run(request.run_id)
-            (partial / "README.md").write_text(model_card(run, request.format, request.quant if request.format == "gguf"
-                                                          else None), encoding="utf-8")
+            result = self._write(request, plan, partial, lambda f, m: progress(f * (0.85 if verify else 1), m),
+                                 verify)
+            if verify and verify.reference:
+                check = check_export(partial, request.format, quant, verify.reference, verify.base_differs,
+                                     lambda f, m: progress(0.85 + f * 0.1, m))
+                result["check"] = _brief(save_check(partial, request.format, quant, verify.reference, check,
+                                                    verify.base))
+            (partial / "README.md").write_text(model_card(run, request.format, quant, result.get("check")),
+                                               encoding="utf-8")
             if target.exists():  # overwrite was asked for (checked before starting)
                 shutil.rmtree(target) if target.is_dir() else target.unlink()
             os.replace(partial, target)
@@ -94,8 +119,10 @@ class ExportManager:
     def _check(self, request: ExportRequest, token: str) -> tuple[SidePlan, Path]:
         if request.format not in FORMATS:
             raise ModelError(f"export format '{request.format}': choose {', '.join(FORMATS)}")
-        if request.format == "gguf" and request.quant not in QUANTS:
-            raise ModelError(f"GGUF quantization '{request.quant}': choose {', '.join(QUANTS)}")
+        if request.format == "gguf" and request.quant not in (*QUANTS, *K_QUANTS):
+            raise ModelError(f"GGUF quantization '{request.quant}': choose {', '.join((*QUANTS, *K_QUANTS))}")
+        if request.format == "gguf":
+            need_llama_cpp(request.quant)
         run = self.manager.run(request.run_id)
         spec = f"run:{request.run_id}" + (f"@{request.checkpoint}" if request.checkpoint else "")
         plan = plan_side(spec, self.manager)
@@ -110,38 +137,63 @@ class ExportManager:
             _check_push(request.hub_repo, token, request.hub)
         return plan, target
 
-    def _write(self, request: ExportRequest, plan: SidePlan, folder: Path, progress: Any) -> dict[str, Any]:
+    def _write(self, request: ExportRequest, plan: SidePlan, folder: Path, progress: Any,
+               verify: _Verification | None) -> dict[str, Any]:
         if request.format == "adapter":
             progress(0.5, "copying the adapter…")
             adapter_only(plan, folder)
             return {}
+        take = verify.take if verify else None
         if request.format == "merged":
-            merged_model(plan, folder, request.shard_size, progress)
+            merged_model(plan, folder, request.shard_size, progress, take)
+            if verify:
+                verify.base = plan.resolve_base()
+                verify.base_differs = differs_from_base(folder, Path(verify.base))
             return {}
         merged = folder / ".merged"
-        merged_model(plan, merged, "50GB", lambda f, m: progress(f * 0.4, m))
+        merged_model(plan, merged, "50GB", lambda f, m: progress(f * 0.4, m), take)
+        if verify:
+            verify.base = plan.resolve_base()
+            verify.base_differs = differs_from_base(merged, Path(verify.base))
         stem = f"{request.run_id}-{request.quant}"
         gguf_path = folder / f"{stem}.gguf"
-        info = write_gguf(merged, gguf_path, request.quant, name=stem,
-                          progress=lambda f, m: progress(0.4 + f * 0.55, m))
+        if request.quant in K_QUANTS:  # llama.cpp quantizes TuneDesk's f16 file
+            f16 = folder / f".{stem}-f16.gguf"
+            info = write_gguf(merged, f16, "f16", name=stem, progress=lambda f, m: progress(0.4 + f * 0.35, m))
+            progress(0.8, f"quantizing to {request.quant.upper()} with llama.cpp…")
+            quantize(f16, gguf_path, request.quant)
+            f16.unlink()
+        else:
+            info = write_gguf(merged, gguf_path, request.quant, name=stem,
+                              progress=lambda f, m: progress(0.4 + f * 0.55, m))
         stops = _stop_tokens(merged)
         shutil.rmtree(merged)
         (folder / "Modelfile").write_text(modelfile(gguf_path.name, info["chat_template"], stops), encoding="utf-8")
         return {"gguf": str(gguf_path), "architecture": info["architecture"], "quant": request.quant}
 
 
-def _stop_tokens(folder: Path) -> list[str]:
-    import json
+def _brief(check: dict[str, Any]) -> dict[str, Any]:
+    """The check as the lineage, the model card and export_status carry it (details in export_check.json)."""
+    keys = ("ok", "summary", "problems", "reader", "identical", "prompts", "agreement", "template_ok", "stops_ok",
+            "differs_from_base", "seconds")
+    return {key: check[key] for key in keys}
 
+
+def _stop_tokens(folder: Path) -> list[str]:
+    """Every token the app stops an answer on (the tokenizer's end, the generation config's, end-of-turn
+    markers): an Ollama Modelfile that misses one runs past the end of the answer."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from engine.inference.decode import stop_ids
+
+    tok = AutoTokenizer.from_pretrained(folder)
     try:
-        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    eos = config.get("eos_token")
-    eos = eos.get("content") if isinstance(eos, dict) else eos
-    raw = folder / "tokenizer.json"
-    chatml = raw.is_file() and "<|im_end|>" in raw.read_text(encoding="utf-8")
-    return [t for t in dict.fromkeys([eos, "<|im_end|>" if chatml else None]) if t]
+        generation = GenerationConfig.from_pretrained(folder)
+    except OSError:
+        generation = None
+    return tok.convert_ids_to_tokens(stop_ids(tok, SimpleNamespace(generation_config=generation)))
 
 
 def modelfile(gguf_name: str, has_template: bool, stops: list[str]) -> str:

@@ -18,33 +18,42 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 
 
 def merged_model(plan: SidePlan, target: Path, shard_size: str = "2GB",
-                 progress: Callable[[float, str], None] | None = None) -> Path:
-    """Write the run's model (base + adapter merged, or the fully fine-tuned one) into `target`."""
+                 progress: Callable[[float, str], None] | None = None,
+                 reference: Callable[[Any, Any], None] | None = None) -> Path:
+    """Write the run's model (base + adapter merged, or the fully fine-tuned one) into `target`.
+    `reference(model, tokenizer)` is called with the run's own model before anything is merged."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     progress = progress or (lambda f, m: None)
+    tok = AutoTokenizer.from_pretrained(plan.tokenizer or plan.full or plan.adapter,
+                                        trust_remote_code=plan.trust_remote_code)
     if plan.full:
         progress(0.1, "loading the fine-tuned model…")
         model = AutoModelForCausalLM.from_pretrained(plan.full, dtype=torch.float32,
                                                      trust_remote_code=plan.trust_remote_code)
+        if reference:
+            progress(0.2, "the run's own answers to check the export against…")
+            reference(model, tok)
     else:
         from peft import PeftModel
 
         progress(0.05, f"loading the base model {plan.base}…")
         base = AutoModelForCausalLM.from_pretrained(plan.resolve_base(), dtype=torch.float32,
                                                     trust_remote_code=plan.trust_remote_code)
-        progress(0.3, "merging the adapter…")
         try:
-            model = PeftModel.from_pretrained(base, plan.adapter).merge_and_unload()
+            adapted = PeftModel.from_pretrained(base, plan.adapter)
         except Exception as exc:
             raise ModelError(f"the adapter in {plan.adapter} does not fit the base model {plan.base} "
                              f"({str(exc).splitlines()[0][:300]})") from exc
+        if reference:
+            progress(0.2, "the run's own answers to check the export against…")
+            reference(adapted, tok)
+        progress(0.3, "merging the adapter…")
+        model = adapted.merge_and_unload()
     model.config.use_cache = True  # training turned it off; people running the model want it on
     progress(0.5, "saving safetensors…")
     model.save_pretrained(target, max_shard_size=shard_size)
-    tok = AutoTokenizer.from_pretrained(plan.tokenizer or plan.full or plan.adapter,
-                                        trust_remote_code=plan.trust_remote_code)
     tok.save_pretrained(target)
     if model.generation_config is not None:
         model.generation_config.save_pretrained(target)

@@ -119,7 +119,25 @@ def lineage_graph(run: RunDir) -> dict[str, Any]:
             "edges": graph.edges}
 
 
-def _facts(node: dict[str, Any]) -> str:
+def node_depths(graph: dict[str, Any]) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Each node's longest path from a root (its column when drawn) and the nodes it comes from."""
+    nodes = [n["id"] for n in graph["nodes"]]
+    sources: dict[str, list[str]] = {n: [] for n in nodes}
+    for edge in graph["edges"]:
+        sources[edge["to"]].append(edge["from"])
+    depth = {n: 0 for n in nodes}
+    for _ in range(len(nodes)):  # the graph has no cycle, so this settles
+        changed = False
+        for node, froms in sources.items():
+            deepest = max((depth[f] + 1 for f in froms), default=0)
+            if deepest > depth[node]:
+                depth[node], changed = deepest, True
+        if not changed:
+            break
+    return depth, sources
+
+
+def node_facts(node: dict[str, Any]) -> str:
     facts = {k: v for k, v in node["facts"].items() if v not in (None, [], {}, "")}
     return ", ".join(f"{k} {f'{v:.4g}' if isinstance(v, float) else v}" for k, v in facts.items())
 
@@ -129,18 +147,7 @@ def lineage_lines(graph: dict[str, Any], kinds: dict[str, str] | None = None) ->
     its deepest source (a continued run under the checkpoint it came from, not beside its base model), and
     names its other sources. `kinds` names each kind of node in the reader's language."""
     nodes = {n["id"]: n for n in graph["nodes"]}
-    sources: dict[str, list[str]] = {n: [] for n in nodes}
-    for edge in graph["edges"]:
-        sources[edge["to"]].append(edge["from"])
-    depth = {n: 0 for n in nodes}
-    for _ in range(len(nodes)):  # longest path from a root; the graph has no cycle, so this settles
-        changed = False
-        for node, froms in sources.items():
-            deepest = max((depth[f] + 1 for f in froms), default=0)
-            if deepest > depth[node]:
-                depth[node], changed = deepest, True
-        if not changed:
-            break
+    depth, sources = node_depths(graph)
     under: dict[str, list[str]] = {n: [] for n in nodes}
     for node, froms in sources.items():
         if froms:
@@ -153,7 +160,7 @@ def lineage_lines(graph: dict[str, Any], kinds: dict[str, str] | None = None) ->
     lines: list[str] = []
 
     def walk(node_id: str, level: int) -> None:
-        facts = _facts(nodes[node_id])
+        facts = node_facts(nodes[node_id])
         others = [f for f in sources[node_id] if f != max(sources[node_id], key=lambda f: depth[f])]
         also = f" (+ {', '.join(name(f) for f in others)})" if others else ""
         lines.append(f"{'  ' * level}- {name(node_id)}{also}" + (f": {facts}" if facts else ""))
