@@ -86,10 +86,20 @@ class ExportManager:
             result = self._write(request, plan, partial, lambda f, m: progress(f * (0.85 if verify else 1), m),
                                  verify)
             if verify and verify.reference:
-                check = check_export(partial, request.format, quant, verify.reference, verify.base_differs,
-                                     lambda f, m: progress(0.85 + f * 0.1, m))
-                result["check"] = _brief(save_check(partial, request.format, quant, verify.reference, check,
-                                                    verify.base))
+                try:
+                    check = check_export(partial, request.format, quant, verify.reference, verify.base_differs,
+                                         lambda f, m: progress(0.85 + f * 0.1, m))
+                    result["check"] = _brief(save_check(partial, request.format, quant, verify.reference, check,
+                                                        verify.base))
+                except (OSError, ValueError, RuntimeError, KeyError, ImportError) as exc:
+                    # a reader that cannot load this file (transformers' GGUF reader knows fewer shapes than
+                    # llama.cpp) leaves the export unverified and says why; the export itself is kept
+                    reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                    result["check"] = {"ok": False, "summary": f"not verified: the check could not read the export "
+                                       f"back ({reason})", "problems": [f"the check could not run: {reason}"],
+                                       "reader": "none", "identical": 0, "prompts": 0, "agreement": 0.0,
+                                       "template_ok": None, "stops_ok": None,
+                                       "differs_from_base": verify.base_differs, "seconds": 0.0}
             (partial / "README.md").write_text(model_card(run, request.format, quant, result.get("check")),
                                                encoding="utf-8")
             if target.exists():  # overwrite was asked for (checked before starting)
