@@ -12,6 +12,7 @@ nothing leaves the base's weights). A failed check keeps the export and names wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -20,6 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.errors import ModelError, TuneDeskError
+from engine.evaluation.questions import split_questions
+from engine.export.kquants import available as llama_cpp_installed
 from engine.inference.decode import Sampling, chat_prompt, generate_batch, stop_ids
 
 CHECK_FILE = "export_check.json"
@@ -68,9 +72,6 @@ class CheckResult:
 
 def questions_for(run: Any, limit: int = PROMPTS) -> list[str]:
     """The run's validation (or test) prompts where it has them, else built-in ones in both languages."""
-    from engine.errors import TuneDeskError
-    from engine.evaluation.questions import split_questions
-
     try:
         found = [q.question for q in split_questions(run, "auto", limit=limit)]
     except (TuneDeskError, OSError, ValueError):
@@ -142,12 +143,6 @@ def llama_cpp_reader(gguf_path: Path, context: int) -> tuple[Callable[[list[int]
     return next_tokens, llm.metadata.get("tokenizer.chat_template")
 
 
-def llama_cpp_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("llama_cpp") is not None
-
-
 # ---- the checks --------------------------------------------------------------------------------------------
 
 def modelfile_stops(modelfile: Path) -> list[str]:
@@ -162,17 +157,16 @@ def differs_from_base(folder: Path, base: Path) -> bool | None:
     ours, theirs = sorted(folder.glob("*.safetensors")), sorted(base.glob("*.safetensors"))
     if not ours or not theirs:
         return None
-    where = {}
-    for file in theirs:
-        with safe_open(str(file), "pt") as f:
-            where.update(dict.fromkeys(f.keys(), file))
-    compared = False
-    for file in ours:
-        with safe_open(str(file), "pt") as f:
-            names = [name for name in f.keys() if name in where]  # noqa: SIM118 (a safetensors handle, not a dict)
-            for name in names:
-                with safe_open(str(where[name]), "pt") as g:
-                    a, b = f.get_tensor(name), g.get_tensor(name)
+    with contextlib.ExitStack() as files:  # each file opened once; tensors read one pair at a time
+        where = {}
+        for file in theirs:
+            handle = files.enter_context(safe_open(str(file), "pt"))
+            where.update(dict.fromkeys(handle.keys(), handle))
+        compared = False
+        for file in ours:
+            handle = files.enter_context(safe_open(str(file), "pt"))
+            for name in [n for n in handle.keys() if n in where]:  # noqa: SIM118 (a safetensors handle, not a dict)
+                a, b = handle.get_tensor(name), where[name].get_tensor(name)
                 compared = True
                 if a.shape != b.shape or not a.float().equal(b.float()):
                     return True
@@ -181,8 +175,20 @@ def differs_from_base(folder: Path, base: Path) -> bool | None:
 
 def check_export(folder: Path, fmt: str, quant: str | None, reference: Reference, base_differs: bool | None,
                  progress: Callable[[float, str], None] | None = None) -> CheckResult:
-    """Load the export in `folder` the way users' tools do and compare it with the run's reference."""
-    progress = progress or (lambda f, m: None)
+    """Load the export in `folder` the way users' tools do and compare it with the run's reference. A
+    reader that cannot load the file (transformers' GGUF reader knows fewer shapes than llama.cpp) leaves
+    the export not verified, with the reason."""
+    try:
+        return _check(folder, fmt, quant, reference, base_differs, progress or (lambda f, m: None))
+    except (OSError, ValueError, RuntimeError, KeyError, ImportError) as exc:
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return CheckResult(ok=False, reader="none", prompts=0, identical=0, agreement=0.0,
+                           problems=[f"not verified: the check could not read the export back ({reason})"],
+                           differs_from_base=base_differs)
+
+
+def _check(folder: Path, fmt: str, quant: str | None, reference: Reference, base_differs: bool | None,
+           progress: Callable[[float, str], None]) -> CheckResult:
     started = time.time()
     problems: list[str] = []
     template_ok = stops_ok = None
@@ -235,10 +241,15 @@ def save_check(folder: Path, fmt: str, quant: str | None, reference: Reference, 
     return {k: v for k, v in record.items() if k != "reference"}
 
 
+def brief(check: dict[str, Any]) -> dict[str, Any]:
+    """The check as the lineage, the model card and export_status carry it (details in export_check.json)."""
+    keys = ("ok", "summary", "problems", "reader", "identical", "prompts", "agreement", "template_ok", "stops_ok",
+            "differs_from_base", "seconds")
+    return {key: check[key] for key in keys}
+
+
 def recheck(folder: Path) -> dict[str, Any]:
     """Run an export's check again from what it saved: after copying the export, or to see a change caught."""
-    from engine.errors import ModelError
-
     try:
         saved = json.loads((folder / CHECK_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

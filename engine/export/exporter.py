@@ -17,7 +17,15 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.export.card import model_card
-from engine.export.check import Reference, check_export, differs_from_base, questions_for, reference_answers, save_check
+from engine.export.check import (
+    Reference,
+    brief,
+    check_export,
+    differs_from_base,
+    questions_for,
+    reference_answers,
+    save_check,
+)
 from engine.export.gguf_file import QUANTS, write_gguf
 from engine.export.kquants import K_QUANTS, need_llama_cpp, quantize
 from engine.export.merge import adapter_only, describe, merged_model
@@ -60,6 +68,10 @@ class _Verification:
     def take(self, model: Any, tok: Any) -> None:
         self.reference = reference_answers(model, tok, self.questions)
 
+    def compare_base(self, merged: Path, plan: SidePlan) -> None:
+        self.base = plan.resolve_base()
+        self.base_differs = differs_from_base(merged, Path(self.base))
+
 
 class ExportManager:
     def __init__(self, manager: Any, jobs: JobRegistry | None = None):
@@ -86,20 +98,10 @@ class ExportManager:
             result = self._write(request, plan, partial, lambda f, m: progress(f * (0.85 if verify else 1), m),
                                  verify)
             if verify and verify.reference:
-                try:
-                    check = check_export(partial, request.format, quant, verify.reference, verify.base_differs,
-                                         lambda f, m: progress(0.85 + f * 0.1, m))
-                    result["check"] = _brief(save_check(partial, request.format, quant, verify.reference, check,
-                                                        verify.base))
-                except (OSError, ValueError, RuntimeError, KeyError, ImportError) as exc:
-                    # a reader that cannot load this file (transformers' GGUF reader knows fewer shapes than
-                    # llama.cpp) leaves the export unverified and says why; the export itself is kept
-                    reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-                    result["check"] = {"ok": False, "summary": f"not verified: the check could not read the export "
-                                       f"back ({reason})", "problems": [f"the check could not run: {reason}"],
-                                       "reader": "none", "identical": 0, "prompts": 0, "agreement": 0.0,
-                                       "template_ok": None, "stops_ok": None,
-                                       "differs_from_base": verify.base_differs, "seconds": 0.0}
+                check = check_export(partial, request.format, quant, verify.reference, verify.base_differs,
+                                     lambda f, m: progress(0.85 + f * 0.1, m))
+                result["check"] = brief(save_check(partial, request.format, quant, verify.reference, check,
+                                                   verify.base))
             (partial / "README.md").write_text(model_card(run, request.format, quant, result.get("check")),
                                                encoding="utf-8")
             if target.exists():  # overwrite was asked for (checked before starting)
@@ -157,14 +159,12 @@ class ExportManager:
         if request.format == "merged":
             merged_model(plan, folder, request.shard_size, progress, take)
             if verify:
-                verify.base = plan.resolve_base()
-                verify.base_differs = differs_from_base(folder, Path(verify.base))
+                verify.compare_base(folder, plan)
             return {}
         merged = folder / ".merged"
         merged_model(plan, merged, "50GB", lambda f, m: progress(f * 0.4, m), take)
         if verify:
-            verify.base = plan.resolve_base()
-            verify.base_differs = differs_from_base(merged, Path(verify.base))
+            verify.compare_base(merged, plan)
         stem = f"{request.run_id}-{request.quant}"
         gguf_path = folder / f"{stem}.gguf"
         if request.quant in K_QUANTS:  # llama.cpp quantizes TuneDesk's f16 file
@@ -176,17 +176,11 @@ class ExportManager:
         else:
             info = write_gguf(merged, gguf_path, request.quant, name=stem,
                               progress=lambda f, m: progress(0.4 + f * 0.55, m))
-        stops = _stop_tokens(merged)
+        # the reference already holds the tokens the run's model stops on; without a check, read them
+        stops = verify.reference.stop_tokens if verify and verify.reference else _stop_tokens(merged)
         shutil.rmtree(merged)
         (folder / "Modelfile").write_text(modelfile(gguf_path.name, info["chat_template"], stops), encoding="utf-8")
         return {"gguf": str(gguf_path), "architecture": info["architecture"], "quant": request.quant}
-
-
-def _brief(check: dict[str, Any]) -> dict[str, Any]:
-    """The check as the lineage, the model card and export_status carry it (details in export_check.json)."""
-    keys = ("ok", "summary", "problems", "reader", "identical", "prompts", "agreement", "template_ok", "stops_ok",
-            "differs_from_base", "seconds")
-    return {key: check[key] for key in keys}
 
 
 def _stop_tokens(folder: Path) -> list[str]:
