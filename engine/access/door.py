@@ -24,6 +24,7 @@ from engine.data.explorer import DatasetExplorer
 from engine.errors import ConfigError, ModelError
 from engine.evaluation.after_training import CompareAfterTraining
 from engine.evaluation.batch import BatchComparer, CompareRequest
+from engine.export.check import recheck
 from engine.export.exporter import ExportManager, ExportRequest
 from engine.hub.disk import delete_model
 from engine.hub.download import DownloadManager
@@ -141,8 +142,6 @@ class Door:
 
     def check_export(self, folder: str) -> dict[str, Any]:
         """An export's round-trip check run again from what it saved (export_check.json in its folder)."""
-        from engine.export.check import recheck
-
         self.guard.check_path(folder, "export folder")
         return recheck(Path(folder).expanduser())
 
