@@ -2,7 +2,9 @@
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--auth user:pass | --auth-file FILE]
                   [--outputs outputs] [--allow-dir DIR ...] [--allow-code] [--lang en|zh]
-                  [--no-browser]
+                  [--no-browser] [--api-key KEY ...] [--api-rate N]
+
+The same server answers OpenAI clients at /v1 (see README: "Use a run from other programs").
 
 The page starts on gradio alone; torch, transformers and peft load on the first run.
 """
@@ -45,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="largest file a browser may upload (MiB); larger uploads are refused")
     parser.add_argument("--lang", choices=("en", "zh"), default="en", help="interface language")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    parser.add_argument("--api-key", action="append", default=[],
+                        help="a key OpenAI clients must send to /v1 (repeatable; with --share/--auth one is "
+                             "generated and printed when none is given)")
+    parser.add_argument("--api-rate", type=int, default=None,
+                        help="/v1 requests a minute per key (default: 60 with keys, no limit without; 0: no limit)")
     return parser.parse_args(argv)
 
 
@@ -142,13 +149,19 @@ def main(argv: list[str] | None = None) -> None:
     calm_queue(demo)
     from starlette.middleware import Middleware
 
+    from engine.serve.keys import access_for, announce
+    from engine.serve.mount import ServeMount
     from tabs.login_guard import LoginPageGuard
+
+    keys, limit, generated = access_for(args.api_key, confine, args.api_rate)
+    print(announce(url, keys, limit, generated), flush=True)
 
     demo.launch(
         server_name=args.host, server_port=port, share=args.share, auth=auth or None, inbrowser=False,
         allowed_paths=[str(ctx.door.manager.outputs)], max_file_size=int(args.max_upload_mb * 2**20), show_error=True,
         footer_links=["api"], css=CSS,
-        app_kwargs={"middleware": [Middleware(LoginPageGuard)]},
+        app_kwargs={"middleware": [Middleware(ServeMount, api=ctx.door.serving(keys, limit)),
+                                   Middleware(LoginPageGuard)]},
     )
 
 

@@ -14,6 +14,7 @@
     python -m engine rewards RUN_ID [--prompts F]   (GRPO: base vs tuned, scored by the run's rewards)
     python -m engine export RUN_ID [--format merged|adapter|gguf] [--quant q8_0|q4_k_m|…] [--push ORG/NAME]
     python -m engine export-check FOLDER   (an export read back and compared with its run's model, again)
+    python -m engine serve [--port 8000] [--api-key KEY]   (the OpenAI-compatible endpoint, without the UI)
 
 `--lang zh` (before the verb; default: TUNEDESK_LANG, else Chinese where LANG / LC_ALL is zh_*) prints
 errors and a failed run's reason and advice in Chinese.
@@ -39,6 +40,7 @@ from engine.hub import cli as hub_cli
 from engine.runs import cli as runs_cli
 from engine.runs.queue import RunManager
 from engine.runs.rundir import loss_text
+from engine.serve import cli as serve_cli
 from engine.sizing.fit import estimate_for
 from engine.sizing.memory import Setting
 from engine.text.message import LANGS, reader_lang, say
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     export_cli.add_parser(sub)
     runs_cli.add_parser(sub)
+    serve_cli.add_parser(sub)
     args = parser.parse_args(argv)
 
 
@@ -100,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             return eval_cli.run(args)
         if args.command in ("search", "info", "download", "models"):
             return hub_cli.run(args)
+        if args.command == "serve":
+            return serve_cli.run(args)
         if args.command == "env":
             return _env(args)
         if args.command == "estimate":

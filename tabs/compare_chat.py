@@ -135,6 +135,12 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
         files = gr.File(label="JSON / CSV", file_count="multiple", interactive=False, visible=False,
                         elem_id="chat-batch-files")
     tr.label(batch_acc, "chat_batch")
+    with gr.Accordion(t("chat_api", tr.lang), open=False, elem_id="chat-api") as api_acc:
+        tr.text(gr.Markdown(t("chat_api_help", tr.lang)), "chat_api_help")
+        api_model = tr.label(gr.Textbox(right0, label=t("chat_api_model", tr.lang), interactive=False,
+                                        buttons=["copy"], elem_id="chat-api-model"), "chat_api_model")
+    tr.label(api_acc, "chat_api")
+    right.change(lambda spec: spec or "", right, api_model, **PRIVATE)
     job_state = gr.State("")
     timer = gr.Timer(1.0, active=False)
     sampling = SamplingWidgets(temperature, top_p, top_k, max_new, repetition, seed)

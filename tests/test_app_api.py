@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -25,6 +26,17 @@ def run_yaml(tiny_model, chat_file, **extra) -> str:
               "per_device_train_batch_size": 2, "logging_steps": 1, "max_seq_length": 128, "learning_rate": 0.005}
     fields.update(extra)
     return "\n".join(f"{k}: {v}" for k, v in fields.items())
+
+
+def numbers_run(client, tiny_model, folder) -> str:
+    """A tiny LoRA run on "Say the number N." trained through the app (checkpoints at 5 and 10)."""
+    data = folder / "numbers.json"
+    data.write_text(json.dumps([{"instruction": f"Say the number {i}.", "output": f"The number is {i}."}
+                                for i in range(12)]), encoding="utf-8")
+    rid = client.predict(run_yaml(tiny_model, data, max_steps=10, save_steps=5, learning_rate=0.02), "", "",
+                         api_name="/start_run")
+    assert wait_state(client, rid, ("completed", "failed"))["state"] == "completed"
+    return rid
 
 
 def wait_state(client, run_id, states, timeout=180):

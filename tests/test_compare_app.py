@@ -12,7 +12,7 @@ from gradio_client import Client
 
 from tests.app_process import serve
 from tests.conftest import ARTIFACTS
-from tests.test_app_api import run_yaml, wait_state
+from tests.test_app_api import numbers_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -29,13 +29,7 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def run_id(client, tiny_model, tmp_path_factory):
-    data = tmp_path_factory.mktemp("cmp-data") / "numbers.json"
-    data.write_text(json.dumps([{"instruction": f"Say the number {i}.", "output": f"The number is {i}."}
-                                for i in range(12)]), encoding="utf-8")
-    rid = client.predict(run_yaml(tiny_model, data, max_steps=10, save_steps=5, learning_rate=0.02), "", "",
-                         api_name="/start_run")
-    assert wait_state(client, rid, ("completed", "failed"))["state"] == "completed"
-    return rid
+    return numbers_run(client, tiny_model, tmp_path_factory.mktemp("cmp-data"))
 
 
 def test_chat_endpoints(client, run_id, tiny_model):
@@ -137,4 +131,9 @@ def test_compare_chat_streams_into_both_panes(app, run_id, tiny_model):
         page.locator("#chat-batch-bar[data-state=done]").wait_for(timeout=240_000)
         page.locator("#chat-batch-summary", has_text="General questions right").wait_for(timeout=20_000)
         page.screenshot(path=str(ARTIFACTS / "chat-batch.png"), full_page=True)
+        # the same side, for other programs: its id as the OpenAI endpoint's `model`
+        page.get_by_text("Use this run from other programs").click()
+        page.wait_for_function(f"() => document.querySelector('#chat-api-model textarea, #chat-api-model input')"
+                               f".value === 'run:{run_id}'", timeout=20_000)
+        page.locator("#chat-api").screenshot(path=str(ARTIFACTS / "chat-api.png"))
         browser.close()

@@ -37,6 +37,9 @@ from engine.inference.pool import POOL
 from engine.locations import SAMPLES_DIR
 from engine.runs.queue import RunManager
 from engine.runs.rundir import read_json
+from engine.serve.http import ServeApi
+from engine.serve.keys import ApiKeys, RateLimit
+from engine.serve.service import Service
 from engine.sizing.catalog import find
 from engine.sizing.fit import estimate_for
 from engine.sizing.memory import Setting
@@ -144,6 +147,12 @@ class Door:
         """An export's round-trip check run again from what it saved (export_check.json in its folder)."""
         self.guard.check_path(folder, "export folder")
         return recheck(Path(folder).expanduser())
+
+    def serving(self, keys: ApiKeys, limit: RateLimit) -> ServeApi:
+        """The OpenAI-compatible endpoint. It takes no paths: it serves only the sides Compare Chat lists
+        (the bundled model, runs' bases, final models and checkpoints), to callers with a key where keys
+        are required, from the same model pool (a run about to train empties it first)."""
+        return ServeApi(Service(self.manager, POOL), keys, limit)
 
     # --- models on disk -----------------------------------------------------------------------
     def register_model(self, path: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ModelError
@@ -24,11 +25,21 @@ def render(side: Side, messages: list[dict[str, str]]) -> list[int]:
         raise ModelError(f"{side.plan.label}: {exc}") from exc
 
 
+@dataclass
+class Streamed:
+    """Every side's answer so far: its text, how many tokens it generated (stop tokens not counted) and
+    whether it ended at one of its stop tokens (else it ran out of tokens or was stopped)."""
+
+    texts: list[str]
+    tokens: list[int]
+    ended: list[bool]
+
+
 class _Rows:
     """A generate streamer for a batch: each row's new tokens, decoded, until that row's stop token."""
 
-    def __init__(self, sides: list[Side], slots: list[int], texts: list[str], updates: queue.Queue, stops: list[int]):
-        self.sides, self.slots, self.texts, self.updates = sides, slots, texts, updates
+    def __init__(self, sides: list[Side], slots: list[int], state: Streamed, updates: queue.Queue, stops: list[int]):
+        self.sides, self.slots, self.state, self.updates = sides, slots, state, updates
         self.tokens: list[list[int]] = [[] for _ in sides]
         self.done = [False] * len(sides)
         self.stops = set(stops)
@@ -42,40 +53,54 @@ class _Rows:
         for i, token in enumerate(row_tokens):
             if self.done[i]:
                 continue
+            slot = self.slots[i]
             if token in self.stops:
-                self.done[i] = True
+                self.done[i] = self.state.ended[slot] = True
                 continue
             self.tokens[i].append(token)
-            self.texts[self.slots[i]] = self.sides[i].tokenizer.decode(self.tokens[i], skip_special_tokens=True)
+            self.state.tokens[slot] = len(self.tokens[i])
+            self.state.texts[slot] = self.sides[i].tokenizer.decode(self.tokens[i], skip_special_tokens=True)
         self.updates.put(True)
 
     def end(self) -> None:
         self.updates.put(True)
 
 
+def check_context(side: Side, ids: list[int], sampling: Sampling) -> None:
+    limit = context_of(side.loaded.model)
+    if limit and len(ids) + sampling.max_new_tokens > limit:
+        raise ModelError(f"the conversation is {len(ids):,} tokens and {sampling.max_new_tokens} more are asked "
+                         f"for, but {side.plan.label}'s context is {limit:,} tokens: clear the history or "
+                         "lower max new tokens")
+
+
 def stream(sides: list[Side], conversations: list[list[dict[str, str]]], sampling: Sampling,
            stop: threading.Event | None = None) -> Iterator[list[str]]:
     """Yield every side's text so far, as it grows, until all sides finish (or `stop` is set)."""
-    stop = stop or threading.Event()
     sampling.kwargs()  # a bad setting is refused before any thread starts
     prompts = [render(side, conv) for side, conv in zip(sides, conversations, strict=True)]
     for side, ids in zip(sides, prompts, strict=True):
-        limit = context_of(side.loaded.model)
-        if limit and len(ids) + sampling.max_new_tokens > limit:
-            raise ModelError(f"the conversation is {len(ids):,} tokens and {sampling.max_new_tokens} more are asked "
-                             f"for, but {side.plan.label}'s context is {limit:,} tokens: clear the history or "
-                             "lower max new tokens")
+        check_context(side, ids, sampling)
+    for state in stream_state(sides, prompts, sampling, stop):
+        yield list(state.texts)
+
+
+def stream_state(sides: list[Side], prompts: list[list[int]], sampling: Sampling,
+                 stop: threading.Event | None = None) -> Iterator[Streamed]:
+    """Generate from each side's prompt (token ids), yielding the shared state after every new token;
+    the caller copies what it keeps."""
+    stop = stop or threading.Event()
     groups: dict[int, list[int]] = {}
     for i, side in enumerate(sides):
         groups.setdefault(id(side.loaded), []).append(i)
-    texts = [""] * len(sides)
+    state = Streamed([""] * len(sides), [0] * len(sides), [False] * len(sides))
     updates: queue.Queue = queue.Queue()
     errors: list[BaseException] = []
 
     def run(*runs: list[int]) -> None:
         try:
             for slots in runs:
-                _generate([sides[i] for i in slots], [prompts[i] for i in slots], slots, texts, updates, sampling,
+                _generate([sides[i] for i in slots], [prompts[i] for i in slots], slots, state, updates, sampling,
                           stop)
         except BaseException as exc:  # shown to the caller, not lost on a thread
             errors.append(exc)
@@ -93,7 +118,7 @@ def stream(sides: list[Side], conversations: list[list[dict[str, str]]], samplin
         item = updates.get()
         if item is None:
             finished += 1
-        yield list(texts)
+        yield state
     if errors:
         exc = errors[0]
         if isinstance(exc, ModelError):
@@ -101,7 +126,7 @@ def stream(sides: list[Side], conversations: list[list[dict[str, str]]], samplin
         raise ModelError(f"generation failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _generate(sides: list[Side], prompts: list[list[int]], slots: list[int], texts: list[str], updates: queue.Queue,
+def _generate(sides: list[Side], prompts: list[list[int]], slots: list[int], state: Streamed, updates: queue.Queue,
               sampling: Sampling, stop: threading.Event) -> None:
     loaded = sides[0].loaded
     tokenizers = {id(side.tokenizer): side.tokenizer for side in sides}.values()
@@ -111,7 +136,7 @@ def _generate(sides: list[Side], prompts: list[list[int]], slots: list[int], tex
         adapters = [side.adapter for side in sides]
     with loaded.lock:
         generate_batch(loaded.model, sides[0].tokenizer, prompts, sampling, stops, adapters,
-                       _Rows(sides, slots, texts, updates, stops), stop)
+                       _Rows(sides, slots, state, updates, stops), stop)
 
 
 def answer(sides: list[Side], conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[str]:

@@ -1,0 +1,1 @@
+"""TuneDesk's models served to other programs over the OpenAI chat-completions protocol."""
