@@ -5,7 +5,6 @@ nothing partial left, and clear errors."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -19,6 +18,7 @@ import torch
 from engine.errors import HubUnreachable, ModelError
 from engine.export.check import AGREEMENT, llama_cpp_installed, recheck
 from engine.export.exporter import ExportManager, ExportRequest
+from engine.export.gguf_read import parsed_once
 from tests.conftest import QWEN3_TOKENIZER, ROOT, run_to_end, tiny_config
 
 PROMPT = "Hello world! 你好，世界。<|im_start|>user\nSay the number 3.<|im_end|>\n<|im_start|>assistant\n"
@@ -100,52 +100,10 @@ def test_merged_model_matches_base_plus_adapter_in_a_fresh_process(run_of, tmp_p
 
 
 @pytest.fixture
-def gguf_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """transformers parses a GGUF file afresh for its config, its tokenizer and its tensors, and the gguf
-    package reads a 151k-token vocabulary in Python (about 13 s a parse here): each file written is parsed
-    once, and its metadata converted once. The reader only maps the file read-only, so sharing it changes
-    nothing that is read."""
-    import gguf
-
-    readers: dict[tuple[str, float], gguf.GGUFReader] = {}
-    real = gguf.GGUFReader
-    weights_only = [False]
-
-    def reader(path: str | os.PathLike, mode: str = "r") -> gguf.GGUFReader:
-        if mode != "r":
-            return real(path, mode)
-        key = (str(Path(path).resolve()), Path(path).stat().st_mtime)
-        if key not in readers:
-            readers[key] = real(path, mode)
-        if not weights_only[0]:
-            return readers[key]
-        # reading the weights, transformers converts every field again, the 151k tokens included, only to
-        # drop them: that read sees the file without its tokenizer fields (the tokenizer is read in full)
-        view = copy.copy(readers[key])
-        view.fields = type(view.fields)((k, v) for k, v in view.fields.items() if not k.startswith("tokenizer.ggml."))
-        return view
-
-    monkeypatch.setattr(gguf, "GGUFReader", reader)
-
-    # the config and the tokenizer each ask for the same metadata again before the weights are read
-    import transformers.modeling_gguf_pytorch_utils as gguf_utils
-
-    metadata: dict[tuple[str, float], dict] = {}
-    load = gguf_utils.load_gguf_checkpoint
-
-    def checkpoint(path: str, return_tensors: bool = False, **kwargs) -> dict:
-        if return_tensors or kwargs:
-            weights_only[0] = True
-            try:
-                return load(path, return_tensors=return_tensors, **kwargs)
-            finally:
-                weights_only[0] = False
-        key = (str(Path(path).resolve()), Path(path).stat().st_mtime)
-        if key not in metadata:
-            metadata[key] = load(path, return_tensors=False)
-        return copy.deepcopy(metadata[key])
-
-    monkeypatch.setattr(gguf_utils, "load_gguf_checkpoint", checkpoint)
+def gguf_parsed_once():
+    """The tests' own GGUF reads, parsed once as the export check parses them (engine/export/gguf_read.py)."""
+    with parsed_once():
+        yield
 
 
 def test_gguf_reads_back_with_the_same_logits_and_tokenizer(run_of, gguf_parsed_once, monkeypatch):

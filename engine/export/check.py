@@ -23,6 +23,7 @@ from typing import Any
 
 from engine.errors import ModelError, TuneDeskError
 from engine.evaluation.questions import split_questions
+from engine.export.gguf_read import parsed_once
 from engine.export.kquants import available as llama_cpp_installed
 from engine.inference.decode import Sampling, chat_prompt, generate_batch, stop_ids
 
@@ -119,9 +120,10 @@ def transformers_reader(folder: Path, gguf_file: str = "") -> tuple[Callable[[li
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     extra = {"gguf_file": gguf_file} if gguf_file else {}
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **extra)
+    with parsed_once():
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **extra)
+        template = AutoTokenizer.from_pretrained(folder, **extra).chat_template if gguf_file else None
     model.eval()
-    template = AutoTokenizer.from_pretrained(folder, **extra).chat_template if gguf_file else None
 
     def next_tokens(ids: list[int]) -> list[int]:
         with torch.inference_mode():
