@@ -12,7 +12,7 @@ LLAMAFACTORY := llamafactory==0.9.5
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: setup setup-dev browser run test test-fast test-avx2 test-shared lint bench bench-peer hardening clean
+.PHONY: setup setup-dev setup-gguf browser run test test-fast test-avx2 test-shared lint bench bench-peer hardening clean
 
 $(BIN)/.stamp: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,12 @@ browser:
 	else echo "browser tests need: apt-get install chromium fonts-noto-cjk fonts-noto-color-emoji"; fi
 
 setup: $(BIN)/.stamp
+
+# optional: llama.cpp through llama-cpp-python (GGUF k-quants, the export check in llama.cpp), built from
+# source for any x86-64 CPU, not only this one (about 10 minutes on 2 cores)
+setup-gguf: setup
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF" \
+	  $(BIN)/python -m pip install -r requirements-gguf.txt
 
 setup-dev: $(BIN)/.stamp-dev
 
