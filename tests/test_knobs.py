@@ -1,7 +1,8 @@
 """The training knobs beyond the basics, each checked for what it changes on a tiny real model: DoRA's
 magnitude vectors, rsLoRA's scale, LoRA+'s faster B matrices, modules trained beside an adapter, NEFTune's
 training-only noise, freeze tuning's trained layers, the DPO loss variants and the SFT term mixed into DPO,
-and the memory estimator following the knobs that change memory."""
+the optimizers' state (Adafactor's, GaLore's and APOLLO's), and the memory estimator following the knobs
+that change memory."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from engine.config.train_config import TrainConfig
 from engine.errors import ConfigError, ModelError
+from engine.runs.queue import RunManager
 from tests.conftest import run_to_end, tiny_config
 
 
@@ -343,3 +345,136 @@ def test_a_run_trains_on_two_datasets(tiny_model, chat_file, tmp_path):
     assert f"mix: {chat_file} 50.0% of the training rows (8 of its 12)" in log
     assert f"mix: {other} 50.0% of the training rows (8 of its 4, each row 2.0× on average)" in log
     assert json.loads((run.path / "data_report.json").read_text())["mix"][1]["used"] == 8
+
+
+def test_adafactor_keeps_far_less_optimizer_state_than_adamw(tiny_model, chat_file, tmp_path):
+    runs = {name: trained(tiny_config(tiny_model, chat_file, tmp_path / name, finetuning_type="full", max_steps=2,
+                                      save_steps=2, learning_rate=1e-4, optim=name), tmp_path / name)
+            for name in ("adamw_torch", "adafactor")}
+    size = {name: (run.path / "checkpoint-2" / "optimizer.pt").stat().st_size for name, run in runs.items()}
+    assert size["adafactor"] < size["adamw_torch"] / 10, size  # AdamW: two moments the size of the weights
+    assert "optimizer: adafactor" in runs["adafactor"].log_path.read_text()
+
+
+@pytest.mark.parametrize("optim", ["galore_adamw", "apollo_adamw"])
+def test_low_rank_optimizers_keep_projected_states_of_the_attention_and_mlp(tiny_model, chat_file, tmp_path, optim):
+    import torch
+
+    run = trained(tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="full", max_steps=2, save_steps=2,
+                              learning_rate=1e-3, optim=optim), tmp_path)
+    assert "low-rank optimizer states of rank 16 on the attention and MLP weights" in run.log_path.read_text()
+    saved = torch.load(run.path / "checkpoint-2" / "optimizer.pt", weights_only=False)
+    moments = [s["exp_avg"] for s in saved["state"].values() if "exp_avg" in s]
+    # the 64×64 .. 128×64 projections get moments of rank 16 along one side; the embeddings keep full ones
+    assert any(16 in m.shape and m.numel() < 64 * 64 for m in moments), [tuple(m.shape) for m in moments]
+    assert any(m.numel() >= 64 * 1000 for m in moments)
+
+
+def test_optimizers_that_cannot_run_here_are_refused_with_the_reason(tiny_model, chat_file, tmp_path, monkeypatch):
+    import importlib.util
+
+    from engine.access.door import Door
+    from engine.config.optimizers import check_optimizer
+
+    with pytest.raises(ConfigError, match="finetuning_type full"):
+        tiny_config(tiny_model, chat_file, tmp_path, optim="galore_adamw")  # LoRA
+    with pytest.raises(ConfigError, match="needs an NVIDIA GPU"):
+        check_optimizer("paged_adamw_8bit", cuda=False)
+    check_optimizer("paged_adamw_8bit", cuda=True)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "galore_torch" else
+                        real(name, *a))
+    door = Door.open(tmp_path / "outputs")
+    with pytest.raises(ConfigError, match="pip install galore-torch"):
+        door.start(tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="full", optim="galore_adamw"))
+    assert door.manager.list_runs() == []  # refused before a run was made
+
+
+def test_the_estimator_follows_the_optimizer():
+    from engine.sizing.catalog import find
+    from engine.sizing.fit import setting_for
+    from engine.sizing.memory import estimate
+
+    shape = find("Qwen2.5-0.5B-Instruct").shape
+
+    def state(**kw) -> float:
+        return estimate(shape, setting_for(TrainConfig.from_dict({"precision": "bf16", "finetuning_type": "full",
+                                                                   **kw}))).trainable_gb
+    adamw, eight, factored, galore = (state(optim=o) for o in ("adamw_torch", "adamw_8bit", "adafactor",
+                                                               "galore_adamw"))
+    grads = shape.params * 4 / 2**30
+    assert eight - grads == pytest.approx((adamw - grads) / 4, rel=0.02)
+    assert factored < eight < adamw and galore < adamw
+
+
+def test_pissa_starts_as_the_base_and_its_final_adapter_fits_the_untouched_base(tiny_model, chat_file, tmp_path):
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from engine.inference.sides import plan_side
+    from engine.models.load import apply_lora
+
+    ids = torch.tensor([[5, 17, 230, 4096, 9, 31]])
+
+    def base():
+        return AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+
+    def logits(model):
+        with torch.inference_mode():
+            return model(ids).logits
+
+    plain = logits(base())
+    pissa = apply_lora(base(), tiny_config(tiny_model, chat_file, tmp_path, lora_init="pissa"))
+    assert torch.allclose(logits(pissa), plain, atol=1e-4)  # residual base + principal adapter = the base
+    assert all(p.abs().sum() > 0 for n, p in pissa.named_parameters() if "lora_B" in n)  # B is not zero
+
+    out = tmp_path / "run"
+    run = trained(tiny_config(tiny_model, chat_file, out, lora_init="pissa", max_steps=4, save_steps=2,
+                              learning_rate=2e-3), out)
+    assert "the final adapter is converted" in run.log_path.read_text()
+    final = json.loads((run.final_path / "adapter_config.json").read_text())
+    assert final["r"] == 2 * 8 and final["init_lora_weights"] is True
+    # the trained model is the residual base (W − s·B₀A₀) with the last checkpoint's adapter; the final adapter
+    # must give the same logits on the untouched base, as Compare Chat and exports load it
+    residual = base()
+    start = load_file(run.path / "lora_init" / "adapter_model.safetensors")
+    scale = 16 / 8
+    for name, module in residual.named_modules():
+        key = f"base_model.model.{name}.lora_A.weight"
+        if key in start:
+            module.weight.data -= scale * start[key.replace("lora_A", "lora_B")] @ start[key]
+    trained_logits = logits(PeftModel.from_pretrained(residual, run.path / "checkpoint-4"))
+    final_logits = logits(PeftModel.from_pretrained(base(), run.final_path))
+    assert not torch.allclose(final_logits, plain, atol=1e-3)  # it learned
+    assert torch.allclose(final_logits, trained_logits, atol=2e-4)
+    manager = RunManager(out)
+    with pytest.raises(ModelError, match="checkpoints hold the adapter in PEFT's working form"):
+        plan_side(f"run:{run.run_id}@checkpoint-4", manager)
+    assert plan_side(f"run:{run.run_id}", manager).adapter == str(run.final_path)
+
+
+def test_loftq_brings_the_4_bit_base_plus_adapter_closer_to_the_weights(tiny_model, chat_file, tmp_path):
+    import bitsandbytes as bnb
+    from safetensors.torch import load_file
+
+    from engine.models.load import apply_lora, load_model
+    from engine.models.lora_init import prepare
+    from engine.models.resolve import resolve_model
+
+    config = tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="qlora", quantization_bit=4,
+                         lora_init="loftq")
+    resolved = resolve_model(config, log=lambda m: None)
+    model = apply_lora(load_model(resolved, config, "fp32"), config)
+    assert "closest to the original weights" in prepare(model, config, tmp_path, resolved.path)
+    original = load_file(Path(tiny_model) / "model.safetensors")
+    layer = model.base_model.model.model.layers[0].mlp.down_proj
+    weight = original["model.layers.0.mlp.down_proj.weight"].float()
+    quantized = bnb.functional.dequantize_4bit(layer.base_layer.weight.data, layer.base_layer.weight.quant_state)
+    delta = layer.lora_B["default"].weight @ layer.lora_A["default"].weight * layer.scaling["default"]
+    assert (weight - quantized - delta).norm() < 0.9 * (weight - quantized).norm()
+    with pytest.raises(ConfigError, match="loftq fits an adapter to a 4-bit quantized base"):
+        tiny_config(tiny_model, chat_file, tmp_path, lora_init="loftq")
+    with pytest.raises(ConfigError, match="pissa rewrites the base weights"):
+        tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="qlora", lora_init="pissa")

@@ -18,6 +18,7 @@ from typing import Any
 from engine.access.code import POLICY
 from engine.access.code import check_config as check_code
 from engine.access.paths import PathGuard
+from engine.config.optimizers import check_optimizer
 from engine.config.trackers import check_trackers
 from engine.config.train_config import TrainConfig
 from engine.data.explorer import DatasetExplorer
@@ -72,6 +73,7 @@ class Door:
     def start(self, config: TrainConfig) -> str:
         check_code(config)
         check_trackers(config.report_to)
+        check_optimizer(config.optim)
         self.guard.check_config(config)
         if not config.dataset:
             raise ConfigError("dataset: empty. Choose a data file or one of the samples first.")
@@ -81,6 +83,7 @@ class Door:
         config = self.manager.run(run_id).config()
         check_code(config)  # the policy may have changed since it first ran
         check_trackers(config.report_to)  # and the machine may have lost a tracker
+        check_optimizer(config.optim)
         return self.manager.resume(run_id, checkpoint or None)
 
     def run_detail(self, run_id: str, last: int = 20) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.config.field_info import ADAPTERS, DEFAULT_MODEL, FINETUNING_TYPES, METHODS, opt
+from engine.config.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 
 
 @dataclass
@@ -264,6 +265,16 @@ class TrainFields:
          "run:<运行 ID>（其最终适配器）、run:<运行 ID>@checkpoint-N，或含 adapter_config.json 的目录："
          "本次运行在自己的数据上继续训练该适配器（秩、alpha 和目标模块沿用该适配器的）。留空表示新建适配器。"),
         types=ADAPTERS)
+    lora_init: str = opt(
+        "default", "lora", ("Adapter initialisation", "适配器初始化"),
+        ("default: the adapter starts at zero. pissa / olora: it starts from each weight's main directions "
+         "(PiSSA: principal components, OLoRA: QR), often learning faster; the final adapter is converted to "
+         "apply to the unchanged base (twice the rank), checkpoints stay in PEFT's form for resuming. loftq "
+         "(QLoRA 4-bit): it starts where the quantized base plus the adapter is closest to the original weights.",
+         "default：适配器从零开始。pissa / olora：从每个权重的主方向开始（PiSSA 用主成分，OLoRA 用 QR 分解），"
+         "通常学得更快；最终适配器会转换为可直接用于原始基座（秩翻倍），检查点保持 PEFT 的形式以便续训。"
+         "loftq（QLoRA 4 位）：从“量化基座 + 适配器”最接近原始权重的位置开始。"),
+        choices=("default", "pissa", "olora", "loftq"), types=ADAPTERS)
     use_dora: bool = opt(
         False, "lora", ("DoRA", "DoRA"),
         ("Weight-decomposed LoRA: learns each weight's magnitude apart from its direction. Often closer to full "
@@ -336,6 +347,19 @@ class TrainFields:
          "loss and gradients; faster and smaller on small models with large vocabularies.",
          "SFT：只在损失用到的 token 上投影到词表（跳过提示词和填充）。损失与梯度不变；"
          "对词表大的小模型更快、更省内存。"), methods=("sft", "pt"))
+    optim: str = opt(
+        DEFAULT_OPTIMIZER, "advanced", ("Optimizer", "优化器"),
+        ("adamw_torch_fused: AdamW in one fused kernel (the default). adamw_torch: the same, unfused. adafactor: "
+         "factored second moments and no first moment, so almost no optimizer memory (full fine-tuning of a "
+         "larger model). adamw_8bit / paged_adamw_8bit: bitsandbytes' 8-bit AdamW, a quarter of the optimizer "
+         "memory; paged moves it to RAM under pressure (NVIDIA GPUs). galore_adamw / apollo_adamw: full "
+         "fine-tuning with low-rank optimizer states on the attention and MLP weights (pip install galore-torch "
+         "/ apollo-torch).",
+         "adamw_torch_fused：单个融合内核的 AdamW（默认）。adamw_torch：同上，未融合。adafactor：二阶矩分解存储、"
+         "没有一阶矩，几乎不占优化器内存（适合较大模型的全参微调）。adamw_8bit / paged_adamw_8bit：bitsandbytes 的 "
+         "8 位 AdamW，优化器内存约为四分之一；paged 在内存紧张时移到系统内存（需要 NVIDIA GPU）。galore_adamw / "
+         "apollo_adamw：全参微调时注意力和 MLP 权重使用低秩优化器状态（需 pip install galore-torch / apollo-torch）。"),
+        choices=tuple(OPTIMIZERS))
     precision: str = opt(
         "auto", "advanced", ("Precision", "精度"),
         ("auto: bf16 on GPUs that support it, fp16 on older GPUs; on a CPU, bf16 only where it measures "

@@ -4,8 +4,9 @@ rule is one line naming the field and the fix; the config is refused with all of
 from __future__ import annotations
 
 from engine.config.datasets import dataset_parts, mix_weights
-from engine.config.field_info import REFERENCED
+from engine.config.field_info import ADAPTERS, REFERENCED
 from engine.config.fields import TrainFields
+from engine.config.optimizers import optimizer_errors
 from engine.config.trackers import tracker_errors
 from engine.errors import ConfigError
 from engine.rewards.spec import check_spec
@@ -37,6 +38,14 @@ def cross_field_errors(config: TrainFields) -> list[str]:
         except ConfigError as exc:
             errors.append(str(exc))
     errors += tracker_errors(config.report_to)
+    errors += optimizer_errors(config.optim, config.finetuning_type)
+    if config.finetuning_type in ADAPTERS and config.lora_init == "loftq" and not (config.finetuning_type == "qlora" and
+                                                                  config.quantization_bit == 4):
+        errors.append("lora_init: loftq fits an adapter to a 4-bit quantized base; use it with finetuning_type "
+                      "qlora and quantization_bit 4, or pissa / olora with lora")
+    if config.finetuning_type == "qlora" and config.lora_init in ("pissa", "olora"):
+        errors.append(f"lora_init: {config.lora_init} rewrites the base weights, which QLoRA keeps quantized; use "
+                      "loftq with qlora, or finetuning_type lora")
     if config.max_steps == 0:
         errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
     if config.lora_target.strip() == "":

@@ -17,6 +17,7 @@ from typing import Any
 from engine.config.field_info import DEFAULT_MODEL
 from engine.config.train_config import TrainConfig
 from engine.errors import ModelError, RunError
+from engine.models.lora_init import CONVERTED
 from engine.models.resolve import resolve_model
 
 
@@ -77,6 +78,10 @@ def plan_side(spec: str, manager: Any) -> SidePlan:
         if not folder.is_dir() or not point.strip().startswith("checkpoint-"):
             raise ModelError(f"run {run_id} has no {point}: its checkpoints are "
                              f"{', '.join(p.name for p in run.checkpoints()) or 'none'}")
+        if _residual_checkpoints(config):
+            raise ModelError(f"run {run_id} trained with lora_init {config.lora_init}: its checkpoints hold the "
+                             "adapter in PEFT's working form, against a rewritten base, to resume from; its final "
+                             f"model applies to the base as it is: pick run:{run_id}")
     else:
         folder = run.final_path
         if not folder.is_dir():
@@ -94,6 +99,11 @@ def plan_side(spec: str, manager: Any) -> SidePlan:
     return SidePlan(spec, label, config.model_name_or_path, config.model_source, config.gguf_file,
                     str(folder) if is_adapter else "", "" if is_adapter else str(folder), tokenizer,
                     template_of(tokenizer) if tokenizer else "", config.trust_remote_code)
+
+
+def _residual_checkpoints(config: TrainConfig) -> bool:
+    """PiSSA and OLoRA checkpoints only fit the residual base training made (see models/lora_init.py)."""
+    return config.uses_lora and config.lora_init in CONVERTED and not config.adapter_name_or_path
 
 
 def template_of(folder: str) -> str:
@@ -141,5 +151,6 @@ def side_choices(manager: Any) -> list[tuple[str, str]]:
         specs.append(f"base:{config.model_name_or_path}")
         if run.final_path.is_dir():
             specs.append(f"run:{run_id}")
-        specs += [f"run:{run_id}@{point.name}" for point in reversed(run.checkpoints())]
+        if not _residual_checkpoints(config):
+            specs += [f"run:{run_id}@{point.name}" for point in reversed(run.checkpoints())]
     return [(side_label(spec), spec) for spec in dict.fromkeys(specs)]

@@ -7,6 +7,7 @@ from typing import Any
 from engine.config.train_config import TrainConfig
 from engine.data.encode import CHATML_TEMPLATE
 from engine.errors import ModelError
+from engine.models.lora_init import peft_init
 from engine.models.precision import torch_dtype
 from engine.models.resolve import ResolvedModel
 
@@ -88,7 +89,7 @@ def apply_lora(model: Any, config: TrainConfig, parent: str = "") -> Any:
                          "tokens: embed_tokens,lm_head)")
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=modules, task_type="CAUSAL_LM", use_dora=config.use_dora,
-                      use_rslora=config.use_rslora, modules_to_save=save,
+                      use_rslora=config.use_rslora, modules_to_save=save, init_lora_weights=peft_init(config),
                       # tied input and output embeddings (SmolLM2, Qwen3-0.6B) must stay one trained copy
                       ensure_weight_tying=bool(save) and bool(getattr(model.config, "tie_word_embeddings", False)))
     try:

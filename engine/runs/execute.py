@@ -17,9 +17,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from engine.config.optimizers import check_optimizer
 from engine.data.encode import EncodeStats, LossMask, encode_conversations
 from engine.data.prepare import encode_samples, read_samples
 from engine.data.replay import replay_conversations
+from engine.models import lora_init
 from engine.models.freeze import apply_freeze
 from engine.models.load import apply_lora, load_model, load_tokenizer
 from engine.models.memory import release_memory
@@ -95,6 +97,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
         _select_gpus(config.cuda_visible_devices, run)
     run.log(f"run {run.run_id}: {config.method}/{config.finetuning_type} on {config.model_name_or_path}"
             + (f", resuming from {resume_from}" if resume_from else ""))
+    check_optimizer(config.optim)  # the door asked already; a run queued elsewhere (or a worker) asks here
 
     # 1. data first: a dataset with no usable row fails before any model is loaded
     normalized, report = read_samples(config)
@@ -132,6 +135,10 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
         train = train + _replay(model, tok, resolved.path, config, len(train), run)
     if config.uses_lora:
         model = apply_lora(model, config, parent.folder if parent else "")
+        if not parent and not resume_from:  # a resumed run's adapter comes back from its checkpoint
+            note = lora_init.prepare(model, config, run.path, resolved.path, keep=rank() == 0)
+            if note:
+                run.log(note)
     elif config.finetuning_type == "freeze":
         trained = apply_freeze(model, config)
         run.log(f"freeze tuning: {len(trained)} weights of {config.freeze_trainable_modules} in "
@@ -174,6 +181,8 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
         shutil.rmtree(partial, ignore_errors=True)
     trainer.save_model(str(partial))  # every process calls it; only the main one writes
     if main_process:
+        if config.uses_lora and not parent:
+            lora_init.save_final(trainer.model, partial, config, run.path)
         tok.save_pretrained(str(partial))
         shutil.rmtree(run.final_path, ignore_errors=True)
         os.replace(partial, run.final_path)

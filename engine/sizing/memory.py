@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from engine.config.field_info import PAIRWISE
+from engine.config.optimizers import DEFAULT_OPTIMIZER, LOW_RANK, OPTIMIZERS, low_rank
 from engine.errors import ConfigError
 from engine.sizing.shape import ModelShape
 from engine.text.message import Joined, Text, say
@@ -35,6 +36,7 @@ class Setting:
     modules_to_save: str = ""  # modules trained in full beside a LoRA adapter (embed_tokens, lm_head)
     freeze_layers: int = 0  # method freeze: the last N layers trained (the first N when negative)
     freeze_modules: str = "all"  # all, or self_attn / mlp
+    optimizer: str = DEFAULT_OPTIMIZER  # the `optim` field: what its state costs per trained parameter
 
     def __post_init__(self) -> None:
         for name, low, high in (("max_len", 1, 1 << 21), ("batch", 1, 1 << 16), ("lora_rank", 1, 4096)):
@@ -77,9 +79,9 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
         trainable += _saved_module_params(shape, s.modules_to_save)
         if s.dora:
             trainable += shape.layers * sum(o for _, o in shape.linear_shapes())
-    # fp32 gradients and two AdamW moments; LoRA adapters add their own fp32 weights (the full model's
-    # fp32 weights are already the weights above)
-    state = trainable * (16 if lora else 12)
+    # fp32 gradients and the optimizer's state (AdamW: two fp32 moments); LoRA adapters add their own fp32
+    # weights (the full model's fp32 weights are already the weights above)
+    state = trainable * (8 if lora else 4) + _optimizer_state(shape, s, trainable)
     rows = s.batch * (2 if s.stage in PAIRWISE else 1)  # pairwise methods run chosen and rejected side by side
     tokens = rows * s.max_len
     act_bytes = compute if s.precision != "fp32" else 4
@@ -133,6 +135,16 @@ def verdict(total_gb: float, device_gb: float) -> str:
     if total_gb <= TIGHT * device_gb:
         return "fits"
     return "tight" if total_gb <= device_gb else "does not fit"
+
+
+def _optimizer_state(shape: ModelShape, s: Setting, trainable: int) -> float:
+    spec = OPTIMIZERS.get(s.optimizer, OPTIMIZERS["adamw_torch"])
+    if s.optimizer not in LOW_RANK or s.method != "full":
+        return trainable * spec.state_bytes
+    # GaLore / APOLLO: the projections' moments (rank × width) and the projection (width × rank) for the
+    # attention and MLP weights, about 1.5 × rank / width of AdamW's; everything else gets plain AdamW
+    share = min(1.0, 1.5 * low_rank(shape.hidden) / shape.hidden)
+    return (trainable - shape.linear_params) * spec.state_bytes + shape.linear_params * spec.state_bytes * share
 
 
 def nearest_fit(shape: ModelShape, s: Setting, device_gb: float) -> tuple[Setting, Estimate] | None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engine.config.optimizers import LOW_RANK, LOW_RANK_TARGETS, low_rank
 from engine.config.train_config import TrainConfig
 from engine.training.trackers import integration_names
 
@@ -38,6 +39,7 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "eval_steps": eval_steps if has_eval else None,
         "gradient_checkpointing": config.gradient_checkpointing,
         "gradient_checkpointing_kwargs": {"use_reentrant": False} if config.gradient_checkpointing else None,
+        "optim": config.optim,  # GaLore's and APOLLO's targets and rank: low_rank_states, once the model is known
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
         # NEFTune: transformers adds the noise in a forward hook on the input embeddings, in training only
@@ -61,6 +63,17 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
            if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}),
         **(_best_kwargs(config) if has_eval else {}),
     }
+
+
+def low_rank_states(config: TrainConfig, args: Any, model: Any) -> str:
+    """GaLore / APOLLO: which weights get low-rank optimizer states, at a rank fitted to the model's width
+    (the Trainer builds the optimizer from these when training starts). Returns the line for the log."""
+    if config.optim not in LOW_RANK:
+        return ""
+    rank = low_rank(int(getattr(model.config, "hidden_size", 512)))
+    args.optim_target_modules = LOW_RANK_TARGETS
+    args.optim_args = f"rank={rank}"
+    return f" (low-rank optimizer states of rank {rank} on the attention and MLP weights)"
 
 
 def _best_kwargs(config: TrainConfig) -> dict[str, Any]:
