@@ -478,3 +478,64 @@ def test_loftq_brings_the_4_bit_base_plus_adapter_closer_to_the_weights(tiny_mod
         tiny_config(tiny_model, chat_file, tmp_path, lora_init="loftq")
     with pytest.raises(ConfigError, match="pissa rewrites the base weights"):
         tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="qlora", lora_init="pissa")
+
+
+def test_rope_scaling_is_saved_and_used_wherever_the_run_answers(tiny_model, chat_file, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from engine.export.exporter import ExportManager, ExportRequest
+    from engine.inference.pool import ModelPool
+    from engine.inference.sides import plan_side
+    from engine.models.rope import config_kwargs
+
+    pretrained = json.loads((Path(tiny_model) / "config.json").read_text())["max_position_embeddings"]
+    ids = torch.tensor([list(range(3, 40))])
+    with torch.inference_mode():
+        plain = AutoModelForCausalLM.from_pretrained(tiny_model)(ids).logits
+        scaled = AutoModelForCausalLM.from_pretrained(tiny_model, **config_kwargs(str(tiny_model), "linear", 4.0)
+                                                      )(ids).logits
+    assert not torch.allclose(plain, scaled, atol=1e-3)  # the same weights see stretched positions
+
+    out = tmp_path / "lora"
+    run = trained(tiny_config(tiny_model, chat_file, out, rope_scaling="linear", rope_factor=4.0, max_steps=2), out)
+    manager = RunManager(out)
+    run_side, base_side = ModelPool().sides([plan_side(f"run:{run.run_id}", manager),
+                                             plan_side(f"base:{tiny_model}", manager)])
+    rope = run_side.loaded.model.config.rope_parameters
+    assert (rope["rope_type"], rope["factor"]) == ("linear", 4.0)  # Compare Chat loads the run's base scaled
+    assert run_side.loaded.model.config.max_position_embeddings == 4 * pretrained
+    assert base_side.loaded.model.config.rope_parameters.get("rope_type", "default") == "default"
+    merged = ExportManager(manager).run(ExportRequest(run.run_id, "merged", verify=False))
+    saved = json.loads((Path(merged["folder"]) / "config.json").read_text())
+    assert (saved["rope_parameters"]["rope_type"], saved["rope_parameters"]["factor"]) == ("linear", 4.0)
+
+    out = tmp_path / "full"
+    full = trained(tiny_config(tiny_model, chat_file, out, finetuning_type="full", rope_scaling="yarn",
+                               rope_factor=2.0, max_steps=1), out)
+    saved = json.loads((full.final_path / "config.json").read_text())
+    assert saved["rope_parameters"]["rope_type"] == "yarn" and saved["max_position_embeddings"] == 2 * pretrained
+    assert saved["rope_parameters"]["original_max_position_embeddings"] == pretrained
+
+
+def test_gguf_keeps_linear_and_yarn_rope_scaling_and_refuses_dynamic(tmp_path):
+    import gguf
+
+    from engine.export.gguf_file import _add_rope_scaling
+
+    def written(params: dict) -> dict:
+        path = tmp_path / f"{params['rope_type']}.gguf"
+        writer = gguf.GGUFWriter(str(path), "llama")
+        _add_rope_scaling(writer, {"rope_parameters": params, "max_position_embeddings": 8192})
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.close()
+        fields = gguf.GGUFReader(path).fields
+        return {k: fields[k].contents() for k in fields if k.startswith("llama.rope")}
+
+    assert written({"rope_type": "linear", "factor": 4.0}) == {"llama.rope.scaling.type": "linear",
+                                                               "llama.rope.scaling.factor": 4.0}
+    yarn = written({"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 4096})
+    assert yarn["llama.rope.scaling.type"] == "yarn" and yarn["llama.rope.scaling.original_context_length"] == 4096
+    with pytest.raises(ModelError, match="export it as merged safetensors"):
+        written({"rope_type": "dynamic", "factor": 2.0})

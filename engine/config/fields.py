@@ -225,6 +225,19 @@ class TrainFields:
         1024, "train", ("Max sequence length", "最大序列长度"),
         ("Longer samples are truncated (and counted in the data report).", "超长样本会被截断（并计入数据报告）。"),
         minimum=16, maximum=131072)
+    rope_scaling: str = opt(
+        "none", "train", ("RoPE scaling", "RoPE 缩放"),
+        ("Train on a longer context than the model was pretrained for by scaling its rotary positions: linear "
+         "(all positions stretched by the factor), dynamic (only past the pretrained length), yarn (by frequency, "
+         "usually the best). Kept with the run: Compare Chat, the endpoint and exports use it. none = the model's "
+         "own.",
+         "通过缩放旋转位置编码，在比预训练更长的上下文上训练：linear（所有位置按倍数拉伸）、dynamic（只在超过预训练长度后缩放）、"
+         "yarn（按频率插值，通常最好）。随运行保存：对比聊天、接口和导出都会使用。none 表示保持模型自身设置。"),
+        choices=("none", "linear", "dynamic", "yarn"))
+    rope_factor: float = opt(
+        2.0, "train", ("RoPE scaling factor", "RoPE 缩放倍数"),
+        ("How many times the pretrained context the scaled positions reach (with RoPE scaling on).",
+         "缩放后的位置可覆盖预训练上下文的倍数（开启 RoPE 缩放时）。"), minimum=1.0, maximum=64.0)
     packing: bool = opt(
         False, "train", ("Packing", "序列打包"),
         ("Pack several short samples into one sequence (kept apart by attention); faster on short data.",

@@ -57,6 +57,7 @@ def write_gguf(folder: Path, target: Path, quant: str = "f16", name: str = "",
     writer.add_layer_norm_rms_eps(float(config.get("rms_norm_eps") or 1e-6))
     writer.add_rope_freq_base(float(_rope_theta(config)))
     writer.add_rope_dimension_count(head_dim)
+    _add_rope_scaling(writer, config)
     if arch == "qwen3" or head_dim != int(config["hidden_size"]) // heads:
         writer.add_key_length(head_dim)
         writer.add_value_length(head_dim)
@@ -90,6 +91,24 @@ def write_gguf(folder: Path, target: Path, quant: str = "f16", name: str = "",
     writer.write_tensors_to_file()
     writer.close()
     return {"architecture": arch, "tensors": count, "quant": quant, "chat_template": template}
+
+
+def _add_rope_scaling(writer: Any, config: dict[str, Any]) -> None:
+    """A run trained with RoPE scaling keeps it in llama.cpp (linear and YaRN; GGUF has no dynamic)."""
+    import gguf
+
+    params = config.get("rope_parameters") or config.get("rope_scaling") or {}
+    kind = params.get("rope_type", params.get("type", "default")) if isinstance(params, dict) else "default"
+    if kind in ("default", None):
+        return
+    if kind not in ("linear", "yarn"):
+        raise ModelError(f"this model scales RoPE as {kind!r}, which GGUF cannot record (llama.cpp knows linear and "
+                         "yarn): export it as merged safetensors, or train with rope_scaling linear or yarn")
+    writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR if kind == "linear" else gguf.RopeScalingType.YARN)
+    writer.add_rope_scaling_factor(float(params["factor"]))
+    if kind == "yarn":
+        writer.add_rope_scaling_orig_ctx_len(int(params.get("original_max_position_embeddings") or
+                                                 config.get("max_position_embeddings") or 4096))
 
 
 def _rope_theta(config: dict[str, Any]) -> float:

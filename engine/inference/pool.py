@@ -20,6 +20,7 @@ from engine.errors import ModelError
 from engine.inference.sides import SidePlan
 from engine.models.memory import release_memory
 from engine.models.precision import cpu_bf16_is_faster
+from engine.models.rope import config_kwargs
 
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 MERGE_SHARE = 0.15  # a merged copy is made when the weights take at most this share of the free memory
@@ -101,7 +102,7 @@ class ModelPool:
         if plan.base_key in self._models:
             return self._models[plan.base_key]
         path = plan.resolve_base()
-        loaded = Loaded(_load(path, plan.trust_remote_code), path)
+        loaded = Loaded(_load(path, plan.trust_remote_code, plan.rope), path)
         self._models[plan.base_key] = loaded
         return loaded
 
@@ -187,7 +188,7 @@ def _copy_fits(model: Any, share: float) -> bool:
     return weights <= share * free
 
 
-def _load(path: str, trust_remote_code: bool) -> Any:
+def _load(path: str, trust_remote_code: bool, rope: tuple[str, float] = ("none", 1.0)) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -198,6 +199,7 @@ def _load(path: str, trust_remote_code: bool) -> Any:
         dtype = torch.bfloat16 if cpu_bf16_is_faster() else torch.float32
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
+                                                     **config_kwargs(path, *rope, trust_remote_code),
                                                      **({"device_map": {"": 0}} if cuda else {}))
     except Exception as exc:
         raise ModelError(f"cannot load the model from {path}: {str(exc).splitlines()[0][:300]}") from exc

@@ -33,10 +33,12 @@ class SidePlan:
     tokenizer: str  # the folder whose tokenizer and chat template this side uses ("" = the base's)
     trained_template: str  # the chat template the run trained with ("" for a base side)
     trust_remote_code: bool = False
+    rope: tuple[str, float] = ("none", 1.0)  # a LoRA run's RoPE scaling: its base is loaded with it
 
     @property
     def base_key(self) -> str:
-        return f"{self.base}|{self.model_source}|{self.gguf_file}"
+        return f"{self.base}|{self.model_source}|{self.gguf_file}" + ("" if self.rope[0] == "none" else
+                                                                       f"|rope={self.rope[0]}x{self.rope[1]:g}")
 
     @property
     def run_id(self) -> str:
@@ -98,7 +100,8 @@ def plan_side(spec: str, manager: Any) -> SidePlan:
     label = side_label(spec)
     return SidePlan(spec, label, config.model_name_or_path, config.model_source, config.gguf_file,
                     str(folder) if is_adapter else "", "" if is_adapter else str(folder), tokenizer,
-                    template_of(tokenizer) if tokenizer else "", config.trust_remote_code)
+                    template_of(tokenizer) if tokenizer else "", config.trust_remote_code,
+                    (config.rope_scaling, config.rope_factor) if is_adapter else ("none", 1.0))
 
 
 def _residual_checkpoints(config: TrainConfig) -> bool:

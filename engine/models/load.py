@@ -10,6 +10,7 @@ from engine.errors import ModelError
 from engine.models.lora_init import peft_init
 from engine.models.precision import torch_dtype
 from engine.models.resolve import ResolvedModel
+from engine.models.rope import config_kwargs
 
 
 def load_tokenizer(resolved: ResolvedModel, config: TrainConfig) -> Any:
@@ -32,7 +33,9 @@ def load_model(resolved: ResolvedModel, config: TrainConfig, precision: str) -> 
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code, "attn_implementation": "sdpa"}
+    kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code, "attn_implementation": "sdpa",
+                              **config_kwargs(resolved.path, config.rope_scaling, config.rope_factor,
+                                              config.trust_remote_code)}
     # LoRA keeps the frozen base in the compute dtype; full fine-tuning keeps fp32 master weights
     # and lets autocast run the matmuls in bf16/fp16.
     kwargs["dtype"] = torch_dtype(precision) if config.uses_lora else torch.float32
