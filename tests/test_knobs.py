@@ -223,8 +223,37 @@ def test_a_run_continues_another_runs_adapter_and_records_it(tiny_model, tmp_pat
     assert learnt > 0.3 and abs(first(child) - last) < 0.1 * learnt, (first(fresh), last, first(child))
     assert json.loads((child.final_path / "adapter_config.json").read_text())["r"] == 16  # the parent's shape
     assert child.status()["parent"] == {"spec": f"run:{parent.run_id}", "folder": str(parent.final_path),
-                                        "run_id": parent.run_id, "point": "final"}
+                                        "run_id": parent.run_id, "point": "final", "below": []}
     assert "continuing the adapter run:" in child.log_path.read_text()
+
+    # a new adapter on top: the parent merged into the base, a fresh adapter of this run's own shape, which
+    # starts at zero, so the first loss is again where the parent ended (its learning rate keeps it there)
+    stacked = trained(tiny_config(tiny_model, data, outputs, max_steps=1, adapter_name_or_path=f"run:{parent.run_id}",
+                                  create_new_adapter=True, per_device_train_batch_size=4, learning_rate=1e-12),
+                      outputs)
+    assert abs(first(stacked) - last) < 0.1 * learnt
+    assert json.loads((stacked.final_path / "adapter_config.json").read_text())["r"] == 8
+    assert stacked.status()["stack"] == [str(parent.final_path)]
+    assert "a new adapter on top of run:" in stacked.log_path.read_text()
+    # Compare Chat loads the base, merges the parent, then applies the new adapter: it answers as the parent
+    from engine.inference.decode import Sampling
+    from engine.inference.generate import answer
+    from engine.inference.pool import ModelPool
+    from engine.inference.sides import plan_side
+
+    manager = RunManager(outputs)
+    sides = ModelPool().sides([plan_side(f"run:{stacked.run_id}", manager), plan_side(f"run:{parent.run_id}", manager),
+                               plan_side(f"base:{tiny_model}", manager)])
+    question = [{"role": "user", "content": "Say the number 2."}]
+    on_top, below, base = answer(sides, [question] * 3, Sampling(max_new_tokens=8))
+    assert on_top == below != base
+    # a run continuing the stacked one sits on the same merged base
+    from engine.runs.parent import parent_adapter
+
+    grandchild = tiny_config(tiny_model, data, outputs, adapter_name_or_path=f"run:{stacked.run_id}")
+    assert parent_adapter(grandchild, outputs / "runs").stack(False) == [str(parent.final_path)]
+    with pytest.raises(ConfigError, match="create_new_adapter: stacks a new adapter on the one in"):
+        tiny_config(tiny_model, data, outputs, create_new_adapter=True)
 
 
 def test_a_parent_that_cannot_be_continued_is_explained(tiny_model, chat_file, tmp_path):

@@ -288,6 +288,14 @@ class TrainFields:
          "通常学得更快；最终适配器会转换为可直接用于原始基座（秩翻倍），检查点保持 PEFT 的形式以便续训。"
          "loftq（QLoRA 4 位）：从“量化基座 + 适配器”最接近原始权重的位置开始。"),
         choices=("default", "pissa", "olora", "loftq"), types=ADAPTERS)
+    create_new_adapter: bool = opt(
+        False, "lora", ("New adapter on top", "在其上新建适配器"),
+        ("With an adapter to continue from: merge it into the base and train a new adapter on top (this run's "
+         "rank, alpha and targets), instead of training that adapter further. Compare Chat and exports merge "
+         "the adapters below it first. Not with QLoRA (its base stays quantized).",
+         "已指定要继续的适配器时：先把它合并进基座，再在其上训练一个新适配器（使用本次运行的秩、alpha 和目标模块），"
+         "而不是继续训练原适配器。对比聊天和导出会先合并下面的适配器。QLoRA 不可用（其基座保持量化）。"),
+        types=ADAPTERS)
     use_dora: bool = opt(
         False, "lora", ("DoRA", "DoRA"),
         ("Weight-decomposed LoRA: learns each weight's magnitude apart from its direction. Often closer to full "

@@ -46,6 +46,12 @@ def cross_field_errors(config: TrainFields) -> list[str]:
     if config.finetuning_type == "qlora" and config.lora_init in ("pissa", "olora"):
         errors.append(f"lora_init: {config.lora_init} rewrites the base weights, which QLoRA keeps quantized; use "
                       "loftq with qlora, or finetuning_type lora")
+    if config.create_new_adapter and config.finetuning_type in ADAPTERS and not config.adapter_name_or_path.strip():
+        errors.append("create_new_adapter: stacks a new adapter on the one in adapter_name_or_path, which is empty; "
+                      "name a run (run:<id>) or an adapter folder there, or untick it")
+    if config.create_new_adapter and config.finetuning_type == "qlora":
+        errors.append("create_new_adapter: merging the adapter below into a 4-bit base would round it away; use "
+                      "finetuning_type lora, or continue the adapter itself")
     if config.max_steps == 0:
         errors.append("max_steps: 0 would train nothing; use -1 to train by epochs or a positive count")
     if config.lora_target.strip() == "":

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.inference.sides import SidePlan
+from engine.models.load import merge_adapters
 from engine.models.rope import config_kwargs
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md")
@@ -41,8 +42,11 @@ def merged_model(plan: SidePlan, target: Path, shard_size: str = "2GB",
 
         progress(0.05, f"loading the base model {plan.base}…")
         path = plan.resolve_base()
-        base = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, trust_remote_code=plan.trust_remote_code,
-                                                    **config_kwargs(path, *plan.rope, plan.trust_remote_code))
+        base = merge_adapters(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32,
+                                                                   trust_remote_code=plan.trust_remote_code,
+                                                                   **config_kwargs(path, *plan.rope,
+                                                                                   plan.trust_remote_code)),
+                              plan.stack)
         try:
             adapted = PeftModel.from_pretrained(base, plan.adapter)
         except Exception as exc:

@@ -18,6 +18,7 @@ from typing import Any
 from engine.data.encode import CHATML_TEMPLATE
 from engine.errors import ModelError
 from engine.inference.sides import SidePlan
+from engine.models.load import merge_adapters
 from engine.models.memory import release_memory
 from engine.models.precision import cpu_bf16_is_faster
 from engine.models.rope import config_kwargs
@@ -102,7 +103,7 @@ class ModelPool:
         if plan.base_key in self._models:
             return self._models[plan.base_key]
         path = plan.resolve_base()
-        loaded = Loaded(_load(path, plan.trust_remote_code, plan.rope), path)
+        loaded = Loaded(merge_adapters(_load(path, plan.trust_remote_code, plan.rope), plan.stack), path)
         self._models[plan.base_key] = loaded
         return loaded
 

@@ -34,11 +34,13 @@ class SidePlan:
     trained_template: str  # the chat template the run trained with ("" for a base side)
     trust_remote_code: bool = False
     rope: tuple[str, float] = ("none", 1.0)  # a LoRA run's RoPE scaling: its base is loaded with it
+    stack: tuple[str, ...] = ()  # adapters merged into the base before this side's own (create_new_adapter)
 
     @property
     def base_key(self) -> str:
-        return f"{self.base}|{self.model_source}|{self.gguf_file}" + ("" if self.rope[0] == "none" else
-                                                                       f"|rope={self.rope[0]}x{self.rope[1]:g}")
+        return (f"{self.base}|{self.model_source}|{self.gguf_file}"
+                + ("" if self.rope[0] == "none" else f"|rope={self.rope[0]}x{self.rope[1]:g}")
+                + "".join(f"+{folder}" for folder in self.stack))
 
     @property
     def run_id(self) -> str:
@@ -101,12 +103,14 @@ def plan_side(spec: str, manager: Any) -> SidePlan:
     return SidePlan(spec, label, config.model_name_or_path, config.model_source, config.gguf_file,
                     str(folder) if is_adapter else "", "" if is_adapter else str(folder), tokenizer,
                     template_of(tokenizer) if tokenizer else "", config.trust_remote_code,
-                    (config.rope_scaling, config.rope_factor) if is_adapter else ("none", 1.0))
+                    (config.rope_scaling, config.rope_factor) if is_adapter else ("none", 1.0),
+                    tuple(run.status().get("stack") or ()) if is_adapter else ())
 
 
 def _residual_checkpoints(config: TrainConfig) -> bool:
     """PiSSA and OLoRA checkpoints only fit the residual base training made (see models/lora_init.py)."""
-    return config.uses_lora and config.lora_init in CONVERTED and not config.adapter_name_or_path
+    return config.uses_lora and config.lora_init in CONVERTED and (not config.adapter_name_or_path or
+                                                                    config.create_new_adapter)
 
 
 def template_of(folder: str) -> str:

@@ -57,6 +57,21 @@ def load_model(resolved: ResolvedModel, config: TrainConfig, precision: str) -> 
     return model
 
 
+def merge_adapters(model: Any, folders: list[str] | tuple[str, ...]) -> Any:
+    """The base with each adapter merged into it in turn: where a stacked run's own adapter applies."""
+    if not folders:
+        return model
+    from peft import PeftModel
+
+    for folder in folders:
+        try:
+            model = PeftModel.from_pretrained(model, folder).merge_and_unload()
+        except Exception as exc:
+            raise ModelError(f"the adapter in {folder}, which this model stacks on, does not fit the base "
+                             f"({str(exc).splitlines()[0][:300]}): was it moved, or trained on another base?") from exc
+    return model
+
+
 def _load_hint(resolved: ResolvedModel, exc: Exception, config: TrainConfig) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "trust_remote_code" in str(exc) and not config.trust_remote_code:

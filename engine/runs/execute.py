@@ -23,7 +23,7 @@ from engine.data.prepare import encode_samples, read_samples
 from engine.data.replay import replay_conversations
 from engine.models import lora_init
 from engine.models.freeze import apply_freeze
-from engine.models.load import apply_lora, load_model, load_tokenizer
+from engine.models.load import apply_lora, load_model, load_tokenizer, merge_adapters
 from engine.models.memory import release_memory
 from engine.models.precision import pick_precision
 from engine.models.resolve import resolve_model
@@ -102,10 +102,15 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     # 1. data first: a dataset with no usable row fails before any model is loaded
     normalized, report = read_samples(config)
     parent = parent_adapter(config, run.path.parent)  # before any model is loaded: a wrong parent fails fast
+    stack = parent.stack(config.create_new_adapter) if parent else []
     if parent:
-        run.write_status(parent=parent.to_dict())
-        run.log(f"continuing the adapter {parent.spec} ({adapter_settings(parent.folder)}; this run's LoRA "
-                "shape settings are not used)")
+        run.write_status(parent=parent.to_dict(), stack=stack)
+        if config.create_new_adapter:
+            run.log(f"a new adapter on top of {parent.spec}: {len(stack)} adapter{'s' if len(stack) > 1 else ''} "
+                    "merged into the base first")
+        else:
+            run.log(f"continuing the adapter {parent.spec} ({adapter_settings(parent.folder)}; this run's LoRA "
+                    "shape settings are not used)")
     precision = pick_precision(config)
     resolved = resolve_model(config, log=run.log)
     run.log(f"model: {resolved.path} ({resolved.source}); precision {precision}")
@@ -130,12 +135,14 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
 
     set_seed(config.seed)
     started = time.time()
-    model = load_model(resolved, config, precision)
+    model = merge_adapters(load_model(resolved, config, precision), stack)
     if config.replay_ratio > 0 and config.method == "sft":  # ignored for other methods, as the form hides it
-        train = train + _replay(model, tok, resolved.path, config, len(train), run)
+        base_key = resolved.path + "".join(f"+{folder}" for folder in stack)  # replay answers are cached per base
+        train = train + _replay(model, tok, base_key, config, len(train), run)
+    continued = parent.folder if parent and not config.create_new_adapter else ""
     if config.uses_lora:
-        model = apply_lora(model, config, parent.folder if parent else "")
-        if not parent and not resume_from:  # a resumed run's adapter comes back from its checkpoint
+        model = apply_lora(model, config, continued)
+        if not continued and not resume_from:  # a resumed run's adapter comes back from its checkpoint
             note = lora_init.prepare(model, config, run.path, resolved.path, keep=rank() == 0)
             if note:
                 run.log(note)
@@ -181,7 +188,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
         shutil.rmtree(partial, ignore_errors=True)
     trainer.save_model(str(partial))  # every process calls it; only the main one writes
     if main_process:
-        if config.uses_lora and not parent:
+        if config.uses_lora and not continued:
             lora_init.save_final(trainer.model, partial, config, run.path)
         tok.save_pretrained(str(partial))
         shutil.rmtree(run.final_path, ignore_errors=True)

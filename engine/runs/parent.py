@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.config.train_config import TrainConfig
 from engine.errors import ModelError
@@ -20,9 +21,15 @@ class Parent:
     folder: str  # the adapter's folder
     run_id: str = ""  # the parent run, when named as one
     point: str = "final"  # final or checkpoint-N
+    below: tuple[str, ...] = ()  # adapters the parent's own adapter sits on (merged into the base first)
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "below": list(self.below)}
+
+    def stack(self, new_adapter: bool) -> list[str]:
+        """The adapters merged into the base before this run's adapter: the parent's own, and the parent
+        itself when this run trains a new adapter on top of it."""
+        return [*self.below, self.folder] if new_adapter else list(self.below)
 
 
 def parent_adapter(config: TrainConfig, runs_dir: Path) -> Parent | None:
@@ -45,7 +52,8 @@ def parent_adapter(config: TrainConfig, runs_dir: Path) -> Parent | None:
             has = ", ".join(p.name for p in run.checkpoints()) or "no checkpoint"
             raise ModelError(f"adapter_name_or_path: run {run_id} has no adapter in {point} (it has {has}; a "
                              "full or freeze run has no adapter to continue)")
-        return Parent(spec, str(folder), run_id, point)
+        below = tuple(run.status().get("stack") or ())  # the parent run stacked on others itself
+        return Parent(spec, str(folder), run_id, point, below)
     folder = project_path(spec)
     if not (folder / "adapter_config.json").is_file():
         raise ModelError(f"adapter_name_or_path: {spec} holds no adapter_config.json; give a folder saved by a "
