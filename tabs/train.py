@@ -300,7 +300,7 @@ def dataset_choices(ctx: AppContext) -> list[str]:
 
 FIT_FIELDS = ("model_name_or_path", "method", "finetuning_type", "quantization_bit", "max_seq_length",
               "per_device_train_batch_size", "gradient_checkpointing", "precision", "lora_r", "use_dora",
-              "lora_modules_to_save", "freeze_trainable_layers", "freeze_trainable_modules")
+              "lora_modules_to_save", "freeze_trainable_layers", "freeze_trainable_modules", "optim")
 
 
 def fit_markdown(door: Door, config: TrainConfig, lang: str) -> str:
