@@ -9,9 +9,10 @@ from typing import Any
 
 import gradio as gr
 
+from engine.export import kquants
 from engine.export.exporter import ExportRequest
 from engine.export.gguf_file import QUANTS
-from engine.export.kquants import K_QUANTS, available
+from engine.export.kquants import K_QUANTS
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -72,7 +73,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
 def quant_choices(lang: str) -> list[tuple[str, str]]:
     """The GGUF types, q8_0 first; k-quants say when they need llama-cpp-python (choosing one then explains)."""
     native = ["q8_0", *(q for q in QUANTS if q != "q8_0")]
-    kq = [(q if available() else t("export_needs_llama_cpp", lang, quant=q), q) for q in K_QUANTS]
+    kq = [(q if kquants.available() else t("export_needs_llama_cpp", lang, quant=q), q) for q in K_QUANTS]
     return [(q, q) for q in native] + kq
 
 

@@ -474,7 +474,11 @@ def test_pissa_starts_as_the_base_and_its_final_adapter_fits_the_untouched_base(
         key = f"base_model.model.{name}.lora_A.weight"
         if key in start:
             module.weight.data -= scale * start[key.replace("lora_A", "lora_B")] @ start[key]
-    trained_logits = logits(PeftModel.from_pretrained(residual, run.path / "checkpoint-4"))
+    from peft import PeftConfig
+
+    working = PeftConfig.from_pretrained(run.path / "checkpoint-4")
+    working.init_lora_weights = True  # loading it as saved would run PiSSA's decomposition again on the residual
+    trained_logits = logits(PeftModel.from_pretrained(residual, run.path / "checkpoint-4", config=working))
     final_logits = logits(PeftModel.from_pretrained(base(), run.final_path))
     assert not torch.allclose(final_logits, plain, atol=1e-3)  # it learned
     assert torch.allclose(final_logits, trained_logits, atol=2e-4)
@@ -486,16 +490,25 @@ def test_pissa_starts_as_the_base_and_its_final_adapter_fits_the_untouched_base(
 
 def test_loftq_brings_the_4_bit_base_plus_adapter_closer_to_the_weights(tiny_model, chat_file, tmp_path):
     import bitsandbytes as bnb
+    import torch
     from safetensors.torch import load_file
 
     from engine.models.load import apply_lora, load_model
     from engine.models.lora_init import prepare
     from engine.models.resolve import resolve_model
 
+    with pytest.raises(ConfigError, match="loftq fits an adapter to a 4-bit quantized base"):
+        tiny_config(tiny_model, chat_file, tmp_path, lora_init="loftq")
+    with pytest.raises(ConfigError, match="pissa rewrites the base weights"):
+        tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="qlora", lora_init="pissa")
     config = tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="qlora", quantization_bit=4,
                          lora_init="loftq")
     resolved = resolve_model(config, log=lambda m: None)
     model = apply_lora(load_model(resolved, config, "fp32"), config)
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="LoftQ's initialisation on an NVIDIA GPU"):
+            prepare(model, config, tmp_path, resolved.path)
+        return
     assert "closest to the original weights" in prepare(model, config, tmp_path, resolved.path)
     original = load_file(Path(tiny_model) / "model.safetensors")
     layer = model.base_model.model.model.layers[0].mlp.down_proj
@@ -503,10 +516,6 @@ def test_loftq_brings_the_4_bit_base_plus_adapter_closer_to_the_weights(tiny_mod
     quantized = bnb.functional.dequantize_4bit(layer.base_layer.weight.data, layer.base_layer.weight.quant_state)
     delta = layer.lora_B["default"].weight @ layer.lora_A["default"].weight * layer.scaling["default"]
     assert (weight - quantized - delta).norm() < 0.9 * (weight - quantized).norm()
-    with pytest.raises(ConfigError, match="loftq fits an adapter to a 4-bit quantized base"):
-        tiny_config(tiny_model, chat_file, tmp_path, lora_init="loftq")
-    with pytest.raises(ConfigError, match="pissa rewrites the base weights"):
-        tiny_config(tiny_model, chat_file, tmp_path, finetuning_type="qlora", lora_init="pissa")
 
 
 def test_rope_scaling_is_saved_and_used_wherever_the_run_answers(tiny_model, chat_file, tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.config import knob_fields as knobs
 from engine.config.field_info import ADAPTERS, DEFAULT_MODEL, FINETUNING_TYPES, METHODS, opt
-from engine.config.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 
 
 @dataclass
@@ -225,19 +225,8 @@ class TrainFields:
         1024, "train", ("Max sequence length", "最大序列长度"),
         ("Longer samples are truncated (and counted in the data report).", "超长样本会被截断（并计入数据报告）。"),
         minimum=16, maximum=131072)
-    rope_scaling: str = opt(
-        "none", "train", ("RoPE scaling", "RoPE 缩放"),
-        ("Train on a longer context than the model was pretrained for by scaling its rotary positions: linear "
-         "(all positions stretched by the factor), dynamic (only past the pretrained length), yarn (by frequency, "
-         "usually the best). Kept with the run: Compare Chat, the endpoint and exports use it. none = the model's "
-         "own.",
-         "通过缩放旋转位置编码，在比预训练更长的上下文上训练：linear（所有位置按倍数拉伸）、dynamic（只在超过预训练长度后缩放）、"
-         "yarn（按频率插值，通常最好）。随运行保存：对比聊天、接口和导出都会使用。none 表示保持模型自身设置。"),
-        choices=("none", "linear", "dynamic", "yarn"))
-    rope_factor: float = opt(
-        2.0, "train", ("RoPE scaling factor", "RoPE 缩放倍数"),
-        ("How many times the pretrained context the scaled positions reach (with RoPE scaling on).",
-         "缩放后的位置可覆盖预训练上下文的倍数（开启 RoPE 缩放时）。"), minimum=1.0, maximum=64.0)
+    rope_scaling: str = knobs.ROPE_SCALING
+    rope_factor: float = knobs.ROPE_FACTOR
     packing: bool = opt(
         False, "train", ("Packing", "序列打包"),
         ("Pack several short samples into one sequence (kept apart by attention); faster on short data.",
@@ -278,24 +267,8 @@ class TrainFields:
          "run:<运行 ID>（其最终适配器）、run:<运行 ID>@checkpoint-N，或含 adapter_config.json 的目录："
          "本次运行在自己的数据上继续训练该适配器（秩、alpha 和目标模块沿用该适配器的）。留空表示新建适配器。"),
         types=ADAPTERS)
-    lora_init: str = opt(
-        "default", "lora", ("Adapter initialisation", "适配器初始化"),
-        ("default: the adapter starts at zero. pissa / olora: it starts from each weight's main directions "
-         "(PiSSA: principal components, OLoRA: QR), often learning faster; the final adapter is converted to "
-         "apply to the unchanged base (twice the rank), checkpoints stay in PEFT's form for resuming. loftq "
-         "(QLoRA 4-bit): it starts where the quantized base plus the adapter is closest to the original weights.",
-         "default：适配器从零开始。pissa / olora：从每个权重的主方向开始（PiSSA 用主成分，OLoRA 用 QR 分解），"
-         "通常学得更快；最终适配器会转换为可直接用于原始基座（秩翻倍），检查点保持 PEFT 的形式以便续训。"
-         "loftq（QLoRA 4 位）：从“量化基座 + 适配器”最接近原始权重的位置开始。"),
-        choices=("default", "pissa", "olora", "loftq"), types=ADAPTERS)
-    create_new_adapter: bool = opt(
-        False, "lora", ("New adapter on top", "在其上新建适配器"),
-        ("With an adapter to continue from: merge it into the base and train a new adapter on top (this run's "
-         "rank, alpha and targets), instead of training that adapter further. Compare Chat and exports merge "
-         "the adapters below it first. Not with QLoRA (its base stays quantized).",
-         "已指定要继续的适配器时：先把它合并进基座，再在其上训练一个新适配器（使用本次运行的秩、alpha 和目标模块），"
-         "而不是继续训练原适配器。对比聊天和导出会先合并下面的适配器。QLoRA 不可用（其基座保持量化）。"),
-        types=ADAPTERS)
+    lora_init: str = knobs.LORA_INIT
+    create_new_adapter: bool = knobs.CREATE_NEW_ADAPTER
     use_dora: bool = opt(
         False, "lora", ("DoRA", "DoRA"),
         ("Weight-decomposed LoRA: learns each weight's magnitude apart from its direction. Often closer to full "
@@ -368,19 +341,7 @@ class TrainFields:
          "loss and gradients; faster and smaller on small models with large vocabularies.",
          "SFT：只在损失用到的 token 上投影到词表（跳过提示词和填充）。损失与梯度不变；"
          "对词表大的小模型更快、更省内存。"), methods=("sft", "pt"))
-    optim: str = opt(
-        DEFAULT_OPTIMIZER, "advanced", ("Optimizer", "优化器"),
-        ("adamw_torch_fused: AdamW in one fused kernel (the default). adamw_torch: the same, unfused. adafactor: "
-         "factored second moments and no first moment, so almost no optimizer memory (full fine-tuning of a "
-         "larger model). adamw_8bit / paged_adamw_8bit: bitsandbytes' 8-bit AdamW, a quarter of the optimizer "
-         "memory; paged moves it to RAM under pressure (NVIDIA GPUs). galore_adamw / apollo_adamw: full "
-         "fine-tuning with low-rank optimizer states on the attention and MLP weights (pip install galore-torch "
-         "/ apollo-torch).",
-         "adamw_torch_fused：单个融合内核的 AdamW（默认）。adamw_torch：同上，未融合。adafactor：二阶矩分解存储、"
-         "没有一阶矩，几乎不占优化器内存（适合较大模型的全参微调）。adamw_8bit / paged_adamw_8bit：bitsandbytes 的 "
-         "8 位 AdamW，优化器内存约为四分之一；paged 在内存紧张时移到系统内存（需要 NVIDIA GPU）。galore_adamw / "
-         "apollo_adamw：全参微调时注意力和 MLP 权重使用低秩优化器状态（需 pip install galore-torch / apollo-torch）。"),
-        choices=tuple(OPTIMIZERS))
+    optim: str = knobs.OPTIM
     precision: str = opt(
         "auto", "advanced", ("Precision", "精度"),
         ("auto: bf16 on GPUs that support it, fp16 on older GPUs; on a CPU, bf16 only where it measures "

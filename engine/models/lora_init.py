@@ -39,7 +39,12 @@ def prepare(model: Any, config: TrainConfig, run_path: Path, model_path: str, ke
         return (f"lora_init {config.lora_init}: the adapter starts from the weights' main directions; the final "
                 "adapter is converted to apply to the unchanged base (twice the rank)")
     if config.lora_init == "loftq":
+        import torch
         from peft import replace_lora_weights_loftq
+
+        if not torch.cuda.is_available():
+            raise ModelError("lora_init loftq: PEFT computes LoftQ's initialisation on an NVIDIA GPU, and this machine "
+                             "has none; use lora_init default here")
 
         folder = Path(model_path)
         if not ((folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()):
