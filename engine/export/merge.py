@@ -11,8 +11,7 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.inference.sides import SidePlan
-from engine.models.load import merge_adapters
-from engine.models.rope import config_kwargs
+from engine.models.load import load_base
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
@@ -41,12 +40,7 @@ def merged_model(plan: SidePlan, target: Path, shard_size: str = "2GB",
         from peft import PeftModel
 
         progress(0.05, f"loading the base model {plan.base}…")
-        path = plan.resolve_base()
-        base = merge_adapters(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32,
-                                                                   trust_remote_code=plan.trust_remote_code,
-                                                                   **config_kwargs(path, *plan.rope,
-                                                                                   plan.trust_remote_code)),
-                              plan.stack)
+        base = load_base(plan.resolve_base(), torch.float32, plan.trust_remote_code, plan.rope, plan.stack)
         try:
             adapted = PeftModel.from_pretrained(base, plan.adapter)
         except Exception as exc:

@@ -18,10 +18,10 @@ from typing import Any
 from engine.data.encode import CHATML_TEMPLATE
 from engine.errors import ModelError
 from engine.inference.sides import SidePlan
-from engine.models.load import merge_adapters
+from engine.models.load import load_base
 from engine.models.memory import release_memory
 from engine.models.precision import cpu_bf16_is_faster
-from engine.models.rope import config_kwargs
+from engine.models.rope import NO_SCALING
 
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 MERGE_SHARE = 0.15  # a merged copy is made when the weights take at most this share of the free memory
@@ -103,7 +103,7 @@ class ModelPool:
         if plan.base_key in self._models:
             return self._models[plan.base_key]
         path = plan.resolve_base()
-        loaded = Loaded(merge_adapters(_load(path, plan.trust_remote_code, plan.rope), plan.stack), path)
+        loaded = Loaded(_load(path, plan.trust_remote_code, plan.rope, plan.stack), path)
         self._models[plan.base_key] = loaded
         return loaded
 
@@ -189,9 +189,9 @@ def _copy_fits(model: Any, share: float) -> bool:
     return weights <= share * free
 
 
-def _load(path: str, trust_remote_code: bool, rope: tuple[str, float] = ("none", 1.0)) -> Any:
+def _load(path: str, trust_remote_code: bool, rope: tuple[str, float] = NO_SCALING, stack: tuple[str, ...] = ()
+          ) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM
 
     cuda = torch.cuda.is_available()
     if cuda:
@@ -199,9 +199,9 @@ def _load(path: str, trust_remote_code: bool, rope: tuple[str, float] = ("none",
     else:
         dtype = torch.bfloat16 if cpu_bf16_is_faster() else torch.float32
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
-                                                     **config_kwargs(path, *rope, trust_remote_code),
-                                                     **({"device_map": {"": 0}} if cuda else {}))
+        model = load_base(path, dtype, trust_remote_code, rope, stack, **({"device_map": {"": 0}} if cuda else {}))
+    except ModelError:
+        raise
     except Exception as exc:
         raise ModelError(f"cannot load the model from {path}: {str(exc).splitlines()[0][:300]}") from exc
     model.eval()

@@ -19,6 +19,7 @@ from engine.config.train_config import TrainConfig
 from engine.errors import ModelError, RunError
 from engine.models.lora_init import CONVERTED
 from engine.models.resolve import resolve_model
+from engine.models.rope import NO_SCALING
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class SidePlan:
     tokenizer: str  # the folder whose tokenizer and chat template this side uses ("" = the base's)
     trained_template: str  # the chat template the run trained with ("" for a base side)
     trust_remote_code: bool = False
-    rope: tuple[str, float] = ("none", 1.0)  # a LoRA run's RoPE scaling: its base is loaded with it
+    rope: tuple[str, float] = NO_SCALING  # a LoRA run's RoPE scaling: its base is loaded with it
     stack: tuple[str, ...] = ()  # adapters merged into the base before this side's own (create_new_adapter)
 
     @property
@@ -103,7 +104,7 @@ def plan_side(spec: str, manager: Any) -> SidePlan:
     return SidePlan(spec, label, config.model_name_or_path, config.model_source, config.gguf_file,
                     str(folder) if is_adapter else "", "" if is_adapter else str(folder), tokenizer,
                     template_of(tokenizer) if tokenizer else "", config.trust_remote_code,
-                    (config.rope_scaling, config.rope_factor) if is_adapter else ("none", 1.0),
+                    (config.rope_scaling, config.rope_factor) if is_adapter else NO_SCALING,
                     tuple(run.status().get("stack") or ()) if is_adapter else ())
 
 

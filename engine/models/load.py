@@ -10,7 +10,7 @@ from engine.errors import ModelError
 from engine.models.lora_init import peft_init
 from engine.models.precision import torch_dtype
 from engine.models.resolve import ResolvedModel
-from engine.models.rope import config_kwargs
+from engine.models.rope import NO_SCALING, config_kwargs
 
 
 def load_tokenizer(resolved: ResolvedModel, config: TrainConfig) -> Any:
@@ -55,6 +55,18 @@ def load_model(resolved: ResolvedModel, config: TrainConfig, precision: str) -> 
     # completions during training, where decoding without the cache recomputes every token (about 10x slower)
     model.config.use_cache = config.method == "grpo"
     return model
+
+
+def load_base(path: str, dtype: Any, trust_remote_code: bool = False, rope: tuple[str, float] = NO_SCALING,
+              stack: tuple[str, ...] = (), **extra: Any) -> Any:
+    """A base model as a run used it, outside training (Compare Chat, the endpoint, exports): its RoPE
+    scaling applied and the adapters it stacks on merged in. A failed merge is a ModelError; a failed load
+    is transformers' own error, for the caller to explain."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
+                                                 **config_kwargs(path, *rope, trust_remote_code), **extra)
+    return merge_adapters(model, stack)
 
 
 def merge_adapters(model: Any, folders: list[str] | tuple[str, ...]) -> Any:

@@ -27,6 +27,16 @@ def peft_init(config: TrainConfig) -> bool | str:
     return {"pissa": "pissa_niter_16", "olora": "olora"}.get(config.lora_init, True)
 
 
+def check_machine(config: TrainConfig) -> None:
+    """Refuse an initialisation this machine cannot compute, before any model is loaded."""
+    if config.uses_lora and config.lora_init == "loftq":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ModelError("lora_init loftq: PEFT computes LoftQ's initialisation on an NVIDIA GPU, and this machine "
+                             "has none; use lora_init default here")
+
+
 def prepare(model: Any, config: TrainConfig, run_path: Path, model_path: str, keep: bool = True) -> str:
     """After the adapter is made: keep what the final save needs (`keep`: in one process of several), or
     apply LoftQ. Returns a log line."""
@@ -39,13 +49,9 @@ def prepare(model: Any, config: TrainConfig, run_path: Path, model_path: str, ke
         return (f"lora_init {config.lora_init}: the adapter starts from the weights' main directions; the final "
                 "adapter is converted to apply to the unchanged base (twice the rank)")
     if config.lora_init == "loftq":
-        import torch
         from peft import replace_lora_weights_loftq
 
-        if not torch.cuda.is_available():
-            raise ModelError("lora_init loftq: PEFT computes LoftQ's initialisation on an NVIDIA GPU, and this machine "
-                             "has none; use lora_init default here")
-
+        check_machine(config)
         folder = Path(model_path)
         if not ((folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()):
             raise ModelError(f"lora_init loftq reads the unquantized base weights from safetensors files, and "

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.errors import ModelError
 
-SCALINGS = ("none", "linear", "dynamic", "yarn")
+NO_SCALING = ("none", 1.0)  # (rope_scaling, rope_factor) of a model used as pretrained
 
 
 def scaled_config(path: str, scaling: str, factor: float, trust_remote_code: bool = False) -> Any | None:

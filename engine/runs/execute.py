@@ -98,6 +98,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     run.log(f"run {run.run_id}: {config.method}/{config.finetuning_type} on {config.model_name_or_path}"
             + (f", resuming from {resume_from}" if resume_from else ""))
     check_optimizer(config.optim)  # the door asked already; a run queued elsewhere (or a worker) asks here
+    lora_init.check_machine(config)
 
     # 1. data first: a dataset with no usable row fails before any model is loaded
     normalized, report = read_samples(config)

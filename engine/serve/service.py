@@ -51,12 +51,13 @@ class Service:
         return out
 
     def model(self, name: str) -> dict[str, Any]:
-        spec = self._spec(name)
-        return next(m for m in self.models() if m["id"] == spec)
+        models = self.models()
+        spec = self._spec(name, {m["id"] for m in models})
+        return next(m for m in models if m["id"] == spec)
 
-    def _spec(self, name: str) -> str:
+    def _spec(self, name: str, specs: set[str] | None = None) -> str:
         """The side a model id names; a bare run id is taken as that run's final model."""
-        specs = {spec for _, spec in side_choices(self.manager)}
+        specs = specs if specs is not None else {spec for _, spec in side_choices(self.manager)}
         for spec in (name, f"run:{name}"):
             if spec in specs:
                 return spec
