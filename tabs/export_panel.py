@@ -13,6 +13,7 @@ from engine.export import kquants
 from engine.export.exporter import ExportRequest
 from engine.export.gguf_file import QUANTS
 from engine.export.kquants import K_QUANTS
+from engine.text.message import render
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -111,6 +112,8 @@ def export_tick(ctx: AppContext, job_id: str, lang: str) -> list[Any]:
     r = current.result
     lines = [t("export_done", lang, folder=r["folder"], size=r["size_gb"], seconds=r["seconds"])]
     lines += check_lines(r.get("check"), lang)
+    if r.get("note"):
+        lines.append(f"⚠️ {render(r['note'], lang)}")
     if r.get("gguf"):
         lines.append(t("export_ollama", lang, folder=r["folder"]))
     if r.get("pushed"):

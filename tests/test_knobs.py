@@ -247,6 +247,17 @@ def test_a_run_continues_another_runs_adapter_and_records_it(tiny_model, tmp_pat
     question = [{"role": "user", "content": "Say the number 2."}]
     on_top, below, base = answer(sides, [question] * 3, Sampling(max_new_tokens=8))
     assert on_top == below != base
+    # the adapter alone applies on top of the merged parent: an adapter export carries the parent beside it
+    from engine.export.exporter import ExportManager, ExportRequest
+    from engine.text.message import render
+
+    exported = ExportManager(manager).run(ExportRequest(stacked.run_id, "adapter", verify=False))
+    assert exported["below"] == ["below-1"]
+    folder = Path(exported["folder"])
+    assert (folder / "below-1" / "adapter_model.safetensors").read_bytes() == \
+        (parent.final_path / "adapter_model.safetensors").read_bytes()
+    assert "trained on top of 1 other adapter(s)" in str(render(exported["note"]))
+    assert "之上训练" in render(exported["note"], "zh")
     # a run continuing the stacked one sits on the same merged base
     from engine.runs.parent import parent_adapter
 
@@ -350,6 +361,32 @@ def test_datasets_mix_in_the_asked_shares_and_the_report_says_so(tmp_path):
 
     with pytest.raises(DataError, match="reads one dataset at a time, and 2 are given"):
         DatasetExplorer(tmp_path / "outputs").plan(DatasetChoice(f"{small}, {large}"))
+
+
+def test_interleaving_stops_at_the_first_dataset_used_up_or_uses_every_row(tmp_path):
+    from engine.data.prepare import read_samples
+    from tests.conftest import data_config
+
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    small.write_text("\n".join(json.dumps({"instruction": f"small {i}", "output": "s"}) for i in range(300)))
+    large.write_text("\n".join(json.dumps({"instruction": f"large {i}", "output": "l"}) for i in range(2000)))
+
+    def mixed(strategy: str) -> list[str]:
+        normalized, _ = read_samples(data_config(f"{small}, {large}", mix="0.5, 0.5", mix_strategy=strategy))
+        return ["small" if o.startswith(str(small)) else "large" for o in normalized.origins]
+
+    under = mixed("interleave_under")  # small runs out first at half the mix: 300 + 300, nothing repeated
+    assert len(under) == 600 and under.count("small") == 300
+    # alternately in the asked shares: every window of 10 rows holds 5 of each
+    assert all(under[i:i + 10].count("small") == 5 for i in range(0, 600, 10))
+    over = mixed("interleave_over")  # until every large row is used: 2000 + 2000, small repeated
+    assert len(over) == 4000 and over.count("large") == 4000 // 2
+    normalized, _ = read_samples(data_config(f"{small}, {large}", mix="0.5, 0.5", mix_strategy="interleave_over"))
+    assert len({o for o in normalized.origins if o.startswith(str(large))}) == 2000
+    assert len(mixed("concat")) == 2300  # the datasets together, in the asked shares
+    # no shares: equal shares when interleaving
+    normalized, _ = read_samples(data_config(f"{small}, {large}", mix_strategy="interleave_under"))
+    assert len(normalized.samples) == 600
 
 
 def test_a_mixed_dataset_outside_the_allowed_folders_is_refused(tmp_path):
@@ -486,6 +523,41 @@ def test_pissa_starts_as_the_base_and_its_final_adapter_fits_the_untouched_base(
     with pytest.raises(ModelError, match="checkpoints hold the adapter in PEFT's working form"):
         plan_side(f"run:{run.run_id}@checkpoint-4", manager)
     assert plan_side(f"run:{run.run_id}", manager).adapter == str(run.final_path)
+
+
+def test_a_pissa_run_stopped_and_resumed_converts_its_adapter_from_the_first_start(tiny_model, chat_file, tmp_path):
+    import torch
+    from peft import PeftConfig, PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from tests.conftest import stop_after
+
+    out = tmp_path / "run"
+    manager = RunManager(out)
+    run_id = manager.submit(tiny_config(tiny_model, chat_file, out, lora_init="pissa", max_steps=12, save_steps=4,
+                                        learning_rate=2e-3))
+    run = manager.run(run_id)
+    assert stop_after(manager, run_id, 2) == "stopped", run.log_tail()
+    start = (run.path / "lora_init" / "adapter_model.safetensors").read_bytes()
+    manager.resume(run_id)
+    assert manager.wait(run_id, timeout=300) == "completed", run.log_tail()
+    assert (run.path / "lora_init" / "adapter_model.safetensors").read_bytes() == start  # not decomposed again
+    # the final adapter on the untouched base = the residual of the first start + the last working checkpoint
+    ids = torch.tensor([[5, 17, 230, 4096, 9, 31]])
+    residual = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    init = load_file(run.path / "lora_init" / "adapter_model.safetensors")
+    for name, module in residual.named_modules():
+        key = f"base_model.model.{name}.lora_A.weight"
+        if key in init:
+            module.weight.data -= 2.0 * init[key.replace("lora_A", "lora_B")] @ init[key]
+    working = PeftConfig.from_pretrained(run.path / "checkpoint-12")
+    working.init_lora_weights = True
+    with torch.inference_mode():
+        trained_logits = PeftModel.from_pretrained(residual, run.path / "checkpoint-12", config=working)(ids).logits
+        final_logits = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32),
+                                                 run.final_path)(ids).logits
+    assert torch.allclose(final_logits, trained_logits, atol=2e-4)
 
 
 def test_loftq_brings_the_4_bit_base_plus_adapter_closer_to_the_weights(tiny_model, chat_file, tmp_path):

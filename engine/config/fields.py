@@ -46,6 +46,7 @@ class TrainFields:
          "repeated. Empty = every dataset in full.",
          "填写多个数据集（上方用逗号分隔）时，各自占训练数据的比例，如 0.7, 0.3。混合后的行数等于各数据集行数之和；"
          "比例要求的行数多于其实际行数时会重复使用。留空表示每个数据集全部使用。"))
+    mix_strategy: str = knobs.MIX_STRATEGY
     dataset_format: str = opt(
         "auto", "model", ("Dataset format", "数据格式"),
         ("auto detects it from the columns; the Dataset Explorer shows what was detected and why.",

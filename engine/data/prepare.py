@@ -89,7 +89,7 @@ def read_samples(config: TrainConfig) -> tuple[Normalized, DataReport]:
         return _read_one(config, config.dataset)
     read = [(name, *_read_one(config, name)) for name in parts]
     normalized, figures = mix_samples([(name, n) for name, n, _ in read], mix_weights(config.mix, len(parts)),
-                                      config.seed)
+                                      config.seed, config.mix_strategy)
     bad = [f"{name}: {b}" for name, _, r in read for b in r.bad]
     report = DataReport(config.dataset, normalized.format, rows=sum(r.rows for _, _, r in read),
                         usable=len(normalized.samples), bad=bad[:MAX_BAD_SHOWN],

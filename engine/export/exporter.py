@@ -33,6 +33,7 @@ from engine.hub.clients import HubAccess, check_repo_id, hub_error
 from engine.inference.sides import SidePlan, plan_side
 from engine.jobs import JobContext, JobRegistry
 from engine.runs.lineage import record_export
+from engine.text.message import say
 
 FORMATS = ("merged", "adapter", "gguf")
 CHATML_OLLAMA = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
@@ -153,8 +154,9 @@ class ExportManager:
                verify: _Verification | None) -> dict[str, Any]:
         if request.format == "adapter":
             progress(0.5, "copying the adapter…")
-            adapter_only(plan, folder)
-            return {}
+            below = adapter_only(plan, folder)
+            return {"below": below, "note": say("export.stacked", count=len(below), folders=", ".join(below))
+                    .to_dict()} if below else {}
         take = verify.take if verify else None
         if request.format == "merged":
             merged_model(plan, folder, request.shard_size, progress, take)

@@ -60,15 +60,26 @@ def merged_model(plan: SidePlan, target: Path, shard_size: str = "2GB",
     return target
 
 
-def adapter_only(plan: SidePlan, target: Path) -> Path:
+def adapter_only(plan: SidePlan, target: Path) -> list[str]:
+    """Copy the adapter; a run trained on top of other adapters (create_new_adapter) applies only to the base
+    with those merged in, so they are copied beside it as below-1, below-2 … in the order they are merged.
+    Returns those folders' names."""
     if not plan.adapter:
         raise ModelError(f"{plan.label} is a fully fine-tuned model, not an adapter: export it as a merged model")
     target.mkdir(parents=True, exist_ok=True)
-    source = Path(plan.adapter)
+    _copy_adapter(Path(plan.adapter), target)
+    below = []
+    for n, folder in enumerate(plan.stack, start=1):
+        below.append(f"below-{n}")
+        _copy_adapter(Path(folder), target / below[-1])
+    return below
+
+
+def _copy_adapter(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
     for name in ADAPTER_FILES + TOKENIZER_FILES:
         if (source / name).is_file():
             shutil.copy2(source / name, target / name)
-    return target
 
 
 def describe(folder: Path) -> dict[str, Any]:

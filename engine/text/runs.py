@@ -33,6 +33,11 @@ RUNS: dict[str, tuple[str, str]] = {
                      "save_total_limit。"),
     "run.stall": ("no training step for {minutes} min: the run may be stuck (swapping, a hung data read, or a very "
                   "slow device)", "已有 {minutes} 分钟没有完成训练步：运行可能卡住了（内存交换、数据读取挂起，或设备很慢）"),
+    "export.stacked": ("this adapter was trained on top of {count} other adapter(s), merged into the base first: "
+                       "they are in {folders}; merge them into the base in that order before applying this one, "
+                       "or export the run as a merged model",
+                       "该适配器是在另外 {count} 个适配器（先合并进基座）之上训练的：它们位于 {folders}；使用本适配器前需按此顺序"
+                       "把它们合并进基座，或将该运行导出为合并模型"),
     # the CLI's last words (python -m engine --lang zh …)
     "cli.error": ("error: {detail}", "错误: {detail}"),
     "cli.failed": ("failed: {reason}\n{advice}\nlog: {log}", "失败: {reason}\n{advice}\n日志: {log}"),
