@@ -8,6 +8,8 @@
     python -m engine lineage RUN_ID [--json]   (base model, data, parent runs, checkpoints, exports, with hashes)
     python -m engine env [--json] [--no-network]                               (this machine, as Markdown)
     python -m engine estimate MODEL [--method lora] [--max-len 1024] [--batch 2]   (will it fit?)
+    python -m engine plan MODEL [DATASET] [--goal fastest|quality|context] [--effective-batch 16] [--yaml]
+                                                  (fit to this machine: settings, memory, measured step time)
     python -m engine inspect|preview|clean DATASET [--model M] [--max-len N] …   (the Dataset Explorer)
     python -m engine search QUERY | info ORG/NAME | download ORG/NAME | models  (the Model Hub; token: HF_TOKEN)
     python -m engine chat LEFT RIGHT MESSAGE | compare LEFT RIGHT [--questions F]   (Compare Chat)
@@ -41,6 +43,7 @@ from engine.runs import cli as runs_cli
 from engine.runs.queue import RunManager
 from engine.runs.rundir import loss_text
 from engine.serve import cli as serve_cli
+from engine.sizing import cli as plan_cli
 from engine.sizing.fit import estimate_for
 from engine.sizing.memory import Setting
 from engine.text.message import LANGS, reader_lang, say
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     export_cli.add_parser(sub)
     runs_cli.add_parser(sub)
     serve_cli.add_parser(sub)
+    plan_cli.add_parser(sub)
     args = parser.parse_args(argv)
 
 
@@ -105,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             return hub_cli.run(args)
         if args.command == "serve":
             return serve_cli.run(args)
+        if args.command == "plan":
+            return plan_cli.run(args)
         if args.command == "env":
             return _env(args)
         if args.command == "estimate":

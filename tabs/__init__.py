@@ -13,7 +13,8 @@ from tabs.i18n import t
 from tabs.translate import Translator
 
 CSS = ("#run-progress{margin:4px 0} "
-       "#train-controls{position:sticky;top:0;z-index:20;background:var(--background-fill-primary)}")
+       "#train-controls{position:sticky;top:0;z-index:20;background:var(--background-fill-primary)} "
+       ".td-planned{outline:2px solid #f59e0b;outline-offset:2px;border-radius:6px}")
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:

@@ -12,9 +12,12 @@ import gradio as gr
 
 from engine.config.field_info import DEFAULT_MODEL
 from engine.config.presets import build_config
+from engine.config.train_config import TrainConfig
 from engine.data.clean import CleanOptions
 from engine.data.explorer import DatasetChoice
 from engine.errors import DataError
+from engine.sizing.fit_plan import FitRequest
+from engine.sizing.planner import PlanGoal
 from tabs.api_chat import register_chat
 from tabs.api_models import register_models
 from tabs.context import AppContext
@@ -75,8 +78,23 @@ def register(ctx: AppContext) -> set[str]:
         the graph across runs (nodes with their key facts, edges)."""
         return manager.lineage(run_id)
 
+    def fit_plan(model: str = DEFAULT_MODEL, dataset: str = "", method: str = "sft", goal: str = "fastest",
+                 effective_batch: int = 16, yaml_text: str = "", measure: bool = True, memory_gb: float = 0.0,
+                 lang: str = "en") -> dict:
+        """Fit to this machine: the settings that train `model` on `dataset` by `method` within the memory here,
+        for goal fastest / quality (full, LoRA, QLoRA 8, QLoRA 4 in that order) / context (the longest
+        max_seq_length), keeping batch × accumulation = `effective_batch`. Starts from `yaml_text` when given.
+        Returns `config` (ready for start_run), `changes`, `memory` (weights, trainable state, activations,
+        overhead in GiB), `budget`, `time` (seconds per step measured here at the planned shapes, steps, total)
+        and `reasons` (in `lang`: en or zh). Measuring loads the model: seconds to a minute."""
+        base = build_config(yaml_text, "", "") if yaml_text.strip() else TrainConfig()
+        config = base.replace(model_name_or_path=model or base.model_name_or_path, dataset=dataset or base.dataset,
+                              method=method or base.method)
+        request = FitRequest(config, PlanGoal(goal, int(effective_batch)), bool(measure), float(memory_gb))
+        return door.fit_plan(request).to_dict("zh" if lang == "zh" else "en")
+
     endpoints = (start_run, list_runs, search_runs, label_run, get_run, stop_run, resume_run, delete_run, run_log,
-                 compare_runs, run_lineage)
+                 compare_runs, run_lineage, fit_plan)
     for fn in endpoints:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
     names = {fn.__name__ for fn in endpoints}

@@ -23,7 +23,7 @@ from engine.hub.disk import list_models
 from engine.inference.pool import POOL
 from engine.sizing.fit import setting_for
 from engine.text.message import render
-from tabs import export_panel, train_compare, train_lineage
+from tabs import export_panel, train_compare, train_lineage, train_plan
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -68,6 +68,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
                     confirm_btn = tr.button("confirm_delete", variant="stop", visible=False,
                                             elem_id="confirm-delete")
                 fit_box = gr.Markdown(fit_markdown(ctx.door, initial, tr.lang), elem_id="fit-verdict")
+                plan_widgets = train_plan.build_controls(tr)
             message = gr.Markdown(elem_id="action-message")
             form = TrainForm(tr, initial)
             with gr.Accordion(t("preview", tr.lang), open=False) as preview_acc:
@@ -112,6 +113,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     live = LiveWidgets(view, selected, progress, alerts, loss_plot, reward_plot, train_plot, grad_plot, hw_plot,
                        log_box, runs_table, checkpoint, run_config)
     form_outputs = [*form.inputs, yaml_view, cmd_view]
+    train_plan.wire(ctx, plan_widgets, form, lang_state, [yaml_view, cmd_view])
     for event in (load_btn.click, preset.change):
         event(lambda name, lang: load_named_preset(form, name, lang), [preset, lang_state],
               [*form_outputs, preset_help, loaded])

@@ -42,7 +42,8 @@ from engine.serve.http import ServeApi
 from engine.serve.keys import ApiKeys, RateLimit
 from engine.serve.service import Service
 from engine.sizing.catalog import find
-from engine.sizing.fit import estimate_for
+from engine.sizing.fit import estimate_for, model_shape
+from engine.sizing.fit_plan import FitPlan, FitPlanner, FitRequest
 from engine.sizing.memory import Setting
 
 
@@ -55,6 +56,7 @@ class Door:
     chat: CompareChat
     comparer: BatchComparer
     exporter: ExportManager
+    planner: FitPlanner
 
     @classmethod
     def open(cls, outputs: str | Path, confine: bool = False, allow_dirs: list[str] | None = None,
@@ -66,8 +68,9 @@ class Door:
         manager.before_run.append(POOL.release)  # training gets the memory Compare Chat's models held
         comparer = BatchComparer(manager)
         manager.after_completed.append(CompareAfterTraining(manager))
-        return cls(manager, guard, DatasetExplorer(manager.outputs, guard), DownloadManager(), CompareChat(manager),
-                   comparer, ExportManager(manager))
+        explorer = DatasetExplorer(manager.outputs, guard)
+        return cls(manager, guard, explorer, DownloadManager(), CompareChat(manager), comparer, ExportManager(manager),
+                   FitPlanner(manager, explorer))
 
     # --- runs ---------------------------------------------------------------------------------
     def start(self, config: TrainConfig) -> str:
@@ -184,3 +187,26 @@ class Door:
                 raise
             fetch_config(model)
             return estimate_for(model, setting)
+
+    # --- fit to this machine ------------------------------------------------------------------
+    def _check_plan(self, request: FitRequest) -> None:
+        config = request.config
+        check_code(config)  # measuring a step loads the model, with its own code where trusted
+        self.guard.check_config(config)
+        model = config.model_name_or_path.strip()
+        try:
+            model_shape(model)
+        except ModelError:
+            if model.count("/") != 1 or find(model) is not None:
+                raise
+            fetch_config(model)  # a hub model known nowhere here: its config.json (a few KB) gives its shape
+
+    def fit_plan(self, request: FitRequest) -> FitPlan:
+        """The settings that fit `request.config`'s model and data on this machine, for the request's goal."""
+        self._check_plan(request)
+        return self.planner.plan(request)
+
+    def start_fit_plan(self, request: FitRequest) -> str:
+        """The same as a background job (token lengths and a measured step take seconds to a minute)."""
+        self._check_plan(request)
+        return self.planner.start(request)

@@ -27,12 +27,13 @@ from engine.models.load import apply_lora, load_model, load_tokenizer, merge_ada
 from engine.models.memory import release_memory
 from engine.models.precision import pick_precision
 from engine.models.resolve import resolve_model
-from engine.runs.failures import explain
+from engine.runs.failures import explain, is_oom
 from engine.runs.lineage import record_sources
 from engine.runs.parent import adapter_settings, parent_adapter
 from engine.runs.rundir import RunDir, loss_text, write_json_atomic
 from engine.runs.storage import folder_bytes, is_disk_full, mib, space_line
-from engine.text.message import Text
+from engine.sizing.oom import next_fit
+from engine.text.message import Text, say
 from engine.training import build_trainer
 from engine.training.launch import STOP_FILE, launch, rank, wants_processes, world_size
 from engine.training.trackers import tensorboard_callbacks, tracker_environment
@@ -76,7 +77,12 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
             reason, suggestion = _disk_full(run, config)
         else:
             reason, suggestion = explain(exc, config)
+        retry = _planned_retry(config, exc)
+        if retry:
+            suggestion = say("run.advice_and_plan", advice=suggestion, plan=retry[0])
         _record_failure(run, traceback.format_exc(), reason, suggestion)
+        if retry:
+            run.write_status(retry_with=retry[1])
         state = "failed"
     finally:
         for name in LIBRARY_LOGGERS:
@@ -234,6 +240,19 @@ def _disk_full(run: RunDir, config: Any) -> tuple[str, str]:
     if cut:
         run.log(f"removed the cut-short save{'s' if len(cut) > 1 else ''} {', '.join(p.name for p in cut)}")
     return reason, suggestion
+
+
+def _planned_retry(config: Any, exc: BaseException) -> tuple[Text, dict[str, Any]] | None:
+    """Out of memory: the fit planner's next setting (one click in the Train tab restarts with it)."""
+    if config is None or not is_oom(exc):
+        return None
+    try:
+        import torch
+
+        return next_fit(config, torch.cuda.is_available(), pick_precision(config))
+    except Exception as exc:  # noqa: BLE001  (advice must never hide the failure it advises on)
+        print(f"TuneDesk: no planned retry ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
 
 
 def _record_failure(run: RunDir, trace: str, reason: str | Text, suggestion: str | Text) -> None:

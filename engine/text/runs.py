@@ -38,6 +38,7 @@ RUNS: dict[str, tuple[str, str]] = {
                        "or export the run as a merged model",
                        "该适配器是在另外 {count} 个适配器（先合并进基座）之上训练的：它们位于 {folders}；使用本适配器前需按此顺序"
                        "把它们合并进基座，或将该运行导出为合并模型"),
+    "run.advice_and_plan": ("{advice}\n{plan}", "{advice}\n{plan}"),
     # the CLI's last words (python -m engine --lang zh …)
     "cli.error": ("error: {detail}", "错误: {detail}"),
     "cli.failed": ("failed: {reason}\n{advice}\nlog: {log}", "失败: {reason}\n{advice}\n日志: {log}"),

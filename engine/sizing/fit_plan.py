@@ -1,0 +1,141 @@
+"""Fit to this machine, end to end: the dataset's token lengths (the Dataset Explorer's statistics), the
+memory budget, the planner's settings and a step measured at them, as one background job or one call.
+The Train tab's button, the `fit_plan` endpoint and `python -m engine plan` all come here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine.config.datasets import dataset_parts
+from engine.config.train_config import TrainConfig
+from engine.data.explorer import DatasetChoice, DatasetExplorer
+from engine.env.gpus import gpu_info
+from engine.errors import ModelError
+from engine.jobs import JobContext, JobRegistry
+from engine.models.precision import pick_precision
+from engine.runs.queue import RunManager
+from engine.sizing.fit import device_memory, model_shape
+from engine.sizing.planner import Budget, DataShape, PlanGoal, Settled, plan_settings
+from engine.sizing.probe import device_flops, measure_step, measured_before, on_this_machine
+from engine.sizing.timing import Timing, predict, rough_rate
+from engine.text.message import Text, plain, render, say
+
+TOKEN_SAMPLE = 2000  # rows whose token lengths the plan reads: percentiles settle well before this
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    config: TrainConfig
+    goal: PlanGoal = field(default_factory=PlanGoal)
+    measure: bool = True  # measure a step at the planned shapes (needs the model on this machine)
+    memory_gb: float = 0.0  # 0: this machine's (the largest GPU, or the RAM available now)
+
+
+@dataclass
+class FitPlan:
+    request: FitRequest
+    settled: Settled
+    budget: Budget
+    timing: Timing | None
+    data: DataShape | None
+    notes: list[Text] = field(default_factory=list)  # what the plan could not use (no tokenizer, …)
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.settled.config
+
+    def reasons(self) -> list[Text]:
+        return [*self.settled.reasons, *([self.timing.reason()] if self.timing else []), *self.notes]
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        return {"fits": self.settled.fits, "goal": self.request.goal.goal, "config": self.config.to_dict(),
+                "changes": self.settled.changes, "memory": self.settled.memory.to_dict(),
+                "budget": {"kind": self.budget.kind, "gb": self.budget.gb, "device": self.budget.name,
+                           "gpus": self.budget.gpus, "usable_gb": round(self.budget.usable_gb, 2)},
+                "time": self.timing.to_dict() if self.timing else None,
+                "data": {"examples": self.data.examples, "measured_rows": len(self.data.lengths),
+                         "mean_tokens": round(self.data.mean, 1),
+                         "longest": self.data.lengths[-1] if self.data.lengths else 0} if self.data else None,
+                "reasons": [render(r, lang) for r in self.reasons()]}
+
+
+class FitPlanner:
+    def __init__(self, manager: RunManager, explorer: DatasetExplorer):
+        self.manager = manager
+        self.explorer = explorer
+        self.jobs = JobRegistry()
+
+    def start(self, request: FitRequest) -> str:
+        return self.jobs.start("fit_plan", lambda ctx: self.plan(request, ctx), meta={"goal": request.goal.goal})
+
+    def plan(self, request: FitRequest, ctx: JobContext | None = None) -> FitPlan:
+        progress = ctx.progress if ctx else (lambda fraction, message="": None)
+        config = request.config
+        shape = model_shape(config.model_name_or_path)
+        notes: list[Text] = []
+        progress(0.05, "token lengths of the dataset…")
+        data = self._data(config, notes, ctx)
+        budget = self._budget(config, request.memory_gb)
+        settled = plan_settings(shape, config, request.goal, data, budget)
+        timing = None
+        if settled.fits:
+            if ctx:
+                ctx.check()
+            rate = self._rate(settled, data, request.measure, budget, shape, progress)
+            timing = predict(rate, shape, settled.setting, settled.config, data)
+        progress(1.0, "planned")
+        return FitPlan(request, settled, budget, timing, data, notes)
+
+    def _data(self, config: TrainConfig, notes: list[Text], ctx: JobContext | None) -> DataShape | None:
+        parts = dataset_parts(config.dataset)
+        if not parts or config.method == "grpo":  # GRPO's length is its completions', not the data's
+            return None
+        if not on_this_machine(config.model_name_or_path):  # its tokenizer would mean downloading the model
+            notes.append(say("plan.no_tokenizer", model=config.model_name_or_path))
+            return None
+        lengths: list[int] = []
+        examples, answers, total = 0, 0, 0
+        for part in parts:
+            choice = DatasetChoice(part, config.dataset_format, model=config.model_name_or_path, max_len=131072,
+                                   train_on_prompt=config.train_on_prompt, mask_history=config.mask_history)
+            try:
+                stats = self.explorer.inspect(choice, TOKEN_SAMPLE, ctx)
+            except ModelError as exc:
+                notes.append(say("plan.no_lengths", detail=plain(str(exc).splitlines()[0][:200])))
+                return None
+            shape = DataShape.from_stats(stats)
+            lengths += shape.lengths
+            examples += shape.examples
+            answers += sum(stats.answer_lengths)
+            total += sum(stats.total_lengths)
+        if config.max_samples:
+            examples = min(examples, config.max_samples * len(parts))
+        share = answers / total if total else 0.5
+        return DataShape(examples, tuple(sorted(lengths)), round(min(1.0, max(0.05, share)), 3))
+
+    def _budget(self, config: TrainConfig, memory_gb: float) -> Budget:
+        gpus_found = gpu_info()["gpus"]
+        kind, gb, name = device_memory(gpus_found)
+        gpus = len(gpus_found) if kind == "gpu" else 0
+        precision = pick_precision(config.replace(precision="auto"))
+        if memory_gb:
+            gb, name = float(memory_gb), f"{name}, limited to {memory_gb:g} GiB"
+        return Budget(kind, gb, name, gpus, precision)
+
+    def _rate(self, settled: Settled, data: DataShape | None, measure: bool, budget: Budget, shape: Any,
+              progress: Any) -> Any:
+        share = data.trained_share if data else 0.5
+        why: Text | None = None
+        if not measure:
+            why = say("plan.rough_asked")
+        elif self.manager.current_run_id():
+            why = say("plan.rough_busy")
+        elif not on_this_machine(settled.config.model_name_or_path):
+            why = say("plan.rough_no_model")
+        else:
+            return measure_step(settled.config, share, self.manager.root, progress)
+        earlier = measured_before(settled)
+        if earlier is not None:
+            return replace(earlier, source="scaled", why=why)
+        return rough_rate(shape, settled.setting, device_flops(budget.precision), budget.kind, share, why)
