@@ -57,6 +57,11 @@ def register(ctx: AppContext) -> set[str]:
         """Resume a stopped or failed run from its latest (or the named) checkpoint."""
         return door.resume(run_id, checkpoint)
 
+    def retry_with_plan(run_id: str) -> str:
+        """A run that ran out of memory, started again as a new run with the fit planner's next setting (the
+        failed run's `retry_with` in its status); returns the new run id."""
+        return door.retry_planned(run_id)
+
     def delete_run(run_id: str) -> str:
         """Delete a run's folder (never the model or dataset it used)."""
         manager.delete(run_id)
@@ -94,7 +99,7 @@ def register(ctx: AppContext) -> set[str]:
         return door.fit_plan(request).to_dict("zh" if lang == "zh" else "en")
 
     endpoints = (start_run, list_runs, search_runs, label_run, get_run, stop_run, resume_run, delete_run, run_log,
-                 compare_runs, run_lineage, fit_plan)
+                 compare_runs, run_lineage, fit_plan, retry_with_plan)
     for fn in endpoints:
         gr.api(gradio_errors(fn), api_name=fn.__name__)
     names = {fn.__name__ for fn in endpoints}

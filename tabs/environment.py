@@ -72,9 +72,11 @@ def readiness_frame(report: dict[str, Any], lang: str) -> pd.DataFrame:
 def can_train_frame(report: dict[str, Any], lang: str) -> pd.DataFrame:
     mark = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}
     rows = [[r["model"], r["params_b"], *(f"{mark[r[m]['verdict']]} {r[m]['gb']} GiB" for m in ("full", "lora",
-                                                                                                 "qlora4"))]
+                                                                                                 "qlora4")),
+             render(r["plan"]["text"], lang) if r.get("plan") else "❌"]
             for r in report["can_train"]]
-    return pd.DataFrame(rows, columns=[t("env_col_model", lang), t("env_col_params", lang), "full", "LoRA", "QLoRA-4"])
+    return pd.DataFrame(rows, columns=[t("env_col_model", lang), t("env_col_params", lang), "full", "LoRA", "QLoRA-4",
+                                       t("env_col_plan", lang)])
 
 
 def deps_frame(report: dict[str, Any], lang: str) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from engine.hub.info import search_models
 from engine.hub.model_page import model_page
+from engine.text.message import render
 from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
@@ -49,6 +50,9 @@ def page_markdown(page: dict[str, Any], lang: str) -> str:
         cells = {m: f"{v['gb']} GiB {mark[v['verdict']]}" for m, v in memory.items()}
         device = t("fit_ram", lang) if memory["lora"].get("device_kind") == "cpu" else memory["lora"]["device"]
         lines.append(t("hub_mem_line", lang, device=device, **cells))
+    if "plan" in page:
+        plan = page["plan"]
+        lines.append(t("hub_plan_line", lang, plan=render(plan["text"], lang)) if plan else t("hub_plan_none", lang))
     for note in ("download_note", "shape_note"):
         if page.get(note):
             lines.append(f"⚠️ {page[note]}")

@@ -67,6 +67,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
                     delete_btn = tr.button("delete", elem_id="delete")
                     confirm_btn = tr.button("confirm_delete", variant="stop", visible=False,
                                             elem_id="confirm-delete")
+                    retry_btn = tr.button("retry_planned", visible=False, elem_id="retry-planned")
                 fit_box = gr.Markdown(fit_markdown(ctx.door, initial, tr.lang), elem_id="fit-verdict")
                 plan_widgets = train_plan.build_controls(tr)
             message = gr.Markdown(elem_id="action-message")
@@ -111,7 +112,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     view = gr.State(RunView())
     timer = gr.Timer(REFRESH_S)
     live = LiveWidgets(view, selected, progress, alerts, loss_plot, reward_plot, train_plot, grad_plot, hw_plot,
-                       log_box, runs_table, checkpoint, run_config)
+                       log_box, runs_table, checkpoint, run_config, retry_btn)
     form_outputs = [*form.inputs, yaml_view, cmd_view]
     train_plan.wire(ctx, plan_widgets, form, lang_state, [yaml_view, cmd_view])
     for event in (load_btn.click, preset.change):
@@ -135,6 +136,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> TrainForm:
     stop_btn.click(lambda lang, v: stop_run(ctx, lang, v), [lang_state, view], message)
     resume_btn.click(lambda lang, v, point: resume_run(ctx, lang, v, point), [lang_state, view, checkpoint],
                      [message, view])
+    retry_btn.click(lambda lang, v: retry_planned(ctx, lang, v), [lang_state, view], [message, view])
     delete_btn.click(lambda v: gr.update(visible=bool(v.run)), view, confirm_btn)
     confirm_btn.click(lambda lang, v: delete_run(ctx, lang, v), [lang_state, view], [message, view, confirm_btn])
 
@@ -259,6 +261,14 @@ def resume_run(ctx: AppContext, lang: str, view: RunView, point: str | None) -> 
         raise ConfigError("select a run to resume in the runs table first")
     run_id = ctx.door.resume(view.run, point or "")
     return t("resumed", lang, run_id=run_id), view.showing(run_id)
+
+
+@in_page
+def retry_planned(ctx: AppContext, lang: str, view: RunView) -> tuple[str, RunView]:
+    if not view.run:
+        raise ConfigError("select the run that ran out of memory first")
+    run_id = ctx.door.retry_planned(view.run)
+    return t("retried", lang, run_id=run_id, failed=view.run), view.showing(run_id)
 
 
 @in_page

@@ -74,6 +74,7 @@ class LiveWidgets(WidgetGroup):
     runs: gr.Dataframe
     checkpoints: gr.Dropdown
     config: gr.Code
+    retry: gr.Button  # a run that ran out of memory: restart it with the fit planner's next setting
 
     def update(self, **values: Any) -> list[Any]:
         """One value per output, by name; every output not named keeps what it shows."""
@@ -154,6 +155,8 @@ def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView, que
         if view.changed("charts", (None, lang)):
             out.update(loss=loss_figure([], lang), reward=gr.update(visible=False), training=training_figure([], lang),
                        gradients=gr.update(visible=False))
+        if view.changed("retry", None):
+            out["retry"] = gr.update(visible=False)
         return widgets.update(view=view, progress=t("no_run", lang), alerts="", log="", config="", **out)
     run = manager.run(run_id)
     status = run.status()
@@ -181,6 +184,9 @@ def refresh(ctx: AppContext, widgets: LiveWidgets, lang: str, view: RunView, que
     if status.get("state") == "completed" and report.is_file():
         summary = (read_json(report, {}) or {}).get("summary") or {}
         notes += f"\n\n📊 {t('comparison_line', lang)}: {summary_line(summary)}"
+    retry = status.get("state") == "failed" and bool(status.get("retry_with"))
+    if view.changed("retry", (run_id, retry)):
+        out["retry"] = gr.update(visible=retry)
     if view.changed("bar", bar):
         out["progress"] = bar
     if view.changed("notes", notes):

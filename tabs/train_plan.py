@@ -25,8 +25,9 @@ PLANNED = "td-planned"  # the CSS class of a field the plan changed
 
 @dataclass
 class PlanState:
-    job_id: str = ""
+    job_id: str = ""  # the plan being made
     undo: list[Any] = field(default_factory=list)  # the form's values before the plan filled it
+    shown: str = ""  # the job whose plan is shown (drawn again in the other language on a switch)
 
 
 @dataclass
@@ -64,6 +65,20 @@ def wire(ctx: AppContext, w: PlanWidgets, form: TrainForm, lang_state: Any, prev
     timer.tick(lambda lang, s, *v: plan_tick(ctx, form, lang, s, v), [lang_state, state, *form.inputs],
                [state, timer, w.bar, w.text, w.undo, *filled], **PRIVATE)
     w.undo.click(lambda s: undo_plan(form, s), state, [state, w.undo, w.text, *filled], **PRIVATE)
+    lang_state.change(lambda lang, s: shown_plan(ctx, lang, s), [lang_state, state], [w.bar, w.text], **PRIVATE)
+
+
+def shown_plan(ctx: AppContext, lang: str, state: PlanState) -> list[Any]:
+    if not state.shown:
+        return [gr.skip(), gr.skip()]
+    job = ctx.door.planner.jobs.get(state.shown)
+    if job.state != "done":
+        return [gr.skip(), gr.skip()]
+    return [_done_bar(job.result, lang), plan_markdown(job.result, lang)]
+
+
+def _done_bar(plan: Any, lang: str) -> str:
+    return bar_html("fit-bar", 1.0, t("fit_done", lang, count=len(plan.settled.changes)), "done")
 
 
 @gradio_errors(in_page=True)
@@ -71,7 +86,8 @@ def start_plan(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, go
                ) -> list[Any]:
     config = form.to_config(values)
     job_id = ctx.door.start_fit_plan(FitRequest(config, PlanGoal(goal or "fastest")))
-    return [PlanState(job_id, state.undo), gr.Timer(active=True), bar_html("fit-bar", 0.0, "…", "running"), ""]
+    return [PlanState(job_id, state.undo, state.shown), gr.Timer(active=True),
+            bar_html("fit-bar", 0.0, "…", "running"), ""]
 
 
 def plan_tick(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, values: Sequence[Any]) -> list[Any]:
@@ -82,7 +98,7 @@ def plan_tick(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, val
     if job.state == "running":
         return [state, gr.Timer(active=True), bar_html("fit-bar", job.progress, job.message, "running"), gr.skip(),
                 gr.skip(), *keep]
-    done = PlanState("", state.undo)
+    done = PlanState("", state.undo, state.job_id)
     if job.state != "done":
         text = job.error or job.state
         return [done, gr.Timer(active=False), bar_html("fit-bar", job.progress, text, job.state), f"❌ {text}",
@@ -90,13 +106,14 @@ def plan_tick(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, val
     plan = job.result
     changed = {c["field"] for c in plan.settled.changes}
     markdown = plan_markdown(plan, lang)
-    bar = bar_html("fit-bar", 1.0, t("fit_done", lang, count=len(changed)), "done")
+    bar = _done_bar(plan, lang)
     if not plan.settled.fits:
         return [done, gr.Timer(active=False), bar, markdown, gr.skip(), *keep]
     before = list(values)
     fields = [gr.update(value=getattr(plan.config, n), elem_classes=[PLANNED] if n in changed else [])
               for n in form.names]
-    return [PlanState("", before), gr.Timer(active=False), bar, markdown, gr.update(visible=True), *fields,
+    return [PlanState("", before, state.job_id), gr.Timer(active=False), bar, markdown, gr.update(visible=True),
+            *fields,
             *command_preview(plan.config)]
 
 

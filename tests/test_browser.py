@@ -57,6 +57,7 @@ def test_each_tab_opens(app, page):
     page.locator("#env-machine", has_text="CPU").wait_for(timeout=60_000)  # the first tab fills in on load
     page.locator("#env-readiness", has_text="SDPA attention").wait_for(timeout=30_000)
     page.locator("#env-can-train", has_text="SmolLM2-135M-Instruct").wait_for(timeout=30_000)
+    page.locator("#env-can-train", has_text="LoRA, batch 1 × 16, 1024 tokens").wait_for(timeout=30_000)  # planned
     page.wait_for_function("() => { const p = document.querySelector('#env-live .js-plotly-plot');"
                            " return p && p.data && p.data.length >= 2 && p.data[0].x.length >= 2; }", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab_env.png"), full_page=True)
@@ -120,6 +121,32 @@ def test_run_from_the_form_with_live_chart_and_refresh(app, page, tiny_model, ch
                            " && p.data[0].x.length >= 100; }", timeout=30_000)
     assert page.locator("#runs-table").get_by_text(run_id).count() >= 1
     page.screenshot(path=str(ARTIFACTS / "train-completed.png"), full_page=True)
+
+
+def test_fit_to_this_machine_fills_the_form_marks_the_changes_and_undoes(app, page, tiny_model, chat_file):
+    page.goto(app.url)
+    page.click("#tab_train-button")
+    set_field(page, "model_name_or_path", tiny_model)
+    set_field(page, "dataset", chat_file)
+    set_field(page, "max_seq_length", 1024)
+    page.click("#fit-plan")
+    page.wait_for_function("() => document.querySelector('#fit-bar')?.dataset.state === 'done'", timeout=120_000)
+    text = page.locator("#fit-plan-text")
+    text.get_by_text("measured on this machine").wait_for(timeout=10_000)
+    assert "max_seq_length" in text.inner_text()  # the chat file's rows are short: 1024 → 64
+    assert page.locator("#field-max_seq_length input").first.input_value() == "64"
+    assert page.locator(".td-planned").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "train-fit-plan.png"), full_page=True)
+    page.get_by_label("简体中文").check()  # the plan's reasons follow the language
+    page.locator("#fit-plan-text", has_text="本机按这些形状实测").wait_for(timeout=15_000)
+    page.locator("#fit-progress", has_text="规划完成").wait_for(timeout=15_000)
+    page.screenshot(path=str(ARTIFACTS / "train-fit-plan-zh.png"), full_page=True)
+    page.get_by_label("English").check()
+    page.click("#fit-undo")
+    page.wait_for_function("() => document.querySelector('#field-max_seq_length input').value === '1024'",
+                           timeout=15_000)
+    assert page.locator(".td-planned").count() == 0
+    assert not page.locator("#fit-undo").is_visible()
 
 
 def test_grpo_from_the_form_shows_only_its_fields_and_a_reward_chart(app, page, tiny_model, tmp_path):

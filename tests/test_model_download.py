@@ -79,6 +79,7 @@ def test_search_and_model_page(hub: FakeHub, tiny_model: Path):
     assert page["chat_template"] is True and "im_start" in page["chat_template_text"]
     assert page["licence"] == "apache-2.0" and "tiny test model" in page["card"]
     assert page["download_gb"] > 0 and set(page["memory"]) == {"full", "lora", "qlora4"}
+    assert page["plan"]["method"] == "lora" and page["plan"]["max_seq_length"] == 1024  # a small model: LoRA fits
     # the config is kept: structure and estimate work for this hub model without downloading it
     from engine.hub.structure import model_structure
     from engine.sizing.fit import model_shape

@@ -46,6 +46,7 @@ def test_search_and_model_page_on_modelscope(hub: FakeHub):
     assert page["hub"] == "modelscope" and page["licence"] == "apache-2.0"
     assert page["shape"]["layers"] == 2 and page["chat_template"] is True
     assert page["download_gb"] > 0 and set(page["memory"]) == {"full", "lora", "qlora4"}
+    assert page["plan"]["method"] == "lora" and page["plan"]["max_seq_length"] == 1024  # a small model: LoRA fits
     assert any(r.startswith("/api/v1/models/tiny-org/tiny-qwen3/repo") for r in hub.requests)
 
 

@@ -158,3 +158,13 @@ def test_a_planned_run_trains_under_a_memory_limit_the_default_exceeds(tiny_mode
     assert "the fit planner's setting for a quarter less memory" in out  # and the failure offers the next one
     code, out = train(plan.config, "planned")
     assert code == 0 and "completed: final loss" in out, out[-2000:]
+    # one click in the Train tab (retry_planned): a new run with the failed one's settings and the planner's fix
+    door = Door.open(tmp_path / "default")
+    failed = door.manager.list_runs()[0]["run_id"]
+    fix = door.manager.run(failed).status()["retry_with"]
+    assert fix["per_device_train_batch_size"] < 4 and fix["trained_logits_only"] is True
+    again = door.retry_planned(failed)
+    assert door.manager.wait(again, timeout=300) == "completed"
+    retried = door.manager.run(again).config()
+    assert retried.per_device_train_batch_size == fix["per_device_train_batch_size"]
+    assert retried.dataset == str(data) and retried.max_steps == 2

@@ -22,7 +22,7 @@ from engine.config.optimizers import check_optimizer
 from engine.config.trackers import check_trackers
 from engine.config.train_config import TrainConfig
 from engine.data.explorer import DatasetExplorer
-from engine.errors import ConfigError, ModelError
+from engine.errors import ConfigError, ModelError, RunError
 from engine.evaluation.after_training import CompareAfterTraining
 from engine.evaluation.batch import BatchComparer, CompareRequest
 from engine.export.check import recheck
@@ -88,6 +88,15 @@ class Door:
         check_trackers(config.report_to)  # and the machine may have lost a tracker
         check_optimizer(config.optim)
         return self.manager.resume(run_id, checkpoint or None)
+
+    def retry_planned(self, run_id: str) -> str:
+        """A run that ran out of memory, started again as a new run with the fit planner's next setting."""
+        run = self.manager.run(run_id)
+        fix = run.status().get("retry_with")
+        if not fix:
+            raise RunError(f"run {run_id} did not run out of memory, so the planner has no setting for it; "
+                           "use Fit to this machine on the form instead")
+        return self.start(run.config().replace(**fix))
 
     def run_detail(self, run_id: str, last: int = 20) -> dict[str, Any]:
         run = self.manager.run(run_id)

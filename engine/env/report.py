@@ -12,7 +12,9 @@ from engine.env.gpus import gpu_info
 from engine.env.machine import cpu_info, disk_info, memory_info, software_info
 from engine.env.readiness import readiness
 from engine.locations import cache_root
+from engine.sizing.catalog import find
 from engine.sizing.fit import device_memory, machine_table
+from engine.sizing.planner import machine_budget, quick_plan
 
 
 def env_report(outputs: str | Path = "outputs", probe_hubs: bool = True) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def env_report(outputs: str | Path = "outputs", probe_hubs: bool = True) -> dict
         "gpu": gpus,
         "dependencies": dependency_matrix(),
         "readiness": readiness(gpus["gpus"], probe_hubs),
-        "can_train": machine_table(gpus["gpus"]),
+        "can_train": planned_table(gpus["gpus"]),
     }
 
 
@@ -68,6 +70,15 @@ def to_markdown(report: dict[str, Any]) -> str:
               "required" + ("." if not bad else ":")]
     lines += [f"- {d['package']} {d['required']}: {d['installed'] or 'missing'} → `{d['fix']}`" for d in bad]
     return "\n".join(lines) + "\n"
+
+
+def planned_table(gpus: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The catalogue's memory per method on this machine, and the fit planner's fastest setting for each."""
+    budget = machine_budget(gpus)
+    rows = machine_table(gpus)
+    for row in rows:
+        row["plan"] = quick_plan(find(row["model"]).shape, budget)
+    return rows
 
 
 class Environment:

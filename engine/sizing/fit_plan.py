@@ -120,7 +120,7 @@ class FitPlanner:
         gpus = len(gpus_found) if kind == "gpu" else 0
         precision = pick_precision(config.replace(precision="auto"))
         if memory_gb:
-            gb, name = float(memory_gb), f"{name}, limited to {memory_gb:g} GiB"
+            gb = float(memory_gb)
         return Budget(kind, gb, name, gpus, precision)
 
     def _rate(self, settled: Settled, data: DataShape | None, measure: bool, budget: Budget, shape: Any,

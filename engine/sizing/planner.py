@@ -19,7 +19,7 @@ from typing import Any
 from engine.config.field_info import REFERENCED
 from engine.config.train_config import TrainConfig
 from engine.errors import ConfigError
-from engine.sizing.fit import setting_for
+from engine.sizing.fit import device_memory, setting_for
 from engine.sizing.memory import TIGHT, Estimate, Setting, estimate
 from engine.sizing.shape import ModelShape
 from engine.text.message import Text, say
@@ -30,7 +30,7 @@ ORDER = {"fastest": ("lora", "qlora4", "qlora8"), "quality": ("full", "lora", "q
 SHORTEST = 256  # where the planner stops shortening max_seq_length to make a run fit
 MAX_BATCH = {"gpu": 16, "cpu": 4}
 # tokens per micro-step from which a device is busy: beyond it a bigger batch adds little speed
-SATURATION = {"gpu": 8192, "cpu": 512}
+SATURATION = {"gpu": 8192, "cpu": 1024}
 CHECKPOINT_COST = 1.33  # recomputing the forward pass: about a third more time per step
 PACK_BELOW = 0.6  # pack when examples fill less than this share of max_seq_length on average
 LENGTH_STEP = 64
@@ -198,12 +198,35 @@ def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: 
         reasons.append(say("plan.precision", precision=budget.precision))
     if budget.kind == "gpu" and config.precision == "fp32":
         reasons.append(say("plan.precision_kept", precision=config.precision))
-    reasons.append(say("plan.memory", total=memory.total_gb, budget=budget.gb, device=budget.name,
+    device = say("plan.ram") if budget.kind == "cpu" else budget.name
+    reasons.append(say("plan.memory", total=memory.total_gb, budget=budget.gb, device=device,
                        margin=round(100 * (1 - TIGHT))))
     planned = TrainConfig.from_dict({**config.to_dict(), **values})
     changes = [{"field": name, "before": getattr(config, name), "after": getattr(planned, name)}
                for name in values if getattr(config, name) != getattr(planned, name)]
     return Settled(planned, setting, memory, reasons, changes)
+
+
+def machine_budget(gpus: list[dict[str, Any]]) -> Budget:
+    """This machine as the catalogue tables plan for it: bf16 on a GPU, fp32 on a CPU (no measurement)."""
+    kind, gb, name = device_memory(gpus)
+    return Budget(kind, gb, name, len(gpus) if kind == "gpu" else 0, "bf16" if kind == "gpu" else "fp32")
+
+
+def quick_plan(shape: ModelShape, budget: Budget, max_len: int = 1024, effective: int = 16) -> dict[str, Any] | None:
+    """The fastest plan for a model without its data (the form's length), as the Model Hub's model page and
+    the Environment tab's table show it; None where nothing fits."""
+    settled = plan_settings(shape, TrainConfig(max_seq_length=max_len), PlanGoal("fastest", effective), None, budget)
+    if not settled.fits:
+        return None
+    c = settled.config
+    method = f"qlora{c.quantization_bit}" if c.finetuning_type == "qlora" else c.finetuning_type
+    text = say("plan.summary", method=_label(method), batch=c.per_device_train_batch_size,
+               accumulation=c.gradient_accumulation_steps, length=c.max_seq_length, total=settled.memory.total_gb,
+               checkpointing=say("plan.summary_checkpointing") if c.gradient_checkpointing else "")
+    return {"method": method, "max_seq_length": c.max_seq_length, "batch": c.per_device_train_batch_size,
+            "accumulation": c.gradient_accumulation_steps, "gradient_checkpointing": c.gradient_checkpointing,
+            "gb": settled.memory.total_gb, "text": text.to_dict()}
 
 
 def _length(config: TrainConfig, goal: PlanGoal, data: DataShape | None, shape: ModelShape) -> tuple[Text, int]:
@@ -228,36 +251,40 @@ def _batch(shape: ModelShape, setting: Setting, effective: int, gpus: int, budge
     fastest within the budget: speed grows with tokens per step until the device is busy, and
     checkpointing costs a third more time."""
     per_device = max(1, effective // gpus)
-    divisors = [d for d in range(min(per_device, MAX_BATCH[budget.kind]), 0, -1) if per_device % d == 0]
-    best: tuple[float, Setting, Estimate] | None = None
-    plain: Setting | None = None
+    divisors = [d for d in range(1, min(per_device, MAX_BATCH[budget.kind]) + 1) if per_device % d == 0]
+
+    def speed(d: int, checkpointing: bool) -> float:
+        return min(1.0, d * setting.max_len / SATURATION[budget.kind]) ** 0.5 / (
+            CHECKPOINT_COST if checkpointing else 1.0)
+
+    modes: dict[bool, tuple[Setting, Estimate, int]] = {}  # checkpointing → (choice, memory, largest that fits)
     for checkpointing in (False, True):
-        for d in divisors:
-            candidate = replace(setting, batch=d, gradient_checkpointing=checkpointing)
-            result = _fits(shape, candidate, budget)
-            if result is None:
-                continue
-            speed = min(1.0, d * setting.max_len / SATURATION[budget.kind]) ** 0.5 / (
-                CHECKPOINT_COST if checkpointing else 1.0)
-            if best is None or speed > best[0] * 1.001:
-                best = (speed, candidate, result)
-            if not checkpointing and plain is None:
-                plain = candidate
-            break  # the largest batch that fits is this mode's best
-    if best is None:
+        fitting = [(d, r) for d in divisors if (r := _fits(shape, replace(setting, batch=d,
+                                                                          gradient_checkpointing=checkpointing),
+                                                             budget))]
+        if fitting:
+            top = max(speed(d, checkpointing) for d, _ in fitting)
+            # the smallest batch that is as fast: a larger one only takes memory
+            d, result = next((d, r) for d, r in fitting if speed(d, checkpointing) >= top * 0.999)
+            modes[checkpointing] = (replace(setting, batch=d, gradient_checkpointing=checkpointing), result,
+                                    fitting[-1][0])
+    if not modes:
         return None
-    _, chosen, result = best
+    use = max(modes, key=lambda c: (speed(modes[c][0].batch, c), not c))
+    chosen, result, largest = modes[use]
     reasons: list[Text] = []
     if chosen.gradient_checkpointing:
-        if plain is None:
+        if False not in modes:
             need = estimate(shape, replace(setting, batch=1, gradient_checkpointing=False)).total_gb
             reasons.append(say("plan.checkpointing_on", batch=1, need=need))
         else:
-            reasons.append(say("plan.checkpointing_faster", batch=chosen.batch, without=plain.batch))
+            reasons.append(say("plan.checkpointing_faster", batch=chosen.batch, without=modes[False][0].batch))
     else:
         reasons.append(say("plan.checkpointing_off"))
-    bigger = next((d for d in reversed(divisors) if d > chosen.batch), None)
-    if bigger:
+    bigger = next((d for d in divisors if d > largest), None)
+    if chosen.batch < largest:
+        reasons.append(say("plan.batch_enough", batch=chosen.batch, tokens=chosen.batch * setting.max_len))
+    elif bigger:
         need = estimate(shape, replace(chosen, batch=bigger)).total_gb
         reasons.append(say("plan.batch_limited", bigger=bigger, need=need))
     return chosen, result, reasons

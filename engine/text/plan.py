@@ -36,6 +36,8 @@ PLAN: dict[str, tuple[str, str]] = {
     "plan.batch": ("batch {batch} × accumulation {accumulation}{devices} = the effective batch of {effective}",
                    "批大小 {batch} × 梯度累积 {accumulation}{devices} = 有效批大小 {effective}"),
     "plan.batch_devices": (" × {gpus} GPUs", " × {gpus} 块 GPU"),
+    "plan.batch_enough": ("a batch of {batch} ({tokens} tokens) already keeps the device busy; a larger one would "
+                          "only take memory", "批大小 {batch}（{tokens} 个 token）已能让设备满载；更大的批只会多占内存"),
     "plan.batch_limited": ("a batch of {bigger} would need {need} GiB", "批大小 {bigger} 需要 {need} GiB"),
     "plan.checkpointing_off": ("gradient checkpointing off: the run fits without it, and recomputing costs about a "
                                "third more time", "关闭梯度检查点：不用它也能放下，而重算大约多花三分之一的时间"),
@@ -52,6 +54,7 @@ PLAN: dict[str, tuple[str, str]] = {
     "plan.precision": ("precision auto: {precision} on this machine", "精度 auto：本机使用 {precision}"),
     "plan.precision_kept": ("precision {precision} kept as set; auto would train in bf16 or fp16 with half the "
                             "memory for activations", "保留设置的精度 {precision}；auto 会用 bf16 或 fp16 训练，激活内存减半"),
+    "plan.ram": ("RAM, no GPU", "内存，无 GPU"),
     "plan.devices": ("{gpus} GPUs in data parallel (DDP)", "{gpus} 块 GPU 数据并行（DDP）"),
     "plan.memory": ("predicted peak {total} GiB of the {budget} GiB budget ({device}, {margin}% kept free)",
                     "预测峰值 {total} GiB，预算 {budget} GiB（{device}，保留 {margin}% 空闲）"),
@@ -76,6 +79,9 @@ PLAN: dict[str, tuple[str, str]] = {
                        "梯度检查点和 {length} 个 token，{budget} GiB 也放不下（需要 {need} GiB）：请选择更小的模型"),
     "plan.oom_next": ("the fit planner's setting for a quarter less memory ({budget} GiB): {changes} (predicted "
                       "{total} GiB)", "适配规划器给出的内存少四分之一（{budget} GiB）的设置：{changes}（预测 {total} GiB）"),
+    "plan.summary": ("{method}, batch {batch} × {accumulation}, {length} tokens{checkpointing}, {total} GiB",
+                     "{method}，批大小 {batch} × {accumulation}，{length} 个 token{checkpointing}，{total} GiB"),
+    "plan.summary_checkpointing": (", gradient checkpointing", "，梯度检查点"),
     "plan.change": ("{field} {before} → {after}", "{field} {before} → {after}"),
     "time.seconds": ("{n} s", "{n} 秒"),
     "time.minutes": ("{n} min", "{n} 分钟"),
