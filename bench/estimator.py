@@ -25,17 +25,18 @@ CONFIGS = [  # (finetuning_type, quantization_bit, max_len, batch, gradient_chec
 ]
 
 CHILD = """
-import json, resource, sys, psutil
+import json, sys, psutil
 sys.path.insert(0, {root!r})
 import torch, transformers, peft  # imported before the baseline: the run's own memory is what counts
-from engine.config import TrainConfig
-from engine.runs import RunManager
+from engine.config.train_config import TrainConfig
+from engine.runs.queue import RunManager
 base = psutil.Process().memory_info().rss
 config = TrainConfig.from_dict({config!r})
 manager = RunManager({outputs!r})
 run_id = manager.submit(config)
 state = manager.wait(run_id, timeout=900)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: the latter keeps the parent's RSS from before exec, which a busy parent makes the peak
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({{"state": state, "increase_gb": (peak - base) / 2**30}}))
 """
 

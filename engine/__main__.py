@@ -39,11 +39,11 @@ from engine.errors import TuneDeskError
 from engine.evaluation import cli as eval_cli
 from engine.export import cli as export_cli
 from engine.hub import cli as hub_cli
+from engine.planning import cli as plan_cli
 from engine.runs import cli as runs_cli
 from engine.runs.queue import RunManager
 from engine.runs.rundir import loss_text
 from engine.serve import cli as serve_cli
-from engine.sizing import cli as plan_cli
 from engine.sizing.fit import estimate_for
 from engine.sizing.memory import Setting
 from engine.text.message import LANGS, reader_lang, say

@@ -16,7 +16,7 @@ from engine.config.train_config import TrainConfig
 from engine.data.clean import CleanOptions
 from engine.data.explorer import DatasetChoice
 from engine.errors import DataError
-from engine.sizing.fit_plan import FitRequest
+from engine.planning.fit_plan import FitRequest
 from engine.sizing.planner import PlanGoal
 from tabs.api_chat import register_chat
 from tabs.api_models import register_models

@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from engine.sizing.fit_plan import FitRequest
+from engine.planning.fit_plan import FitRequest
 from engine.sizing.planner import GOALS, PlanGoal
 from engine.text.message import render
 from tabs.context import AppContext

@@ -226,3 +226,17 @@ def test_api_surface_is_exactly_what_the_readme_documents(client):
     documented = {name for line in rows for name in re.findall(r"`(/[a-z_]+)\(", line.split(" | ")[0])}
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == documented, (sorted(names - documented), sorted(documented - names))
+
+
+def test_fit_plan_over_http_gives_a_config_that_starts(client, tiny_model, chat_file):
+    plan = client.predict(str(tiny_model), str(chat_file), "sft", "fastest", 4, "precision: fp32\nmax_steps: 2",
+                          False, 0.0, "zh", api_name="/fit_plan")
+    assert plan["fits"] and plan["config"]["max_seq_length"] == 64 and plan["config"]["max_steps"] == 2
+    assert plan["config"]["per_device_train_batch_size"] * plan["config"]["gradient_accumulation_steps"] == 4
+    assert any("max_seq_length 64：覆盖" in r for r in plan["reasons"])  # the reasons in the language asked for
+    import yaml
+
+    rid = client.predict(yaml.safe_dump(plan["config"]), "", "", api_name="/start_run")
+    assert wait_state(client, rid, ("completed", "failed"))["state"] == "completed"
+    with pytest.raises(Exception, match="did not run out of memory"):
+        client.predict(rid, api_name="/retry_with_plan")

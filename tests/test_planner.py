@@ -90,7 +90,7 @@ def test_max_seq_length_covers_the_data_and_packing_follows_its_lengths():
 
 def test_the_planner_measures_a_step_and_the_door_endpoint_and_cli_agree(tiny_model, chat_file, tmp_path):
     from engine.access.door import Door
-    from engine.sizing.fit_plan import FitRequest
+    from engine.planning.fit_plan import FitRequest
 
     door = Door.open(tmp_path / "outputs")
     config = TrainConfig(model_name_or_path=str(tiny_model), dataset=str(chat_file), precision="fp32")
@@ -129,7 +129,7 @@ def test_a_planned_run_trains_under_a_memory_limit_the_default_exceeds(tiny_mode
     """The limit is on the process's address space, set before the training process starts; glibc keeps
     to two arenas so the reserve per thread does not depend on the machine's core count."""
     from engine.access.door import Door
-    from engine.sizing.fit_plan import FitRequest
+    from engine.planning.fit_plan import FitRequest
 
     words = " ".join(f"word{i}" for i in range(200))  # about 700 tokens, nearly all of them trained
     data = tmp_path / "long.json"

@@ -94,3 +94,14 @@ def test_this_machine_can_train_the_bundled_model():
     smol = next(r for r in table if r["model"] == "SmolLM2-135M-Instruct")
     assert smol["lora"]["verdict"] == "fits"
     json.dumps(table)  # plain data for the API
+
+
+def test_the_estimator_bounds_the_logits_as_the_trained_token_loss_chunks_them():
+    from engine.sizing.memory import LOGIT_CHUNK
+    from engine.training.trained_logits import CHUNK_ELEMENTS
+
+    assert LOGIT_CHUNK == CHUNK_ELEMENTS  # the estimator's bound is the loss's own chunk
+    shape = find("Qwen3-0.6B").shape  # a 152k vocabulary: at 4096 tokens the full logits are 2.3 G values
+    full = estimate(shape, Setting("lora", "sft", 4096, 1, True, "bf16", 8, "gpu"))
+    chunked = estimate(shape, Setting("lora", "sft", 4096, 1, True, "bf16", 8, "gpu", trained_logits=True))
+    assert full.activations_gb - chunked.activations_gb > 8

@@ -36,6 +36,7 @@ from engine.inference.compare import CompareChat
 from engine.inference.decode import Sampling
 from engine.inference.pool import POOL
 from engine.locations import SAMPLES_DIR
+from engine.planning.fit_plan import FitPlan, FitPlanner, FitRequest
 from engine.runs.queue import RunManager
 from engine.runs.rundir import read_json
 from engine.serve.http import ServeApi
@@ -43,7 +44,6 @@ from engine.serve.keys import ApiKeys, RateLimit
 from engine.serve.service import Service
 from engine.sizing.catalog import find
 from engine.sizing.fit import estimate_for, model_shape
-from engine.sizing.fit_plan import FitPlan, FitPlanner, FitRequest
 from engine.sizing.memory import Setting
 
 

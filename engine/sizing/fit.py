@@ -56,7 +56,8 @@ def setting_for(config: TrainConfig) -> Setting:
                    config.gradient_checkpointing, config.precision, config.lora_r,
                    dora=adapter and config.use_dora, modules_to_save=config.lora_modules_to_save if adapter else "",
                    freeze_layers=config.freeze_trainable_layers if method == "freeze" else 0,
-                   freeze_modules=config.freeze_trainable_modules, optimizer=config.optim)
+                   freeze_modules=config.freeze_trainable_modules, optimizer=config.optim,
+                   trained_logits=config.trained_logits_only and config.method in ("sft", "pt"))
 
 
 def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None = None) -> dict[str, Any]:

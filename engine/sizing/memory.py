@@ -19,6 +19,9 @@ GiB = 2**30
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 NF4_BYTES = 0.5 + 0.5 / 64 + 4 / (64 * 256)  # 4-bit weights + an fp8 scale per 64, fp32 per 256 of those
 LOGIT_COPIES = 5
+# engine/training/trained_logits.py computes the output layer in chunks of this many logits (recomputed in
+# the backward pass) when only trained tokens are projected: the logits held never exceed one chunk's
+LOGIT_CHUNK = 1 << 26
 TIGHT = 0.85  # above this share of the device, the run may fail on fragmentation or a long batch
 
 
@@ -37,6 +40,7 @@ class Setting:
     freeze_layers: int = 0  # method freeze: the last N layers trained (the first N when negative)
     freeze_modules: str = "all"  # all, or self_attn / mlp
     optimizer: str = DEFAULT_OPTIMIZER  # the `optim` field: what its state costs per trained parameter
+    trained_logits: bool = False  # SFT / pt with trained_logits_only: the output layer in bounded chunks
 
     def __post_init__(self) -> None:
         for name, low, high in (("max_len", 1, 1 << 21), ("batch", 1, 1 << 16), ("lora_rank", 1, 4096)):
@@ -84,7 +88,8 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
     state = trainable * (8 if lora else 4) + _optimizer_state(shape, s, trainable)
     rows = s.batch * (2 if s.stage in PAIRWISE else 1)  # pairwise methods run chosen and rejected side by side
     tokens = rows * s.max_len
-    act_bytes = compute if s.precision != "fp32" else 4
+    # a CPU's bf16 autocast keeps activations as large as fp32 ones (measured: bench/plan_accuracy.py)
+    act_bytes = 4 if s.precision == "fp32" or s.device == "cpu" else compute
     # values kept per token and layer for the backward pass; LoRA adds its dropout copies of each
     # adapter's input and the adapters' own outputs (fitted to measured runs: bench/estimator.py); DoRA
     # keeps one more copy of each adapted layer's input and output for its norm
@@ -101,7 +106,8 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
     if lora and s.dora:  # the adapted weight W + BA, rebuilt in fp32 for its norm, one layer at a time
         activations += max(i * o for i, o in shape.linear_shapes()) * 4
     # the loss works on fp32 logits: the logits, their log-softmax, its gradient and temporaries
-    activations += tokens * shape.vocab * 4 * LOGIT_COPIES
+    logits = tokens * shape.vocab
+    activations += (min(logits, LOGIT_CHUNK) if s.trained_logits else logits) * 4 * LOGIT_COPIES
     if s.stage == "dpo":
         activations += tokens * shape.vocab * 4  # the reference model's logits (no gradient)
     overhead = (0.5 * GiB if s.device == "gpu" else 0.3 * GiB) + 0.08 * (weights + state + activations)

@@ -4,7 +4,7 @@ for a goal, with the reason for each choice.
 The planner is pure: it reads a model's shape, the dataset's token lengths (`DataShape`, from the
 Dataset Explorer's statistics), the memory budget and the precision `auto` gives here, and returns a
 new `TrainConfig` with the memory estimator's breakdown. How long a step takes is `engine.sizing.timing`'s
-part, measured by `engine.sizing.probe`.
+part, measured by `engine.planning.probe`.
 
 Goals: `fastest` (LoRA first, no gradient checkpointing where the memory allows), `quality` (full
 fine-tuning first, then LoRA, then 8- and 4-bit QLoRA) and `context` (the longest max_seq_length that

@@ -42,7 +42,7 @@ def request_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     from engine.access.door import Door
-    from engine.sizing.fit_plan import FitRequest
+    from engine.planning.fit_plan import FitRequest
 
     door = Door.open(args.outputs)
     plan = door.fit_plan(FitRequest(request_config(args), PlanGoal(args.goal, args.effective_batch),

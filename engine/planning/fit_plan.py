@@ -14,10 +14,10 @@ from engine.env.gpus import gpu_info
 from engine.errors import ModelError
 from engine.jobs import JobContext, JobRegistry
 from engine.models.precision import pick_precision
+from engine.planning.probe import device_flops, measure_step, measured_before, on_this_machine
 from engine.runs.queue import RunManager
 from engine.sizing.fit import device_memory, model_shape
 from engine.sizing.planner import Budget, DataShape, PlanGoal, Settled, plan_settings
-from engine.sizing.probe import device_flops, measure_step, measured_before, on_this_machine
 from engine.sizing.timing import Timing, predict, rough_rate
 from engine.text.message import Text, plain, render, say
 
