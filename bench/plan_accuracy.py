@@ -54,9 +54,9 @@ def jobs(tmp: Path) -> list[tuple[str, str, str, int]]:
     return out
 
 
-def rows_filling(path: Path, length: int) -> Path:
-    """Rows of about `length` tokens: a short prompt and an answer of repeated words."""
-    words = " ".join(["tune desk trains models on your own computer"] * max(1, length // 9))
+def rows_filling(path: Path, length: int, repeats: int = 0) -> Path:
+    """Rows of about `length` tokens (or `repeats` phrases): a short prompt and an answer of repeated words."""
+    words = " ".join(["tune desk trains models on your own computer"] * (repeats or max(1, length // 9)))
     path.write_text("\n".join(json.dumps({"instruction": f"Say it {i}.", "output": words}) for i in range(64)),
                     encoding="utf-8")
     return path
@@ -75,13 +75,18 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="plan-accuracy-"))
     door = Door.open(tmp / "plans")
     print(cpu_line())
-    print("\n| job | length | plan | predicted GiB | measured GiB | error | predicted s/step | measured s/step "
-          "| error |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| job | length | plan | longest row | predicted GiB | measured GiB | error | predicted s/step "
+          "| measured s/step | error |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, model, goal, length in jobs(tmp):
         data = rows_filling(tmp / f"rows-{length}.jsonl", length)
         config = TrainConfig(model_name_or_path=model, dataset=str(data), max_steps=args.steps, logging_steps=1,
                              save_steps=1000, report_to="none", compare_after_training=False)
+        plan = door.fit_plan(FitRequest(config, PlanGoal(goal, 4), measure=False))
+        # rows just under the length asked for, so that they fill the planned max_seq_length (the estimator's
+        # worst case, and the only fair comparison with it)
+        repeats = max(1, int(length // 9 * (length - 12) / plan.data.longest))
+        data = rows_filling(data, length, repeats)
         plan = door.fit_plan(FitRequest(config, PlanGoal(goal, 4)))
         planned = plan.config
         code = CHILD.format(root=str(ROOT), config=planned.to_dict(), outputs=str(tmp / "outputs"))
@@ -98,8 +103,9 @@ def main() -> None:
                  f"×{planned.gradient_accumulation_steps}{' ckpt' if planned.gradient_checkpointing else ''}"
                  f"{' packed' if planned.packing else ''}")
         gb, seconds = result["increase_gb"], measured_s
-        print(f"| {name} | {length} | {shown} | {predicted_gb:.2f} | {gb:.2f} | {100 * (predicted_gb - gb) / gb:+.0f}% "
-              f"| {predicted_s:.2f} | {seconds:.2f} | {100 * (predicted_s - seconds) / seconds:+.0f}% |", flush=True)
+        gb_error, s_error = 100 * (predicted_gb - gb) / gb, 100 * (predicted_s - seconds) / seconds
+        print(f"| {name} | {length} | {shown} | {plan.data.longest} | {predicted_gb:.2f} | {gb:.2f} | "
+              f"{gb_error:+.0f}% | {predicted_s:.2f} | {seconds:.2f} | {s_error:+.0f}% |", flush=True)
 
 
 if __name__ == "__main__":

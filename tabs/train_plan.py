@@ -68,6 +68,7 @@ def wire(ctx: AppContext, w: PlanWidgets, form: TrainForm, lang_state: Any, prev
     lang_state.change(lambda lang, s: shown_plan(ctx, lang, s), [lang_state, state], [w.bar, w.text], **PRIVATE)
 
 
+@gradio_errors(in_page=True)
 def shown_plan(ctx: AppContext, lang: str, state: PlanState) -> list[Any]:
     if not state.shown:
         return [gr.skip(), gr.skip()]
@@ -90,6 +91,7 @@ def start_plan(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, go
             bar_html("fit-bar", 0.0, "…", "running"), ""]
 
 
+@gradio_errors(in_page=True)
 def plan_tick(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, values: Sequence[Any]) -> list[Any]:
     keep = [gr.skip()] * (len(form.inputs) + 2)
     if not state.job_id:
@@ -117,6 +119,7 @@ def plan_tick(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, val
             *command_preview(plan.config)]
 
 
+@gradio_errors(in_page=True)
 def undo_plan(form: TrainForm, state: PlanState) -> list[Any]:
     if not state.undo:
         return [state, gr.update(visible=False), gr.skip(), *([gr.skip()] * (len(form.inputs) + 2))]

@@ -168,3 +168,27 @@ def test_a_planned_run_trains_under_a_memory_limit_the_default_exceeds(tiny_mode
     retried = door.manager.run(again).config()
     assert retried.per_device_train_batch_size == fix["per_device_train_batch_size"]
     assert retried.dataset == str(data) and retried.max_steps == 2
+
+
+def test_plans_respect_each_methods_rules_and_the_machines_gpus():
+    shape = find("Qwen2.5-7B-Instruct").shape
+    card = Budget("gpu", 24, "RTX 4090", 1, "bf16")
+    # KTO needs two answers per batch; GRPO's batch is a multiple of its generations
+    kto = plan_settings(shape, TrainConfig(method="kto"), PlanGoal("fastest", 16), None, card).config
+    assert kto.per_device_train_batch_size >= 2
+    grpo = plan_settings(shape, TrainConfig(method="grpo", grpo_num_generations=4, per_device_train_batch_size=4),
+                         PlanGoal("context", 16), None, card).config
+    assert grpo.per_device_train_batch_size % 4 == 0
+    # three GPUs cannot share an effective batch of 16 evenly: two of them do, and the batch stays 16
+    three = Budget("gpu", 80, "3× A100", 3, "bf16")
+    c = plan_settings(shape, TrainConfig(), PlanGoal("fastest", 16), None, three).config
+    assert c.nproc_per_node == 2 and c.per_device_train_batch_size * c.gradient_accumulation_steps * 2 == 16
+    # a form asking for 4 processes on a one-GPU machine: one process, the same effective batch
+    c = plan_settings(shape, TrainConfig(nproc_per_node=4, per_device_train_batch_size=2,
+                                         gradient_accumulation_steps=2), PlanGoal("fastest"), None, card).config
+    assert c.nproc_per_node == 1 and c.per_device_train_batch_size * c.gradient_accumulation_steps == 16
+    # knobs the chosen method refuses go back to their defaults, so the plan is a config that starts
+    small = Budget("gpu", 12, "RTX 3060", 1, "bf16")
+    c = plan_settings(shape, TrainConfig(lora_init="pissa", optim="galore_adamw"), PlanGoal("fastest"), None,
+                      small).config
+    assert c.finetuning_type == "qlora" and c.lora_init == "default" and c.optim == "adamw_torch_fused"

@@ -70,7 +70,7 @@ class Door:
         manager.after_completed.append(CompareAfterTraining(manager))
         explorer = DatasetExplorer(manager.outputs, guard)
         return cls(manager, guard, explorer, DownloadManager(), CompareChat(manager), comparer, ExportManager(manager),
-                   FitPlanner(manager, explorer))
+                   FitPlanner(manager, explorer, before_probe=[POOL.release]))
 
     # --- runs ---------------------------------------------------------------------------------
     def start(self, config: TrainConfig) -> str:

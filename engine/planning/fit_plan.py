@@ -4,6 +4,7 @@ The Train tab's button, the `fit_plan` endpoint and `python -m engine plan` all 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -11,10 +12,11 @@ from engine.config.datasets import dataset_parts
 from engine.config.train_config import TrainConfig
 from engine.data.explorer import DatasetChoice, DatasetExplorer
 from engine.env.gpus import gpu_info
-from engine.errors import ModelError
+from engine.errors import ModelError, TuneDeskError
 from engine.jobs import JobContext, JobRegistry
 from engine.models.precision import pick_precision
 from engine.planning.probe import device_flops, measure_step, measured_before, on_this_machine
+from engine.runs.failures import is_oom
 from engine.runs.queue import RunManager
 from engine.sizing.fit import device_memory, model_shape
 from engine.sizing.planner import Budget, DataShape, PlanGoal, Settled, plan_settings
@@ -61,10 +63,12 @@ class FitPlan:
 
 
 class FitPlanner:
-    def __init__(self, manager: RunManager, explorer: DatasetExplorer):
+    def __init__(self, manager: RunManager, explorer: DatasetExplorer,
+                 before_probe: list[Callable[[], Any]] | None = None):
         self.manager = manager
         self.explorer = explorer
         self.jobs = JobRegistry()
+        self.before_probe = before_probe or []
 
     def start(self, request: FitRequest) -> str:
         return self.jobs.start("fit_plan", lambda ctx: self.plan(request, ctx), meta={"goal": request.goal.goal})
@@ -91,11 +95,12 @@ class FitPlanner:
         parts = dataset_parts(config.dataset)
         if not parts or config.method == "grpo":  # GRPO's length is its completions', not the data's
             return None
-        if not on_this_machine(config.model_name_or_path):  # its tokenizer would mean downloading the model
+        if not on_this_machine(config):  # its tokenizer would mean downloading the model
             notes.append(say("plan.no_tokenizer", model=config.model_name_or_path))
             return None
         lengths: list[int] = []
         examples, answers, total = 0, 0, 0
+        val = config.val_size
         for part in parts:
             choice = DatasetChoice(part, config.dataset_format, model=config.model_name_or_path, max_len=131072,
                                    train_on_prompt=config.train_on_prompt, mask_history=config.mask_history)
@@ -106,22 +111,25 @@ class FitPlanner:
                 return None
             shape = DataShape.from_stats(stats)
             lengths += shape.lengths
-            examples += shape.examples
+            rows = min(shape.examples, config.max_samples) if config.max_samples else shape.examples
+            examples += max(0, rows - (round(val * rows) if val < 1 else int(val)))  # validation rows held out
             answers += sum(stats.answer_lengths)
             total += sum(stats.total_lengths)
-        if config.max_samples:
-            examples = min(examples, config.max_samples * len(parts))
         share = answers / total if total else 0.5
         return DataShape(examples, tuple(sorted(lengths)), round(min(1.0, max(0.05, share)), 3))
 
     def _budget(self, config: TrainConfig, memory_gb: float) -> Budget:
-        gpus_found = gpu_info()["gpus"]
-        kind, gb, name = device_memory(gpus_found)
-        gpus = len(gpus_found) if kind == "gpu" else 0
+        found = gpu_info()["gpus"]
+        visible = [v.strip() for v in config.cuda_visible_devices.split(",") if v.strip()]
+        if visible:
+            found = [g for g in found if str(g.get("index")) in visible]
+        kind, gb, name = device_memory(found)
+        if len(found) > 1:  # data parallel holds the whole run on every GPU: the smallest one decides
+            gb = min(float(g.get("mem_total_gb", 0)) for g in found)
         precision = pick_precision(config.replace(precision="auto"))
         if memory_gb:
             gb = float(memory_gb)
-        return Budget(kind, gb, name, gpus, precision)
+        return Budget(kind, gb, name, len(found) if kind == "gpu" else 0, precision)
 
     def _rate(self, settled: Settled, data: DataShape | None, measure: bool, budget: Budget, shape: Any,
               progress: Any) -> Any:
@@ -131,10 +139,17 @@ class FitPlanner:
             why = say("plan.rough_asked")
         elif self.manager.current_run_id():
             why = say("plan.rough_busy")
-        elif not on_this_machine(settled.config.model_name_or_path):
+        elif not on_this_machine(settled.config):
             why = say("plan.rough_no_model")
         else:
-            return measure_step(settled.config, share, self.manager.root, progress)
+            for release in self.before_probe:  # Compare Chat's models give the probe their memory, as to a run
+                release()
+            try:
+                return measure_step(settled.config, share, self.manager.root, progress)
+            except Exception as exc:  # noqa: BLE001  (the plan stands; only its time is then estimated)
+                if not is_oom(exc) and not isinstance(exc, TuneDeskError):
+                    raise
+                why = say("plan.rough_failed", detail=plain(str(exc).strip().splitlines()[0][:200]))
         earlier = measured_before(settled)
         if earlier is not None:
             return replace(earlier, source="scaled", why=why)

@@ -15,6 +15,8 @@ from typing import Any
 from engine.config.train_config import TrainConfig
 from engine.data.encode import IGNORE, Encoded
 from engine.hub.disk import list_models
+from engine.hub.registry import weights_complete
+from engine.locations import bundled_gguf_path
 from engine.models.load import apply_lora, load_model, load_tokenizer, merge_adapters
 from engine.models.memory import release_memory
 from engine.models.precision import matmul_rate, pick_precision
@@ -27,6 +29,7 @@ from engine.training import build_trainer
 WARM_UP, TIMED = 1, 2
 _MEASURED: dict[tuple[str, float], StepRate] = {}
 _BY_MODEL: dict[str, StepRate] = {}  # the last step measured of each model: other settings scale from it
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def measure_step(config: TrainConfig, trained_share: float = 0.5, runs_dir: Path | None = None,
@@ -38,41 +41,47 @@ def measure_step(config: TrainConfig, trained_share: float = 0.5, runs_dir: Path
         "eval_steps": 0, "val_size": 0.0, "report_to": "none", "compare_after_training": False, "replay_ratio": 0,
         "early_stopping_patience": 0, "keep_best": False, "nproc_per_node": 1, "nnodes": 1})
     key = (probe.to_yaml(), round(trained_share, 2))
-    if key in _MEASURED:
+    with _ONE_AT_A_TIME:  # two pages asking at once measure once, and never against each other
+        if key not in _MEASURED:
+            rate = _measure(probe, trained_share, runs_dir, progress or (lambda fraction, message: None))
+            _MEASURED[key] = _BY_MODEL[probe.model_name_or_path] = rate
         return _MEASURED[key]
-    report = progress or (lambda fraction, message: None)
+
+
+def _measure(probe: TrainConfig, trained_share: float, runs_dir: Path | None, report: Any) -> StepRate:
     import torch
 
     precision = pick_precision(probe)
     report(0.1, f"loading {probe.model_name_or_path} to measure a step…")
-    resolved = resolve_model(probe, log=lambda *_: None)
-    tok = load_tokenizer(resolved, probe)
-    parent = parent_adapter(probe, runs_dir) if runs_dir else None
-    stack = parent.stack(probe.create_new_adapter) if parent else []
-    model = merge_adapters(load_model(resolved, probe, precision), stack)
-    if probe.uses_lora:
-        model = apply_lora(model, probe, parent.folder if parent and not probe.create_new_adapter else "")
-    rows = [_row(probe.max_seq_length, trained_share, tok, seed) for seed in
-            range(probe.per_device_train_batch_size * (WARM_UP + TIMED))]
-    timer = _StepTimer()
-    peak = _PeakMemory()
-    with tempfile.TemporaryDirectory(prefix="tunedesk-probe-") as folder:
-        trainer = build_trainer(probe, model, tok, rows, [], Path(folder), precision, [timer.callback()],
-                                log=lambda *_: None)
-        report(0.5, f"measuring {WARM_UP + TIMED} steps at batch {probe.per_device_train_batch_size} × "
-                    f"{probe.max_seq_length} tokens…")
-        with peak:
-            trainer.train()
+    model = trainer = None
+    try:
+        resolved = resolve_model(probe, log=lambda *_: None)
+        tok = load_tokenizer(resolved, probe)
+        parent = parent_adapter(probe, runs_dir) if runs_dir else None
+        stack = parent.stack(probe.create_new_adapter) if parent else []
+        model = merge_adapters(load_model(resolved, probe, precision), stack)
+        if probe.uses_lora:
+            model = apply_lora(model, probe, parent.folder if parent and not probe.create_new_adapter else "")
+        rows = [_row(probe.max_seq_length, trained_share, tok, seed) for seed in
+                range(probe.per_device_train_batch_size * (WARM_UP + TIMED))]
+        timer = _StepTimer()
+        peak = _PeakMemory()
+        with tempfile.TemporaryDirectory(prefix="tunedesk-probe-") as folder:
+            trainer = build_trainer(probe, model, tok, rows, [], Path(folder), precision, [timer.callback()],
+                                    log=lambda *_: None)
+            report(0.5, f"measuring {WARM_UP + TIMED} steps at batch {probe.per_device_train_batch_size} × "
+                        f"{probe.max_seq_length} tokens…")
+            with peak:
+                trainer.train()
+    finally:  # whatever happened, the model goes: the probe must leave the memory it measured in
+        del trainer, model
+        release_memory()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
     timed = sorted(timer.seconds[WARM_UP:]) or timer.seconds
     method = f"qlora{probe.quantization_bit}" if probe.finetuning_type == "qlora" else probe.finetuning_type
-    rate = StepRate(timed[len(timed) // 2], probe.per_device_train_batch_size, probe.max_seq_length, "measured",
+    return StepRate(timed[len(timed) // 2], probe.per_device_train_batch_size, probe.max_seq_length, "measured",
                     method, probe.gradient_checkpointing, peak_gb=peak.gb)
-    del trainer, model
-    release_memory()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    _MEASURED[key] = _BY_MODEL[probe.model_name_or_path] = rate
-    return rate
 
 
 def measured_before(settled: Settled) -> StepRate | None:
@@ -80,14 +89,26 @@ def measured_before(settled: Settled) -> StepRate | None:
     return _BY_MODEL.get(settled.config.model_name_or_path)
 
 
-def on_this_machine(model: str) -> bool:
-    """The model's files are here (a folder, the bundled SmolLM2, a hub cache): measuring downloads nothing."""
-    name = model.strip()
+def on_this_machine(config: TrainConfig) -> bool:
+    """The model's files are here as `resolve_model` would find them (a folder, the bundled SmolLM2, the
+    hub cache of the model's source, complete): measuring downloads nothing."""
+    name = config.model_name_or_path.strip()
     if not name:
         return False
-    if Path(name).expanduser().exists() or name.lower() in BUNDLED_ALIASES:
+    if Path(name).expanduser().exists():
         return True
-    return any(m["id"] == name and not m.get("missing") for m in list_models())
+    if name.lower() in BUNDLED_ALIASES and config.model_source == "auto":
+        return bundled_gguf_path() is not None
+    sources = {"auto": ("hf", "modelscope"), "hf": ("hf",), "modelscope": ("modelscope",)}.get(config.model_source, ())
+    return any(m["id"] == name and m["source"] in sources and not m.get("missing") and _complete(Path(m["folder"]))
+               for m in list_models())
+
+
+def _complete(folder: Path) -> bool:
+    """A model folder, or a hub cache's repo folder with a snapshot, whose weights are all there."""
+    snapshots = [p for p in (folder / "snapshots").iterdir() if p.is_dir()] if (folder / "snapshots").is_dir() \
+        else [folder]
+    return any(weights_complete(p) for p in snapshots)
 
 
 def device_flops(precision: str) -> float:

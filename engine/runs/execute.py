@@ -63,7 +63,8 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).addHandler(handler)
     run.write_status(state="running", started_at=time.time(), ended_at=None, error=None, suggestion=None,
-                     error_text=None, suggestion_text=None, pid=os.getpid(), resumed_from=resume_from)
+                     error_text=None, suggestion_text=None, retry_with=None, pid=os.getpid(),
+                     resumed_from=resume_from)
     try:
         config = run.config()
 

@@ -95,7 +95,7 @@ class RunManager:
                            "start it again instead")
         self.check_outputs()
         run.write_status(state="pending", error=None, suggestion=None, error_text=None, suggestion_text=None,
-                         pid=os.getpid())
+                         retry_with=None, pid=os.getpid())
         run.log(f"queued to resume from {point.name}")
         self._live.pop(run_id, None)  # events past the checkpoint are replayed by the resumed run
         self._enqueue(_Job(run, str(point), threading.Event()))

@@ -25,9 +25,9 @@ def next_fit(config: TrainConfig, on_gpu: bool, precision: str) -> tuple[Text, d
         return None
     kind = "gpu" if on_gpu else "cpu"
     failed = estimate(shape, replace(setting_for(config), device=kind, precision=precision)).total_gb
-    budget = Budget(kind, round(failed * SHRINK / TIGHT, 2), kind, 1 if on_gpu else 0, precision)
-    effective = config.per_device_train_batch_size * config.gradient_accumulation_steps * max(1, config.nproc_per_node)
-    settled = plan_settings(shape, config, PlanGoal("fastest", effective), None, budget)
+    budget = Budget(kind, round(failed * SHRINK / TIGHT, 2), kind, max(1, config.nproc_per_node) if on_gpu else 0,
+                    precision)
+    settled = plan_settings(shape, config, PlanGoal("fastest"), None, budget)  # the run's own effective batch
     if not settled.fits or not settled.changes:
         return None
     changes = Joined(tuple(say("plan.change", field=c["field"], before=c["before"], after=c["after"])

@@ -13,10 +13,12 @@ fits). The effective batch (batch × accumulation × GPUs) is kept as asked."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.config.field_info import REFERENCED
+from engine.config.optimizers import DEFAULT_OPTIMIZER, LOW_RANK
 from engine.config.train_config import TrainConfig
 from engine.errors import ConfigError
 from engine.sizing.fit import device_memory, setting_for
@@ -108,10 +110,19 @@ class Settled:
 
 def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: DataShape | None,
                   budget: Budget) -> Settled:
-    # several GPUs train in data parallel (DDP), each holding the whole model; GRPO runs in one process
-    gpus = budget.gpus if budget.kind == "gpu" and budget.gpus > 1 and config.method != "grpo" else 1
+    nodes = max(1, config.nnodes)
     effective = goal.effective_batch or config.per_device_train_batch_size * config.gradient_accumulation_steps * \
-        max(1, config.nproc_per_node)
+        max(1, config.nproc_per_node) * nodes
+    # several GPUs train in data parallel (DDP), each holding the whole model, as many as divide the effective
+    # batch; GRPO runs in one process, and QLoRA's quantized base loads on one GPU
+    here = budget.gpus if budget.kind == "gpu" and budget.gpus > 1 and config.method != "grpo" else 1
+
+    def gpus_for(method: str) -> int:
+        if method.startswith("qlora"):
+            return 1
+        return max(g for g in range(1, here + 1) if effective % (g * nodes) == 0 or g == 1)
+
+    allowed = _allowed_batches(config)
     # precision auto is what it gives here; fp16 on a CPU (hundreds of times slower) is replaced by it
     cpu_fp16 = budget.kind == "cpu" and config.precision == "fp16"
     precision = budget.precision if config.precision == "auto" or cpu_fp16 else config.precision
@@ -122,15 +133,18 @@ def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: 
         reasons.append(say("plan.method_reference", stage=config.method.upper()))
     if config.method == "grpo":
         methods = [m for m in methods if m != "full"]
+    if config.create_new_adapter and config.adapter_name_or_path.strip():  # stacking merges into a full base
+        methods = [m for m in methods if not m.startswith("qlora")]
     length_reason, length = _length(config, goal, data, shape)
 
     if goal.goal == "context":
-        found = _longest(shape, base, methods, budget, data, shape.context or 32768)
+        found = _longest(shape, base, methods, budget, data, shape.context or 32768, allowed)
     else:
         found = None
         skipped: list[tuple[str, Text]] = []
         for method in methods:
-            found = _batch(shape, replace(base, method=method, max_len=length), effective, gpus, budget)
+            found = _batch(shape, replace(base, method=method, max_len=length), effective // nodes,
+                           gpus_for(method), budget, allowed)
             if found:
                 break
             need = estimate(shape, replace(base, method=method, max_len=length, batch=1,
@@ -140,7 +154,8 @@ def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: 
         while not found and shorter > SHORTEST:  # nothing fits this long: the longest that fits, in method order
             shorter = max(SHORTEST, shorter // 2)
             found = next((f for m in methods if (f := _batch(shape, replace(base, method=m, max_len=shorter),
-                                                              effective, gpus, budget))), None)
+                                                              effective // nodes, gpus_for(m), budget, allowed))),
+                         None)
             if found and data and data.lengths:
                 length_reason = say("plan.length_cut", length=shorter, before=length,
                                     share=round(100 * data.longer_than(shorter), 1))
@@ -169,7 +184,9 @@ def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: 
         reasons.append(length_reason)
     reasons.extend(why_batch)
 
-    accumulation = max(1, effective // (setting.batch * gpus))
+    gpus = gpus_for(setting.method)
+    accumulation = max(1, effective // (setting.batch * gpus * nodes))
+    reached = setting.batch * accumulation * gpus * nodes
     values: dict[str, Any] = {
         "finetuning_type": "qlora" if setting.method.startswith("qlora") else setting.method,
         "max_seq_length": setting.max_len, "per_device_train_batch_size": setting.batch,
@@ -178,13 +195,19 @@ def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: 
     }
     if setting.method.startswith("qlora"):
         values["quantization_bit"] = int(setting.method[-1])
-    if config.lora_init == "loftq" and setting.method != "qlora4":
+    # knobs the chosen method refuses go back to their defaults
+    if (config.lora_init == "loftq" and setting.method != "qlora4") or (
+            config.lora_init in ("pissa", "olora") and setting.method.startswith("qlora")):
         values["lora_init"] = "default"
+    if config.optim in LOW_RANK and setting.method != "full":
+        values["optim"] = DEFAULT_OPTIMIZER
+    values["nproc_per_node"] = gpus
     if gpus > 1:
-        values["nproc_per_node"] = gpus
         reasons.append(say("plan.devices", gpus=gpus))
-    reasons.append(say("plan.batch", batch=setting.batch, accumulation=accumulation, effective=effective,
+    reasons.append(say("plan.batch", batch=setting.batch, accumulation=accumulation, effective=reached,
                        devices=say("plan.batch_devices", gpus=gpus) if gpus > 1 else ""))
+    if reached != effective:
+        reasons.append(say("plan.batch_rounded", asked=effective, reached=reached))
     if config.method in ("sft", "pt") and data and data.lengths:
         fill = min(data.mean, setting.max_len) / setting.max_len
         values["packing"] = fill < PACK_BELOW
@@ -245,13 +268,25 @@ def _fits(shape: ModelShape, setting: Setting, budget: Budget) -> Estimate | Non
     return result if result.total_gb <= budget.usable_gb else None
 
 
-def _batch(shape: ModelShape, setting: Setting, effective: int, gpus: int, budget: Budget
-           ) -> tuple[Setting, Estimate, list[Text]] | None:
+def _allowed_batches(config: TrainConfig) -> Callable[[int], bool]:
+    """Batches the method accepts: KTO estimates its KL term from the other answers in a batch (2 or more),
+    GRPO's batch counts completions (a multiple of its generations per prompt)."""
+    if config.method == "kto":
+        return lambda d: d >= 2
+    if config.method == "grpo":
+        return lambda d: d % config.grpo_num_generations == 0
+    return lambda d: True
+
+
+def _batch(shape: ModelShape, setting: Setting, effective: int, gpus: int, budget: Budget,
+           allowed: Callable[[int], bool]) -> tuple[Setting, Estimate, list[Text]] | None:
     """The batch (a divisor of the per-device share of the effective batch) and checkpointing that train
     fastest within the budget: speed grows with tokens per step until the device is busy, and
     checkpointing costs a third more time."""
     per_device = max(1, effective // gpus)
-    divisors = [d for d in range(1, min(per_device, MAX_BATCH[budget.kind]) + 1) if per_device % d == 0]
+    smallest = next((d for d in range(1, per_device + 1) if allowed(d)), per_device)
+    cap = max(MAX_BATCH[budget.kind], smallest)
+    divisors = [d for d in range(1, min(per_device, cap) + 1) if per_device % d == 0 and allowed(d)]
 
     def speed(d: int, checkpointing: bool) -> float:
         return min(1.0, d * setting.max_len / SATURATION[budget.kind]) ** 0.5 / (
@@ -291,16 +326,17 @@ def _batch(shape: ModelShape, setting: Setting, effective: int, gpus: int, budge
 
 
 def _longest(shape: ModelShape, base: Setting, methods: list[str], budget: Budget, data: DataShape | None,
-             context: int) -> tuple[Setting, Estimate, list[Text]] | None:
+             context: int, allowed: Callable[[int], bool]) -> tuple[Setting, Estimate, list[Text]] | None:
     """The method and length that reach furthest with batch 1 and checkpointing; the quality order breaks ties."""
     limit = min(context, data.lengths[-1] if data and data.lengths else context)
     limit = max(LENGTH_STEP, -(-limit // LENGTH_STEP) * LENGTH_STEP)
+    batch = next(d for d in range(1, 4097) if allowed(d))
     best: tuple[int, Setting, Estimate] | None = None
     for method in methods:
         low, high = 0, limit // LENGTH_STEP
         while low < high:  # the largest multiple of LENGTH_STEP that fits
             mid = (low + high + 1) // 2
-            if _fits(shape, replace(base, method=method, batch=1, gradient_checkpointing=True,
+            if _fits(shape, replace(base, method=method, batch=batch, gradient_checkpointing=True,
                                     max_len=mid * LENGTH_STEP), budget):
                 low = mid
             else:
@@ -309,7 +345,7 @@ def _longest(shape: ModelShape, base: Setting, methods: list[str], budget: Budge
             continue
         length = low * LENGTH_STEP
         if best is None or length > best[0]:
-            chosen = replace(base, method=method, batch=1, gradient_checkpointing=True, max_len=length)
+            chosen = replace(base, method=method, batch=batch, gradient_checkpointing=True, max_len=length)
             best = (length, chosen, estimate(shape, chosen))
     if best is None:
         return None
@@ -318,7 +354,7 @@ def _longest(shape: ModelShape, base: Setting, methods: list[str], budget: Budge
     if without:
         return replace(chosen, gradient_checkpointing=False), without, [say("plan.checkpointing_off")]
     need = estimate(shape, replace(chosen, gradient_checkpointing=False)).total_gb
-    return chosen, result, [say("plan.checkpointing_on", batch=1, need=need)]
+    return chosen, result, [say("plan.checkpointing_on", batch=batch, need=need)]
 
 
 def _label(method: str) -> Text:

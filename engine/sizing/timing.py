@@ -95,8 +95,7 @@ def predict(rate: StepRate, shape: ModelShape, setting: Setting, config: Any, da
         steps = config.max_steps if config.max_steps > 0 else max(1, math.ceil(per_epoch * config.num_train_epochs))
     else:
         steps = max(0, config.max_steps)
-    row_tokens = setting.max_len * (min(1.0, data.mean / setting.max_len) if data and data.lengths else 1.0) \
-        if config.packing else real
+    row_tokens = setting.max_len if config.packing else real  # a packed row is filled to max_seq_length
     tokens = setting.batch * row_tokens * pairs * gpus / micro if micro else 0.0
     return Timing(step, steps, step * steps, tokens, rate)
 

@@ -35,6 +35,8 @@ PLAN: dict[str, tuple[str, str]] = {
                            "will be truncated", "max_seq_length {length}：能放下的最长长度；{share}% 的样本更长，将被截断"),
     "plan.batch": ("batch {batch} × accumulation {accumulation}{devices} = the effective batch of {effective}",
                    "批大小 {batch} × 梯度累积 {accumulation}{devices} = 有效批大小 {effective}"),
+    "plan.batch_rounded": ("the effective batch of {asked} does not divide into whole batches here: {reached} "
+                           "instead", "有效批大小 {asked} 无法在本机均分为整数批：改为 {reached}"),
     "plan.batch_devices": (" × {gpus} GPUs", " × {gpus} 块 GPU"),
     "plan.batch_enough": ("a batch of {batch} ({tokens} tokens) already keeps the device busy; a larger one would "
                           "only take memory", "批大小 {batch}（{tokens} 个 token）已能让设备满载；更大的批只会多占内存"),
@@ -73,6 +75,7 @@ PLAN: dict[str, tuple[str, str]] = {
                           "the tokens; download it in the Model Hub tab first", "未测量 max_seq_length：{model} 不在本机，"
                           "需要它的分词器计算 token 数；请先在模型中心下载"),
     "plan.no_lengths": ("max_seq_length not measured: {detail}", "未测量 max_seq_length：{detail}"),
+    "plan.rough_failed": ("measuring a step failed ({detail})", "实测训练步失败（{detail}）"),
     "plan.rough_asked": ("measuring was turned off", "已关闭实测"),
     "plan.none_fits": ("nothing fits in {budget} GiB, even QLoRA 4-bit with batch 1, gradient checkpointing and "
                        "{length} tokens (it needs {need} GiB): choose a smaller model", "即使用 QLoRA 4 位、批大小 1、"
