@@ -65,7 +65,8 @@ def main() -> None:
         if result["state"] != "completed":
             raise SystemExit(f"{kind} run {result['state']}: see {tmp / 'outputs' / 'runs'}")
         method = "qlora4" if kind == "qlora" else kind
-        est = estimate(shape, Setting(method, "sft", length, batch, ckpt, "fp32", 8, "cpu")).total_gb
+        est = estimate(shape, Setting(method, "sft", length, batch, ckpt, "fp32", 8, "cpu",
+                                      trained_logits=True)).total_gb  # as the run computes its loss
         measured = result["increase_gb"]
         print(f"| {method} | {length} | {batch} | {'on' if ckpt else 'off'} | {est:.2f} | {measured:.2f} | "
               f"{100 * (est - measured) / measured:+.0f}% |", flush=True)

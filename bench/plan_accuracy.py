@@ -85,7 +85,7 @@ def main() -> None:
         plan = door.fit_plan(FitRequest(config, PlanGoal(goal, 4), measure=False))
         # rows just under the length asked for, so that they fill the planned max_seq_length (the estimator's
         # worst case, and the only fair comparison with it)
-        repeats = max(1, int(length // 9 * (length - 12) / plan.data.longest))
+        repeats = max(1, int(length // 9 * (length - 12) / plan.data.lengths[-1]))
         data = rows_filling(data, length, repeats)
         plan = door.fit_plan(FitRequest(config, PlanGoal(goal, 4)))
         planned = plan.config
@@ -104,7 +104,7 @@ def main() -> None:
                  f"{' packed' if planned.packing else ''}")
         gb, seconds = result["increase_gb"], measured_s
         gb_error, s_error = 100 * (predicted_gb - gb) / gb, 100 * (predicted_s - seconds) / seconds
-        print(f"| {name} | {length} | {shown} | {plan.data.longest} | {predicted_gb:.2f} | {gb:.2f} | "
+        print(f"| {name} | {length} | {shown} | {plan.data.lengths[-1]} | {predicted_gb:.2f} | {gb:.2f} | "
               f"{gb_error:+.0f}% | {predicted_s:.2f} | {seconds:.2f} | {s_error:+.0f}% |", flush=True)
 
 
