@@ -99,7 +99,7 @@ class FitPlanner:
             notes.append(say("plan.no_tokenizer", model=config.model_name_or_path))
             return None
         lengths: list[int] = []
-        examples, answers, total = 0, 0, 0
+        examples = answers = 0
         val = config.val_size
         for part in parts:
             choice = DatasetChoice(part, config.dataset_format, model=config.model_name_or_path, max_len=131072,
@@ -109,14 +109,11 @@ class FitPlanner:
             except ModelError as exc:
                 notes.append(say("plan.no_lengths", detail=plain(str(exc).splitlines()[0][:200])))
                 return None
-            shape = DataShape.from_stats(stats)
-            lengths += shape.lengths
-            rows = min(shape.examples, config.max_samples) if config.max_samples else shape.examples
-            examples += max(0, rows - (round(val * rows) if val < 1 else int(val)))  # validation rows held out
+            lengths += stats.total_lengths
             answers += sum(stats.answer_lengths)
-            total += sum(stats.total_lengths)
-        share = answers / total if total else 0.5
-        return DataShape(examples, tuple(sorted(lengths)), round(min(1.0, max(0.05, share)), 3))
+            rows = min(stats.usable, config.max_samples) if config.max_samples else stats.usable
+            examples += max(0, rows - (round(val * rows) if val < 1 else int(val)))  # validation rows held out
+        return DataShape.of(examples, lengths, answers)
 
     def _budget(self, config: TrainConfig, memory_gb: float) -> Budget:
         found = gpu_info()["gpus"]

@@ -47,11 +47,11 @@ class DataShape:
     trained_share: float = 0.5  # trained tokens / tokens, for the time per step
 
     @classmethod
-    def from_stats(cls, stats: Any) -> DataShape:
-        lengths = tuple(sorted(int(n) for n in stats.total_lengths))
-        answers = sum(stats.answer_lengths)
-        share = answers / sum(lengths) if lengths and sum(lengths) else 0.5
-        return cls(int(stats.usable), lengths, round(min(1.0, max(0.05, share)), 3))
+    def of(cls, examples: int, lengths: list[int], answer_tokens: int) -> DataShape:
+        """From the Dataset Explorer's token lengths (a sample) and the answer tokens among them."""
+        total = sum(lengths)
+        share = answer_tokens / total if total else 0.5
+        return cls(examples, tuple(sorted(lengths)), round(min(1.0, max(0.05, share)), 3))
 
     def cover(self, share: float) -> int:
         if not self.lengths:
