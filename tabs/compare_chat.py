@@ -22,9 +22,8 @@ from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.translate import Translator
-from tabs.widgets import WidgetGroup
+from tabs.widgets import PRIVATE, WidgetGroup, job_events
 
-PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 STOPS: dict[str, threading.Event] = {}  # per browser session: the Stop button ends that session's generation
 
 
@@ -172,10 +171,10 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> ChatTab:
 
     tick_outputs = [timer, batch_progress, summary, table, files, job_state]
     start.click(lambda *v: start_batch(ctx, batch, *v), [lang_state, left, right, system, *batch.components()],
-                [job_state, timer, batch_progress, summary, table, files], **PRIVATE)
+                [job_state, timer, batch_progress, summary, table, files], **job_events("compare"))
     cancel.click(lambda job: ctx.door.comparer.jobs.cancel(job) if job else None, job_state, None, **PRIVATE)
     timer.tick(lambda job_id, lang: batch_tick(ctx, job_id, lang), [job_state, lang_state], tick_outputs,
-               **PRIVATE)
+               **job_events("compare"))
     ctx.on_load.append((lambda job_id, lang: batch_tick(ctx, job_id, lang), [job_state, lang_state], tick_outputs))
     return ChatTab(left, right)
 

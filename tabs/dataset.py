@@ -29,10 +29,9 @@ from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.train_form import KNOWN_MODELS, SAMPLE_DATASETS
 from tabs.translate import Translator
-from tabs.widgets import WidgetGroup
+from tabs.widgets import PRIVATE, WidgetGroup, job_events
 
 POLL_S = 0.7
-PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 
 
 @dataclass
@@ -170,13 +169,13 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
     source.change(lambda s: gr.update(choices=_entries(s), value=None), source, entry, **PRIVATE)
     for button in (inspect_btn, apply_btn):
         button.click(lambda lang, *v: start_inspect(ctx, pick, lang, v), [lang_state, *pick.components()],
-                     [job, timer, progress, message], **PRIVATE)
+                     [job, timer, progress, message], **job_events("inspect"))
     cancel_btn.click(lambda state: ctx.door.explorer.jobs.cancel(state.job_id) if state.job_id else None, job, None,
                      **PRIVATE)
     tick_outputs = [job, timer, progress, message, summary, histogram, bad_table, preview,
                     *pick.columns.values()]
     timer.tick(lambda state, lang, raw, size: inspect_tick(ctx, state, lang, raw, size),
-               [job, lang_state, show_raw, page_size], tick_outputs, **PRIVATE)
+               [job, lang_state, show_raw, page_size], tick_outputs, **job_events("inspect"))
     page_inputs = [page, page_size, lang_state, show_raw, *pick.components()]
     for delta, event in ((-1, prev_btn.click), (1, next_btn.click), (0, page.submit), (0, show_raw.change),
                          (0, page_size.change)):

@@ -17,8 +17,8 @@ from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.translate import Translator
+from tabs.widgets import PRIVATE
 
-PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 LIVE_S = 1.0
 
 

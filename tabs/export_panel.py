@@ -19,9 +19,7 @@ from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.translate import Translator
-from tabs.widgets import WidgetGroup
-
-PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
+from tabs.widgets import WidgetGroup, job_events
 
 
 @dataclass
@@ -66,9 +64,9 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State, selected: gr.Dr
     job = gr.State("")
     timer = gr.Timer(1.0, active=False)
     start.click(lambda *v: start_export(ctx, widgets, *v), [lang_state, selected, token, *widgets.components()],
-                [job, timer, bar, result], **PRIVATE)
+                [job, timer, bar, result], **job_events("export"))
     timer.tick(lambda job_id, lang: export_tick(ctx, job_id, lang), [job, lang_state], [timer, bar, result],
-               **PRIVATE)
+               **job_events("export"))
 
 
 def quant_choices(lang: str) -> list[tuple[str, str]]:

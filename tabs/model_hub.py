@@ -19,8 +19,8 @@ from tabs.context import AppContext
 from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.translate import Translator
+from tabs.widgets import PRIVATE
 
-PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 MARK = {"fits": "✅", "tight": "⚠️", "does not fit": "❌"}
 VERDICT_KEYS = {"fits": "fit_fits", "tight": "fit_tight", "does not fit": "fit_does_not_fit"}
 

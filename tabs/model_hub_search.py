@@ -21,9 +21,8 @@ from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.translate import Translator
-from tabs.widgets import WidgetGroup
+from tabs.widgets import PRIVATE, WidgetGroup
 
-PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 ACTIVE = ("queued", "running")
 
 def downloads_html(downloads: list[dict[str, Any]], lang: str) -> str:

@@ -18,8 +18,8 @@ from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.train_form import TrainForm, command_preview
 from tabs.translate import Translator
+from tabs.widgets import PRIVATE, job_events
 
-PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 PLANNED = "td-planned"  # the CSS class of a field the plan changed
 
 
@@ -61,9 +61,9 @@ def wire(ctx: AppContext, w: PlanWidgets, form: TrainForm, lang_state: Any, prev
     timer = gr.Timer(1.0, active=False)
     filled = [*form.inputs, *previews]
     w.button.click(lambda lang, s, goal, *v: start_plan(ctx, form, lang, s, goal, v),
-                   [lang_state, state, w.goal, *form.inputs], [state, timer, w.bar, w.text], **PRIVATE)
+                   [lang_state, state, w.goal, *form.inputs], [state, timer, w.bar, w.text], **job_events("fit_plan"))
     timer.tick(lambda lang, s, *v: plan_tick(ctx, form, lang, s, v), [lang_state, state, *form.inputs],
-               [state, timer, w.bar, w.text, w.undo, *filled], **PRIVATE)
+               [state, timer, w.bar, w.text, w.undo, *filled], **job_events("fit_plan"))
     w.undo.click(lambda s: undo_plan(form, s), state, [state, w.undo, w.text, *filled], **PRIVATE)
     lang_state.change(lambda lang, s: shown_plan(ctx, lang, s), [lang_state, state], [w.bar, w.text], **PRIVATE)
 

@@ -10,6 +10,15 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
+# UI handlers are not API endpoints (each tab action has its documented endpoint in tabs/api.py)
+PRIVATE: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+
+
+def job_events(group: str) -> dict[str, Any]:
+    """For a job's start and its poll: one at a time, so a poll that began before a start cannot end after it
+    and put the previous job back in the page's state (the new job would then never be shown)."""
+    return {**PRIVATE, "concurrency_id": group, "concurrency_limit": 1}
+
 
 class WidgetGroup:
     """Subclass as a dataclass of widgets; a field may hold a dict of widgets (one per key)."""
