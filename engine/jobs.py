@@ -34,15 +34,19 @@ class Job:
     message: str = ""
     result: Any = None
     error: str | None = None
+    failure: TuneDeskError | None = None  # kept to render its message in the reader's language
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # what the job was asked to do, for re-attaching
     cancel_event: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
 
-    def status(self) -> dict[str, Any]:
+    def error_text(self, lang: str = "en") -> str | None:
+        return self.failure.render(lang) if self.failure is not None else self.error
+
+    def status(self, lang: str = "en") -> dict[str, Any]:
         return {"job_id": self.job_id, "kind": self.kind, "state": self.state, "progress": round(self.progress, 4),
-                "message": self.message, "error": self.error, "started_at": self.started_at,
+                "message": self.message, "error": self.error_text(lang), "started_at": self.started_at,
                 "ended_at": self.ended_at}
 
 
@@ -82,7 +86,7 @@ class JobRegistry:
         except Cancelled:
             job.state, job.message = "cancelled", "cancelled"
         except TuneDeskError as exc:
-            job.state, job.error = "failed", str(exc)
+            job.state, job.error, job.failure = "failed", str(exc), exc
         except Exception as exc:  # a job thread must report anything, never die silently
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
@@ -105,8 +109,8 @@ class JobRegistry:
         jobs = [j for j in self._jobs.values() if j.kind == kind]
         return max(jobs, key=lambda j: j.started_at) if jobs else None
 
-    def status(self, job_id: str) -> dict[str, Any]:
-        return self.get(job_id).status()
+    def status(self, job_id: str, lang: str = "en") -> dict[str, Any]:
+        return self.get(job_id).status(lang)
 
     def cancel(self, job_id: str) -> str:
         job = self.get(job_id)

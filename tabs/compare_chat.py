@@ -272,7 +272,7 @@ def batch_tick(ctx: AppContext, job_id: str, lang: str) -> list[Any]:
     job = ctx.door.comparer.jobs.latest("compare") if not job_id else _job(ctx, job_id)
     if job is None:
         return [gr.Timer(active=False), gr.update(), gr.update(), gr.update(), gr.update(), job_id]
-    bar = bar_html("chat-batch-bar", job.progress, job.error or job.message or job.state, job.state)
+    bar = bar_html("chat-batch-bar", job.progress, job.error_text(lang) or job.message or job.state, job.state)
     if job.state == "running":
         return [gr.Timer(active=True), bar, gr.update(), gr.update(), gr.update(), job.job_id]
     if job.state != "done":

@@ -272,7 +272,7 @@ def inspect_tick(ctx: AppContext, state: InspectJob, lang: str, raw: bool, size:
     if not state.job_id:
         return [state, gr.Timer(active=False), skip, skip, skip, skip, skip, skip, *mapped_skip]
     jobs = ctx.door.explorer.jobs
-    status = jobs.status(state.job_id)
+    status = jobs.status(state.job_id, lang)
     if status["state"] == "running":
         bar = _progress_html(status["progress"], t("data_working", lang, message=status["message"] or "…"), "running")
         return [state, skip, bar, skip, skip, skip, skip, skip, *mapped_skip]

@@ -101,7 +101,7 @@ def export_tick(ctx: AppContext, job_id: str, lang: str) -> list[Any]:
     if not job_id:
         return [gr.Timer(active=False), gr.update(), gr.update()]
     current = ctx.door.exporter.jobs.get(job_id)
-    text = current.error or current.message or current.state
+    text = current.error_text(lang) or current.message or current.state
     html = bar_html("export-bar", current.progress, text, current.state)
     if current.state == "running":
         return [gr.Timer(active=True), html, gr.update()]

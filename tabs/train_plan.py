@@ -102,7 +102,7 @@ def plan_tick(ctx: AppContext, form: TrainForm, lang: str, state: PlanState, val
                 gr.skip(), *keep]
     done = PlanState("", state.undo, state.job_id)
     if job.state != "done":
-        text = job.error or job.state
+        text = job.error_text(lang) or job.state
         return [done, gr.Timer(active=False), bar_html("fit-bar", job.progress, text, job.state), f"❌ {text}",
                 gr.skip(), *keep]
     plan = job.result

@@ -91,8 +91,9 @@ def test_csv_ragged_rows_and_bad_quoting(tmp_path: Path):
 def test_missing_columns_are_named(tmp_path: Path):
     path = tmp_path / "q.jsonl"
     path.write_text(json.dumps({"question": "q", "reply": "a"}) + "\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"cannot tell the dataset format from its fields \(question, reply\)"):
+    with pytest.raises(DataError, match=r"cannot tell the dataset format from its fields \(question, reply\)") as err:
         read_samples(cfg(path))
+    assert "无法从字段（question, reply）判断数据集格式" in err.value.render("zh")
     path.write_text(json.dumps({"instruction": "q"}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"q.jsonl line 1: output is empty or missing \(field 'output'\)"):
         read_samples(cfg(path))
@@ -145,3 +146,22 @@ def test_source_file_is_never_written(tmp_path: Path):
     with pytest.raises(DataError, match="holds the source data itself"):
         explorer.clean(DatasetChoice(str(source)), CleanOptions("mine", overwrite=True))
     assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("method", ["sft", "grpo"])
+def test_a_dataset_with_images_is_named_as_such_not_trained_on_its_placeholders(tmp_path: Path, method: str):
+    """LLaMA-Factory's multimodal layout: each row lists its files; the text refers to them as <image>."""
+    path = tmp_path / "mllm.json"
+    rows = [{"messages": [{"role": "user", "content": "<image>Who is in the picture?"},
+                          {"role": "assistant", "content": "A cat."}], "images": ["pics/1.jpg"]},
+            {"messages": [{"role": "user", "content": "<video>What happens?"},
+                          {"role": "assistant", "content": "It rains."}], "videos": ["clips/1.mp4"], "images": []}]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    with pytest.raises(DataError, match=r"mllm.json: this dataset has images, videos \(field 'images', 'videos'\): "
+                                        r"TuneDesk trains text models") as err:
+        read_samples(cfg(path, method=method, per_device_train_batch_size=4))
+    assert "此数据集包含图像、视频（字段 'images', 'videos'）" in err.value.render("zh")
+    # without its files the same conversations are text, and train
+    path.write_text(json.dumps([{k: v for k, v in r.items() if k in ("messages",)} for r in rows[:1]]),
+                    encoding="utf-8")
+    assert read_samples(cfg(path))[1].format == "openai"

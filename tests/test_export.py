@@ -18,7 +18,7 @@ import torch
 from engine.errors import HubUnreachable, ModelError
 from engine.export.check import AGREEMENT, llama_cpp_installed, recheck
 from engine.export.exporter import ExportManager, ExportRequest
-from engine.export.gguf_read import parsed_once
+from engine.models.gguf_read import parsed_once
 from tests.conftest import QWEN3_TOKENIZER, ROOT, run_to_end, tiny_config
 
 PROMPT = "Hello world! 你好，世界。<|im_start|>user\nSay the number 3.<|im_end|>\n<|im_start|>assistant\n"
@@ -101,7 +101,7 @@ def test_merged_model_matches_base_plus_adapter_in_a_fresh_process(run_of, tmp_p
 
 @pytest.fixture
 def gguf_parsed_once():
-    """The tests' own GGUF reads, parsed once as the export check parses them (engine/export/gguf_read.py)."""
+    """The tests' own GGUF reads, parsed once as the export check parses them (engine/models/gguf_read.py)."""
     with parsed_once():
         yield
 

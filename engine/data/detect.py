@@ -8,6 +8,10 @@ from engine.data.formats import FORMATS, KTO_LABEL_KEYS
 from engine.data.readers import Row
 from engine.data.sources import SourceMeta
 from engine.errors import RowError
+from engine.text.message import Joined, say
+
+# LLaMA-Factory's multimodal layouts: a list of files per row, referred to by placeholders in the text
+MEDIA_FIELDS = {"images": "data.kind_images", "videos": "data.kind_videos", "audios": "data.kind_audios"}
 
 
 @dataclass
@@ -18,6 +22,7 @@ class Detection:
 
 def detect(rows: list[Row], meta: SourceMeta) -> Detection:
     """The format of a dataset and why: the fields (or dataset_info.json settings) that gave it away."""
+    refuse_media(rows)
     keys: set[str] = set()
     for row in rows[:50]:
         keys |= set(row.data)
@@ -61,13 +66,16 @@ def detect(rows: list[Row], meta: SourceMeta) -> Detection:
         return Detection("text", [f"field '{cols.get('prompt', 'text')}' holds plain text"])
     found = ", ".join(sorted(keys)[:8]) or "no fields"
     prompt_only = next((k for k in ("prompt", "question", "problem") if k in keys), None)
-    grpo = (f" Rows of prompts (field '{prompt_only}') with or without a reference answer are data for GRPO: "
-            "train them with method grpo." if prompt_only else "")
-    raise RowError(
-        f"cannot tell the dataset format from its fields ({found}). Expected instruction/output (alpaca), "
-        "conversations (sharegpt), messages (openai), chosen/rejected or chosen_messages/rejected_messages "
-        "(pairwise), messages + label (kto) or text; "
-        "set dataset_format or map the columns in the Dataset Explorer." + grpo)
+    grpo = say("data.grpo_hint", field=prompt_only) if prompt_only else ""
+    raise RowError(say("data.unknown_format", found=found, grpo=grpo))
+
+
+def refuse_media(rows: list[Row]) -> None:
+    """Rows that carry images, videos or audio are named as such: a text model would train on their placeholders."""
+    found = [k for k in MEDIA_FIELDS if any(r.data.get(k) for r in rows[:50])]
+    if found:
+        kinds = Joined(tuple(say(MEDIA_FIELDS[k]) for k in found), "data.list_sep")
+        raise RowError(say("data.media", kinds=kinds, fields=", ".join(f"'{k}'" for k in found)))
 
 
 def detect_format(rows: list[Row], meta: SourceMeta) -> str:

@@ -139,7 +139,7 @@ class DatasetExplorer:
         try:
             found = detect(head, plan.meta)
         except RowError as exc:
-            raise DataError(str(exc)) from exc
+            raise DataError(exc.text or str(exc)) from exc
         return found.format, found.evidence
 
     # --- statistics -------------------------------------------------------------------------

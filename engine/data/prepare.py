@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.config.datasets import dataset_parts, mix_weights
 from engine.config.train_config import TrainConfig
-from engine.data.detect import detect_format
+from engine.data.detect import detect_format, refuse_media
 from engine.data.encode import EncodeStats, LossMask, encode_conversations, encode_texts, kto_record, preference_record
 from engine.data.encode_cache import EncodeCache
 from engine.data.formats import KTO_LABEL_KEYS, Conversation, Normalized, PlainText, Preference, normalize
@@ -23,6 +23,7 @@ from engine.data.prompts import PromptSample, read_prompts
 from engine.data.sources import load_source
 from engine.errors import DataError, RowError
 from engine.rewards.spec import parse_spec
+from engine.text.message import say
 
 METHOD_FORMATS = {"sft": ("alpaca", "sharegpt", "openai", "kto"), "dpo": ("pairwise",), "orpo": ("pairwise",),
                   "simpo": ("pairwise",), "kto": ("kto",), "pt": ("text", "alpaca", "sharegpt", "openai", "kto")}
@@ -102,12 +103,16 @@ def _read_one(config: TrainConfig, dataset: str) -> tuple[Normalized, DataReport
     if not source.rows:
         detail = f" ({source.bad[0]})" if source.bad else ""
         raise DataError(f"dataset {dataset}: no rows found{detail}")
+    try:
+        refuse_media(source.rows)
+    except RowError as exc:
+        raise DataError(say("data.in_dataset", dataset=dataset, detail=exc.text)) from exc
     if config.method == "grpo":
         return _read_prompts(config, source, dataset)
     try:
         fmt = detect_format(source.rows, source.meta) if config.dataset_format == "auto" else config.dataset_format
     except RowError as exc:
-        raise DataError(f"dataset {dataset}: {exc}") from exc
+        raise DataError(say("data.in_dataset", dataset=dataset, detail=exc.text or str(exc))) from exc
     if config.method == "pt" and fmt in ("alpaca", "sharegpt", "openai") and config.dataset_format == "auto":
         keys = set().union(*(r.data for r in source.rows[:20]))
         if "text" in keys:

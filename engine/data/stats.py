@@ -79,7 +79,7 @@ def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, mask: Loss
     try:
         detection = detect(first_rows, plan.meta)
     except RowError as exc:
-        raise DataError(str(exc)) from exc
+        raise DataError(exc.text or str(exc)) from exc
     if fmt != "auto":
         detection.format, detection.evidence = fmt, [f"format set by hand to {fmt}"]
     ranges = stats_parallel.parallel_ranges(plan, workers if workers is not None else (os.cpu_count() or 1))

@@ -23,9 +23,9 @@ from typing import Any
 
 from engine.errors import ModelError, TuneDeskError
 from engine.evaluation.questions import split_questions
-from engine.export.gguf_read import parsed_once
 from engine.export.kquants import available as llama_cpp_installed
 from engine.inference.decode import Sampling, chat_prompt, generate_batch, stop_ids
+from engine.models.gguf_read import parsed_once
 
 CHECK_FILE = "export_check.json"
 PROMPTS = 5

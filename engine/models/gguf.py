@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.locations import cache_root
+from engine.models.gguf_read import parsed_once
 
 
 def converted_gguf(gguf: Path, log: Any = print) -> Path:
@@ -44,8 +45,9 @@ def load_gguf(folder: Path, gguf_file: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-        packed = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+        with parsed_once():
+            tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+            packed = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
     except Exception as exc:
         raise ModelError(f"could not read GGUF {folder / gguf_file}: {exc}") from exc
     config = packed.config

@@ -83,4 +83,24 @@ ROWS: dict[str, tuple[str, str]] = {
     "row.csv_cells": ("{cells} cells but the header has {width} ({header}); check the quoting of that row",
                       "有 {cells} 个单元格，但表头有 {width} 列（{header}）；请检查该行的引号"),
     "row.not_object_fields": ("expected an object with fields, got {got}", "应为带字段的对象，实际是 {got}"),
+    "data.unknown_format": ("cannot tell the dataset format from its fields ({found}). Expected instruction/output "
+                            "(alpaca), conversations (sharegpt), messages (openai), chosen/rejected or "
+                            "chosen_messages/rejected_messages (pairwise), messages + label (kto) or text; "
+                            "set dataset_format or map the columns in the Dataset Explorer.{grpo}",
+                            "无法从字段（{found}）判断数据集格式。应为 instruction/output（alpaca）、conversations"
+                            "（sharegpt）、messages（openai）、chosen/rejected 或 chosen_messages/rejected_messages"
+                            "（偏好对）、messages + label（kto）或 text；请设置 dataset_format，或在数据集浏览器中映射列。{grpo}"),
+    "data.grpo_hint": (" Rows of prompts (field '{field}') with or without a reference answer are data for GRPO: "
+                       "train them with method grpo.",
+                       "只有提示词（字段 '{field}'）、可带参考答案的行是 GRPO 的数据：请用 grpo 方法训练。"),
+    "data.media": ("this dataset has {kinds} (field {fields}): TuneDesk trains text models, which would learn from "
+                   "the placeholders (such as <image>) alone. Pick a text-only dataset, or remove those fields and "
+                   "their placeholders",
+                   "此数据集包含{kinds}（字段 {fields}）：TuneDesk 训练的是文本模型，只会学到 <image> 之类的占位符。"
+                   "请选择纯文本数据集，或删除这些字段及其占位符"),
+    "data.list_sep": (", ", "、"),
+    "data.kind_images": ("images", "图像"),
+    "data.kind_videos": ("videos", "视频"),
+    "data.kind_audios": ("audio", "音频"),
+    "data.in_dataset": ("dataset {dataset}: {detail}", "数据集 {dataset}：{detail}"),
 }
