@@ -45,7 +45,7 @@ NO_SHARED = ("checks the real LLaMA-Factory datasets in ../shared/data, which on
 
 # the longest files first: with two test processes (`make test`), the SmolLM2 demo starts at once on one
 # while the other takes the rest, instead of running alone at the end
-LONGEST_FIRST = ("test_smollm2.py", "test_faults.py", "test_export.py")
+LONGEST_FIRST = ("test_smollm2.py", "test_browser.py", "test_faults.py", "test_export.py", "test_knobs.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
