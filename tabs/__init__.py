@@ -11,6 +11,7 @@ from tabs import api, compare_chat, dataset, environment, model_hub, train
 from tabs.context import AppContext
 from tabs.i18n import t
 from tabs.translate import Translator
+from tabs.widgets import job_events
 
 CSS = ("#run-progress{margin:4px 0} "
        "#train-controls{position:sticky;top:0;z-index:20;background:var(--background-fill-primary)} "
@@ -38,7 +39,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with tr.label(gr.Tab(t("tab_chat", ctx.lang), elem_id="tab_chat", id="chat"), "tab_chat") as chat_t:
                 chat = compare_chat.build(ctx, tr, lang_state)
         _live_only_when_shown(ctx, env_tab, env_timer, [hub_tab, data_t, train_t, chat_t])
-        _timer_while_open(hub_tab, hub_timer, [env_tab, data_t, train_t, chat_t])
+        _timer_while_open(hub_tab, hub_timer, [env_tab, data_t, train_t, chat_t], job_events("download"))
         _send_to_train(ctx, data_tab, form, tabs, lang_state)
         _open_in_chat(ctx, form, chat, tabs)
         public = api.register(ctx)
@@ -83,12 +84,12 @@ def _open_in_chat(ctx: AppContext, form: train.TrainForm, chat: compare_chat.Cha
                             show_progress="hidden")
 
 
-def _timer_while_open(tab: gr.Tab, timer: gr.Timer, others: list[gr.Tab]) -> None:
-    """Opening the tab starts the timer (its first tick stops it when there is nothing to follow)."""
-    hidden = {"api_visibility": "private", "show_progress": "hidden"}
-    tab.select(lambda: gr.Timer(active=True), None, timer, **hidden)
+def _timer_while_open(tab: gr.Tab, timer: gr.Timer, others: list[gr.Tab], events: dict[str, Any]) -> None:
+    """Opening the tab starts the timer (its first tick stops it when there is nothing to follow); `events`
+    puts these in the group of the timer's own job events."""
+    tab.select(lambda: gr.Timer(active=True), None, timer, **events)
     for other in others:
-        other.select(lambda: gr.Timer(active=False), None, timer, **hidden)
+        other.select(lambda: gr.Timer(active=False), None, timer, **events)
 
 
 def _live_only_when_shown(ctx: AppContext, env_tab: gr.Tab, timer: gr.Timer, others: list[gr.Tab]) -> None:

@@ -21,7 +21,7 @@ from tabs.errors import gradio_errors
 from tabs.i18n import t
 from tabs.progress import bar_html
 from tabs.translate import Translator
-from tabs.widgets import PRIVATE, WidgetGroup
+from tabs.widgets import PRIVATE, WidgetGroup, job_events
 
 ACTIVE = ("queued", "running")
 
@@ -111,14 +111,14 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> tuple[gr.Tim
                    [page, card_acc, card, template_acc, template], **PRIVATE)
     outputs = [progress, job, finished, timer]
     download_btn.click(lambda lang, done, model, file, *v: start_download(ctx, hub, lang, done, model, file, v),
-                       [lang_state, finished, repo, gguf, *hub.components()], outputs, **PRIVATE)
+                       [lang_state, finished, repo, gguf, *hub.components()], outputs, **job_events("download"))
     cancel_btn.click(lambda job_id, done, lang: cancel_download(ctx, job_id, done, lang), [job, finished, lang_state],
-                     outputs, **PRIVATE)
+                     outputs, **job_events("download"))
     discard_btn.click(lambda job_id, done, lang: cancel_download(ctx, job_id, done, lang, discard=True),
-                      [job, finished, lang_state], outputs, **PRIVATE)
+                      [job, finished, lang_state], outputs, **job_events("download"))
     resume_btn.click(lambda job_id, tok, done, lang: resume_download(ctx, job_id, tok, done, lang),
-                     [job, token, finished, lang_state], outputs, **PRIVATE)
-    timer.tick(lambda done, lang: poll(ctx, done, lang), [finished, lang_state], outputs, **PRIVATE)
+                     [job, token, finished, lang_state], outputs, **job_events("download"))
+    timer.tick(lambda done, lang: poll(ctx, done, lang), [finished, lang_state], outputs, **job_events("download"))
     ctx.on_load.append((lambda done, lang: poll(ctx, done, lang), [finished, lang_state], outputs))
     return timer, finished
 

@@ -1,13 +1,12 @@
 """A sample as the trainer sees it: the template-rendered tokens, which of them carry loss, and what
 a max length cuts. Built from the training encoder and collator themselves (`conversation_examples`,
-`fit`, `PaddedCollator`), never from a second rendering."""
+`fit`, the labels the collator pads), never from a second rendering."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from engine.data.collate import PaddedCollator
 from engine.data.encode import IGNORE, Encoded, EncodeStats, LossMask, fit
 from engine.data.formats import CONVERTERS, Conversation, PlainText, Preference
 from engine.data.lengths import sample_examples
@@ -47,8 +46,7 @@ def example_view(tok: Any, example: Encoded, max_len: int) -> dict[str, Any]:
     kinds = [CUT] * len(example)
     trained_count = 0
     if fitted:
-        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        labels = PaddedCollator(pad)([fitted[0]])["labels"][0].tolist()
+        labels = fitted[0].labels  # what the collator puts in a row of its own (without torch: the page loads it)
         for i, label in enumerate(labels):
             # the first token is never a target: the model predicts token i from the tokens before it
             kinds[i] = TRAINED if label != IGNORE and i > 0 else MASKED
