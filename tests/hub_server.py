@@ -40,6 +40,7 @@ class FakeRepo:
 class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, FakeRepo] = {}
+        self.datasets: dict[str, FakeRepo] = {}
         self.served: Counter[str] = Counter()  # bytes of file bodies sent, by file name
         self.ranges: list[tuple[str, int]] = []  # (file, start) of each ranged request
         self.throttle_bps = 0  # 0: as fast as loopback goes
@@ -54,6 +55,10 @@ class FakeHub:
         files.setdefault("README.md", card)
         self.repos[repo] = FakeRepo(files, **kw)  # type: ignore[arg-type]
         return self.repos[repo]
+
+    def add_dataset(self, repo: str, files: dict[str, bytes]) -> FakeRepo:
+        self.datasets[repo] = FakeRepo({"README.md": b"# A test dataset\n", **files})
+        return self.datasets[repo]
 
     @property
     def url(self) -> str:
@@ -109,6 +114,15 @@ class FakeHub:
                                             "pipeline_tag": "text-generation", "tags": ["transformers"],
                                             "cardData": {"license": repo.licence},
                                             "siblings": [repo.sibling(p) for p in repo.files]})
+                if parts[:2] == ["api", "datasets"] and len(parts) >= 4:
+                    repo = hub.datasets.get(f"{parts[2]}/{parts[3]}")
+                    if repo is None:
+                        return self._json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                    return self._json(200, {"id": f"{parts[2]}/{parts[3]}", "sha": repo.sha, "private": False,
+                                            "gated": False, "downloads": 3, "likes": 0, "tags": [],
+                                            "siblings": [repo.sibling(p) for p in repo.files]})
+                if parts[0] == "datasets" and len(parts) >= 6 and parts[3] == "resolve":
+                    return self._file(f"{parts[1]}/{parts[2]}", "/".join(parts[5:]), body, hub.datasets)
                 if len(parts) >= 5 and parts[2] == "resolve":
                     return self._file(f"{parts[0]}/{parts[1]}", "/".join(parts[4:]), body)
                 self._json(404, {"error": "no such route"})
@@ -141,10 +155,22 @@ class FakeHub:
                                   else hashlib.sha256(data).hexdigest()} for name, data in repo.files.items()]
                         return self._json(200, {"Code": 200, "Success": True, "Data": {"Files": files}})
                     return self._file(repo_id, query.get("FilePath", [""])[0], body)
+                if parts[:3] == ["api", "v1", "datasets"] and len(parts) >= 6 and parts[5] == "repo":
+                    repo_id = f"{parts[3]}/{parts[4]}"
+                    repo = hub.datasets.get(repo_id)
+                    if repo is None:
+                        return self._json(404, {"Code": 404, "Message": f"dataset {repo_id} not found"})
+                    if parts[6:] == ["tree"]:  # paged, as ModelScope pages a dataset's files
+                        page, size = int(query.get("PageNumber", ["1"])[0]), int(query.get("PageSize", ["200"])[0])
+                        names = list(repo.files)[(page - 1) * size:page * size]
+                        files = [{"Path": n, "Name": n.rsplit("/", 1)[-1], "Type": "blob", "Size": len(repo.files[n]),
+                                  "Sha256": hashlib.sha256(repo.files[n]).hexdigest()} for n in names]
+                        return self._json(200, {"Code": 200, "Success": True, "Data": {"Files": files}})
+                    return self._file(repo_id, query.get("FilePath", [""])[0], body, hub.datasets)
                 self._json(404, {"Code": 404, "Message": "no such route"})
 
-            def _file(self, repo_id: str, path: str, body: bool) -> None:
-                repo = hub.repos.get(repo_id)
+            def _file(self, repo_id: str, path: str, body: bool, store: dict[str, FakeRepo] | None = None) -> None:
+                repo = (hub.repos if store is None else store).get(repo_id)
                 if repo is None:
                     return self._json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
                 if repo.gated and self.headers.get("Authorization") != "Bearer hf_good_token":

@@ -1,40 +1,61 @@
-"""Datasets from the Hugging Face or ModelScope hubs, read into TuneDesk rows."""
+"""Datasets from the Hugging Face or ModelScope hubs: their data files downloaded into the cache
+(engine/hub/dataset_download.py), then read by TuneDesk's own readers like files on disk."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import PurePosixPath
 from urllib.parse import parse_qsl
 
-from engine.data.readers import Row
-from engine.errors import DataError, HubUnreachable
-from engine.hub.reach import ensure_reachable
+from engine.data.readers import Row, iter_file
+from engine.errors import DataError, ModelError
+from engine.hub.dataset_download import download_dataset
+
+# a file's split, from its name or folder: train-00000-of-00001.parquet, data/validation.jsonl, test/x.csv
+SPLITS = {"train": "train", "validation": "valid", "valid": "valid", "val": "valid", "dev": "valid", "eval": "valid",
+          "test": "test"}
 
 
-def load_hub_rows(spec: str, max_samples: int = 0, prefer_modelscope: bool = False) -> list[Row]:
-    """`org/name`, `hf:org/name` or `ms:org/name` (ModelScope), optionally `?subset=NAME&split=NAME`
-    (default split: train)."""
-    use_ms = prefer_modelscope
+def load_hub_rows(spec: str, max_samples: int = 0, prefer_modelscope: bool = False) -> Iterator[Row | str]:
+    """`org/name`, `hf:org/name` or `ms:org/name` (ModelScope), optionally `?subset=NAME&split=NAME`.
+    Without a split, train files train and validation / test files are kept as those splits."""
     spec, _, query = spec.partition("?")
     options = dict(parse_qsl(query))
-    subset, split_name = options.get("subset") or None, options.get("split") or "train"
-    for prefix, is_ms in (("ms:", True), ("modelscope:", True), ("hf:", False)):
+    source = "modelscope" if prefer_modelscope else "auto"
+    for prefix, hub in (("ms:", "modelscope"), ("modelscope:", "modelscope"), ("hf:", "hf")):
         if spec.startswith(prefix):
-            spec, use_ms = spec[len(prefix):], is_ms
+            spec, source = spec[len(prefix):], hub
     if spec.count("/") != 1:
         raise DataError(f"dataset: '{spec}' is neither an existing file or folder nor a hub id like org/name")
     try:
-        ensure_reachable("modelscope" if use_ms else "hf")
-    except HubUnreachable as exc:
+        found = download_dataset(spec, source, subset=options.get("subset", ""))
+    except ModelError as exc:
         raise DataError(f"dataset '{spec}': {exc}") from exc
-    split = f"{split_name}[:{max_samples}]" if max_samples else split_name
-    try:
-        if use_ms:
-            from modelscope.msdatasets import MsDataset
+    wanted = SPLITS.get(options.get("split", "").lower(), options.get("split", "").lower())
+    files = [(path, split_of(path)) for path in found.files]
+    if wanted:
+        files = [(path, "train") for path, split in files if split == wanted]
+        if not files:
+            raise DataError(f"dataset '{spec}' has no '{options['split']}' split; its files: "
+                            + ", ".join(found.files[:12]))
+    taken = 0
+    for path, split in files:
+        for item in iter_file(found.folder / path):
+            if isinstance(item, Row):
+                if split == "train":
+                    if max_samples and taken >= max_samples:
+                        break
+                    taken += 1
+                item.split = split
+            yield item
 
-            data = MsDataset.load(spec, subset_name=subset, split=split).to_hf_dataset()
-        else:
-            import datasets
 
-            data = datasets.load_dataset(spec, subset, split=split)
-    except Exception as exc:  # the hub libraries raise many types; the message is what matters
-        raise DataError(f"dataset '{spec}': could not load from the hub: {exc}") from exc
-    return [Row(dict(r), spec, i) for i, r in enumerate(data, 1)]
+def split_of(path: str) -> str:
+    """The split a hub file belongs to; files that name none are training data."""
+    parts = PurePosixPath(path.lower()).parts
+    for part in reversed(parts):
+        stem = part.split(".")[0]
+        for token in (stem, stem.split("-")[0], stem.split("_")[0]):
+            if token in SPLITS:
+                return SPLITS[token]
+    return "train"

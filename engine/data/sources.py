@@ -128,13 +128,6 @@ def _info_entry(folder: Path, name: str | None) -> SourcePlan:
     if name not in info:
         raise DataError(f"dataset: no entry '{name}' in {info_path}; it has: {', '.join(sorted(info))}")
     entry = info[name]
-    file_name = entry.get("file_name")
-    if not file_name:
-        hub = entry.get("hf_hub_url") or entry.get("ms_hub_url")
-        if hub:
-            only_ms = "ms_hub_url" in entry and "hf_hub_url" not in entry
-            return SourcePlan(name, SourceMeta(), hub=hub, prefer_modelscope=only_ms)
-        raise DataError(f"{info_path}: entry '{name}' has no file_name")
     meta = SourceMeta(
         formatting=entry.get("formatting", "alpaca"),
         ranking=bool(entry.get("ranking", False)),
@@ -142,6 +135,13 @@ def _info_entry(folder: Path, name: str | None) -> SourcePlan:
         tags=dict(entry.get("tags", {})),
         format=entry.get("tunedesk_format"),
     )
+    file_name = entry.get("file_name")
+    if not file_name:
+        hub = entry.get("hf_hub_url") or entry.get("ms_hub_url")
+        if hub:  # read with the entry's columns and formatting, as a local file would be
+            only_ms = "ms_hub_url" in entry and "hf_hub_url" not in entry
+            return SourcePlan(name, meta, hub=hub, prefer_modelscope=only_ms)
+        raise DataError(f"{info_path}: entry '{name}' has no file_name")
     target = folder / file_name
     if not target.exists():
         raise DataError(f"{info_path}: entry '{name}' points to {file_name}, which does not exist")
