@@ -278,8 +278,9 @@ def inspect_tick(ctx: AppContext, state: InspectJob, lang: str, raw: bool, size:
         return [state, skip, bar, skip, skip, skip, skip, skip, *mapped_skip]
     if status["state"] != "done":
         text = t("data_cancelled", lang) if status["state"] == "cancelled" else f"❌ **{status['error']}**"
+        # the last dataset's figures are not left beside the failure of another one
         return [InspectJob(None, state.choice), gr.Timer(active=False), _progress_html(1, "", status["state"]), text,
-                skip, skip, skip, skip, *mapped_skip]
+                "", None, bad_rows_frame(None, lang), "", *mapped_skip]
     stats = jobs.get(state.job_id).result
     choice = DatasetChoice(**(state.choice or {}))
     found = [""] + stats["columns"]

@@ -31,7 +31,8 @@ def _pct(x: float) -> str:
 
 
 def summary_markdown(stats: dict[str, Any], model: str, lang: str) -> str:
-    lines = [t("data_sum_format", lang, fmt=stats["format"], evidence="; ".join(stats["evidence"])),
+    why = [render(r, lang) for r in stats.get("reasons") or []] or stats["evidence"]
+    lines = [t("data_sum_format", lang, fmt=stats["format"], evidence=("；" if lang == "zh" else "; ").join(why)),
              t("data_sum_rows", lang, rows=f"{stats['rows']:,}", usable=f"{stats['usable']:,}",
                bad=f"{stats['bad_count']:,}", secs=stats["seconds"])]
     if stats["columns"]:
@@ -111,7 +112,8 @@ def preview_html(preview: dict[str, Any] | None, lang: str, show_raw: bool) -> s
             head += " · " + t("data_label_good" if row["label"] else "data_label_bad", lang)
         block = [f"<div class='td-row' data-row='{row['index']}'><div class='td-head'>{html.escape(head)}</div>"]
         if row["error"]:
-            block.append(f"<div class='td-err'>❌ {html.escape(row['error'])}</div>")
+            reason = render(row.get("error_message") or row["error"], lang)
+            block.append(f"<div class='td-err'>❌ {html.escape(reason)}</div>")
         if show_raw and row.get("raw"):
             block.append(f"<details open><summary>{t('data_raw', lang)}</summary><pre>{html.escape(row['raw'])}</pre>"
                          "</details>")

@@ -4,6 +4,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -317,7 +318,18 @@ def test_dataset_explorer_in_chinese_with_a_broken_file(app, page, tmp_path):
     # the reasons in the page's language: the engine's messages, not English sentences
     page.locator("#data-bad-rows", has_text="不是有效的 JSON").wait_for(timeout=10_000)
     page.locator("#data-bad-rows", has_text="output 为空或缺失").wait_for(timeout=10_000)
+    page.locator("#data-summary", has_text="字段 'instruction', 'output'").wait_for(timeout=10_000)  # why alpaca
+    page.locator("#data-preview", has_text="不是有效的 JSON").wait_for(timeout=10_000)  # the preview's rows too
     page.screenshot(path=str(ARTIFACTS / "data-explorer-zh.png"), full_page=True)
+    # a multimodal file is named as such, in the page's language, and the page stays usable
+    media = tmp_path / "mllm.jsonl"
+    media.write_text(json.dumps({"messages": [{"role": "user", "content": "<image>这是什么？"},
+                                              {"role": "assistant", "content": "一只猫。"}],
+                                 "images": ["pics/1.jpg"]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    type_into(page, "#data-source", media)
+    page.click("#data-inspect")
+    page.locator("#data-message", has_text="此数据集包含图像（字段 'images'）").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "data-explorer-media-zh.png"), full_page=True)
 
 
 def test_dropped_files_of_each_format_are_detected(app, page, tiny_model):

@@ -7,12 +7,14 @@ parquet, a hub dataset) are read once and kept.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from engine.data.readers import Row, file_encoding, loads_json_line
+from engine.data.readers import Row, Unreadable, file_encoding, loads_json_line
 from engine.data.sources import SourcePlan, iter_rows
+from engine.text.message import say
 
 INDEXED = (".jsonl", ".txt")
 
@@ -77,12 +79,16 @@ def _read_lines(path: Path, split: str, starts: np.ndarray, numbers: np.ndarray,
             if text:
                 out.append(Row({"text": raw.decode("utf-8-sig").rstrip("\r\n")}, path.name, number, "line", split))
                 continue
+            where = f"{path.name} line {number}"
             try:
                 item = loads_json_line(raw.strip(), "utf-8-sig" if number == 1 else "utf-8", number == 1)
+            except json.JSONDecodeError as exc:  # the same reasons as a whole file's read gives, in any language
+                out.append(Unreadable(where, say("row.not_json_line", detail=exc.msg, column=exc.colno)))
+                continue
             except (ValueError, UnicodeDecodeError) as exc:
-                out.append(f"{path.name} line {number}: not valid JSON ({getattr(exc, 'msg', exc)})")
+                out.append(f"{where}: not valid JSON ({getattr(exc, 'msg', exc)})")
                 continue
             out.append(Row(item, path.name, number, "line", split) if isinstance(item, dict)
-                       else f"{path.name} line {number}: expected an object, got {type(item).__name__}")
+                       else Unreadable(where, say("row.not_object", got=type(item).__name__)))
     return out
 

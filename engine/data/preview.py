@@ -67,6 +67,7 @@ def preview_rows(tok: Any, rows: list[Row | str], meta: SourceMeta, fmt: str, ma
         entry: dict[str, Any] = {"index": first_number + n, "examples": [], "error": None}
         if isinstance(item, str):
             entry.update(where=item.partition(": ")[0], raw="", error=item.partition(": ")[2])
+            _keep_message(entry, getattr(item, "text", None))
         else:
             raw = json.dumps(item.data, ensure_ascii=False, indent=1, default=str)
             entry.update(where=item.where, raw=raw[:RAW_LIMIT] + ("…" if len(raw) > RAW_LIMIT else ""),
@@ -78,12 +79,14 @@ def preview_rows(tok: Any, rows: list[Row | str], meta: SourceMeta, fmt: str, ma
                     entry["label"] = sample.label
             except RowError as exc:
                 entry["error"] = str(exc)
+                _keep_message(entry, exc.text)
         out.append(entry)
     if tok is not None and samples:
         encoded = sample_examples(tok, [s for _, s in samples], mask)
         for (entry, sample), examples in zip(samples, encoded, strict=True):
             if isinstance(examples, RowError):
                 entry["error"] = str(examples)
+                _keep_message(entry, examples.text)
                 continue
             if isinstance(sample, PlainText):
                 # pre-training text is cut into max_len chunks, all trained
@@ -96,3 +99,9 @@ def preview_rows(tok: Any, rows: list[Row | str], meta: SourceMeta, fmt: str, ma
                 for view, side in zip(entry["examples"], ("chosen", "rejected"), strict=False):
                     view["side"] = side
     return out
+
+
+def _keep_message(entry: dict[str, Any], text: Any) -> None:
+    """`error` stays English (API, CLI); `error_message` is the same reason, rendered in the reader's language."""
+    if text is not None and hasattr(text, "to_dict"):
+        entry["error_message"] = text.to_dict()

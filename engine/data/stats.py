@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.data import stats_parallel
-from engine.data.detect import detect
+from engine.data.detect import Detection, detect
 from engine.data.encode import LossMask
 from engine.data.formats import PlainText, Preference, Sample
 from engine.data.lengths import measure, sample_examples
@@ -25,6 +25,7 @@ from engine.data.readers import Row
 from engine.data.sources import SourcePlan, iter_rows
 from engine.data.tally import BadRow, Tally, estimate_rows
 from engine.errors import DataError, RowError
+from engine.text.message import say
 
 DETECT_ROWS = 200
 DEFAULT_TOKEN_SAMPLE = 10_000
@@ -39,6 +40,7 @@ class DatasetStats:
     columns: list[str]
     mapping: dict[str, str]
     files: list[str]
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # the evidence as messages, for the reader's language
     rows: int = 0
     usable: int = 0
     bad_count: int = 0
@@ -81,7 +83,7 @@ def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, mask: Loss
     except RowError as exc:
         raise DataError(exc.text or str(exc)) from exc
     if fmt != "auto":
-        detection.format, detection.evidence = fmt, [f"format set by hand to {fmt}"]
+        detection = Detection(fmt, [say("data.why_by_hand", fmt=fmt)])
     ranges = stats_parallel.parallel_ranges(plan, workers if workers is not None else (os.cpu_count() or 1))
     tally = None
     if ranges:
@@ -97,7 +99,8 @@ def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, mask: Loss
             if n % 5000 == 0:
                 report(0.8 * (min(0.95, n / expected) if expected else 0.5), f"{n:,} rows read")
     stats = DatasetStats(plan.name, detection.format, detection.evidence, list(tally.columns),
-                         dict(plan.meta.columns), [str(p) for p, _ in plan.files], max_len=max_len)
+                         dict(plan.meta.columns), [str(p) for p, _ in plan.files],
+                         [r.to_dict() for r in detection.reasons], max_len=max_len)
     stats.rows, stats.usable, stats.bad_count, stats.bad = tally.rows + tally.unreadable, tally.usable, \
         tally.bad_count, tally.bad
     stats.duplicates_exact = tally.usable - len(tally.exact)
