@@ -86,3 +86,24 @@ def _tokenizer_model(tmp_path: Path) -> Path:
     from tests.conftest import build_tiny_model
 
     return build_tiny_model(tmp_path / "tiny")
+
+
+def test_the_explorer_shows_a_hub_datasets_download_then_its_statistics(hub: FakeHub, tmp_path: Path):
+    import time
+
+    rows = [{"instruction": f"Question {i}: " + "words " * 20, "output": f"Answer {i}"} for i in range(20_000)]
+    hub.add_dataset("team/big", {"train.jsonl": lines(rows)})
+    hub.throttle_bps = 2 * 2**20  # about 3 MiB: a second and a half, in 1 MiB steps
+    explorer = DatasetExplorer(tmp_path / "work")
+    job = explorer.start_inspect(DatasetChoice("hf:team/big", model=str(_tokenizer_model(tmp_path))), token_sample=50)
+    seen: list[tuple[float, str]] = []
+    while explorer.jobs.status(job)["state"] == "running":
+        status = explorer.jobs.status(job)
+        seen.append((status["progress"], status["message"]))
+        time.sleep(0.05)
+    assert explorer.jobs.status(job)["state"] == "done", explorer.jobs.status(job)
+    downloading = [p for p, m in seen if "MiB downloaded" in m]
+    assert len(set(downloading)) >= 2 and max(downloading) <= 0.3, seen[:20]
+    progress = [p for p, _ in seen]
+    assert progress == sorted(progress)  # the bar never moves back when the statistics start
+    assert explorer.jobs.get(job).result["rows"] == 20_000

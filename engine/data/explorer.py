@@ -20,6 +20,7 @@ from engine.data.clean import CleanOptions, CleanResult, clean_dataset
 from engine.data.detect import detect
 from engine.data.encode import CHATML_TEMPLATE, LossMask
 from engine.data.formats import FORMATS
+from engine.data.from_hub import hub_files
 from engine.data.pager import RowPager
 from engine.data.preview import preview_rows
 from engine.data.readers import DATA_SUFFIXES, Row
@@ -150,6 +151,10 @@ class DatasetExplorer:
         if key in self._stats:
             return self._stats[key]
         progress = ctx.progress if ctx else None
+        if plan.hub is not None and ctx is not None:  # a hub dataset's files first: the bar's first 30%
+            hub_files(plan.hub, plan.prefer_modelscope, lambda done, total: ctx.progress(
+                0.3 * done / max(total, 1), f"{plan.name}: {done / 2**20:,.1f} / {total / 2**20:,.1f} MiB downloaded"))
+            progress = lambda fraction, message="": ctx.progress(0.3 + 0.7 * fraction, message)  # noqa: E731
         stats = compute_stats(plan, choice.format, lambda: self.tokenizer(choice.model), choice.max_len,
                               choice.mask, token_sample, progress)
         return self._remember(self._stats, key, stats)

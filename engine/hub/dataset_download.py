@@ -33,12 +33,14 @@ class HubDataset:
 
 
 def download_dataset(repo: str, source: str = "auto", subset: str = "", endpoint: str = "", token: str = "",
-                     log: Callable[[str], None] = lambda _: None) -> HubDataset:
-    """The dataset's data files in the cache (fetched now unless an earlier download completed)."""
+                     log: Callable[[str], None] = lambda _: None,
+                     progress: Callable[[int, int], None] | None = None) -> HubDataset:
+    """The dataset's data files in the cache (fetched now unless an earlier download completed);
+    `progress(bytes so far, bytes in all)` follows the download and may raise to cancel it."""
     errors: list[str] = []
     for access in accesses(source, endpoint, token):
         try:
-            return _download(repo, access, subset, log)
+            return _download(repo, access, subset, log, progress or (lambda _done, _total: None))
         except DataError:
             raise  # the dataset itself is unusable (no data files, no such subset): another hub will not help
         except TuneDeskError as exc:
@@ -47,7 +49,8 @@ def download_dataset(repo: str, source: str = "auto", subset: str = "", endpoint
     raise DataError(f"dataset '{repo}' could not be downloaded — " + "; ".join(errors))
 
 
-def _download(repo: str, access: HubAccess, subset: str, log: Callable[[str], None]) -> HubDataset:
+def _download(repo: str, access: HubAccess, subset: str, log: Callable[[str], None],
+              progress: Callable[[int, int], None]) -> HubDataset:
     access.probe()
     revision, files = _list(repo, access)
     chosen = _data_files(repo, files, subset)
@@ -57,13 +60,20 @@ def _download(repo: str, access: HubAccess, subset: str, log: Callable[[str], No
         return HubDataset(repo, access.hub, folder, [f.path for f in chosen])
     total = sum(f.size for f in chosen)
     log(f"dataset {repo}: downloading {len(chosen)} file(s), {total / 2**20:,.1f} MiB from {HUB_NAMES[access.hub]}")
+    done_bytes = [0]
+
+    def count(n: int) -> None:
+        done_bytes[0] += n
+        progress(done_bytes[0], total)
+
     for remote in chosen:
         target = folder / remote.path
         if target.is_file() and target.stat().st_size == remote.size:
+            count(remote.size)
             continue
         part = target.with_name(target.name + ".part")
         fetch(_file_url(access, repo, remote.path, revision), auth_headers(access), part, remote.size, remote.sha256,
-              lambda _n: None, name=f"{repo}/{remote.path}")
+              count, name=f"{repo}/{remote.path}")
         place(part, target)
     done.write_text(json.dumps({"files": [f.path for f in chosen]}), encoding="utf-8")
     return HubDataset(repo, access.hub, folder, [f.path for f in chosen])
