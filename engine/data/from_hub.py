@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from urllib.parse import parse_qsl
 
-from engine.data.readers import Row, iter_file
+from engine.data.readers import Row, iter_split_files
 from engine.errors import DataError, ModelError
 from engine.hub.dataset_download import HubDataset, download_dataset
 
@@ -46,16 +46,7 @@ def load_hub_rows(spec: str, max_samples: int = 0, prefer_modelscope: bool = Fal
         if not files:
             raise DataError(f"dataset '{spec}' has no '{options['split']}' split; its files: "
                             + ", ".join(found.files[:12]))
-    taken = 0
-    for path, split in files:
-        for item in iter_file(found.folder / path):
-            if isinstance(item, Row):
-                if split == "train":
-                    if max_samples and taken >= max_samples:
-                        break
-                    taken += 1
-                item.split = split
-            yield item
+    yield from iter_split_files(((found.folder / path, split) for path, split in files), max_samples)
 
 
 def split_of(path: str) -> str:

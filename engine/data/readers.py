@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -68,6 +68,20 @@ def iter_file(path: Path) -> Iterator[Row | str]:
     if suffix != ".parquet":
         check_text_file(path)
     return readers[suffix](path)
+
+
+def iter_split_files(files: Iterable[tuple[Path, str]], max_samples: int = 0) -> Iterator[Row | str]:
+    """The rows of (file, split) pairs, each row marked with its split; `max_samples` limits the train rows."""
+    taken = 0
+    for path, split in files:
+        for item in iter_file(path):
+            if isinstance(item, Row):
+                if split == "train":
+                    if max_samples and taken >= max_samples:
+                        break
+                    taken += 1
+                item.split = split
+            yield item
 
 
 def sniff_encoding(head: bytes) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.data.from_hub import load_hub_rows
-from engine.data.readers import DATA_SUFFIXES, Row, iter_file
+from engine.data.readers import DATA_SUFFIXES, Row, iter_split_files
 from engine.errors import DataError
 from engine.locations import project_path
 
@@ -79,16 +79,7 @@ def iter_rows(plan: SourcePlan, max_samples: int = 0) -> Iterator[Row | str]:
     if plan.hub is not None:
         yield from load_hub_rows(plan.hub, max_samples, prefer_modelscope=plan.prefer_modelscope)
         return
-    taken = 0
-    for path, split in plan.files:
-        for item in iter_file(path):
-            if isinstance(item, Row):
-                if split == "train":
-                    if max_samples and taken >= max_samples:
-                        break
-                    taken += 1
-                item.split = split
-            yield item
+    yield from iter_split_files(plan.files, max_samples)
 
 
 def load_source(spec: str, max_samples: int = 0, plan: SourcePlan | None = None) -> Source:
