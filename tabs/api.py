@@ -107,7 +107,7 @@ def register(ctx: AppContext) -> set[str]:
 
 
 def _choice(source: str, format: str, columns: str, model: str, max_len: int, train_on_prompt: bool = False,
-            mask_history: bool = False) -> DatasetChoice:
+            mask_history: bool = False, mix: str = "", mix_strategy: str = "concat") -> DatasetChoice:
     try:
         mapping = json.loads(columns) if columns and columns.strip() else {}
     except json.JSONDecodeError as exc:
@@ -116,26 +116,32 @@ def _choice(source: str, format: str, columns: str, model: str, max_len: int, tr
     if not isinstance(mapping, dict):
         raise DataError('columns: expected a JSON object such as {"prompt": "question"}')
     return DatasetChoice(source, format or "auto", {str(k): str(v) for k, v in mapping.items()},
-                         model or DEFAULT_MODEL, int(max_len or 1024), bool(train_on_prompt), bool(mask_history))
+                         model or DEFAULT_MODEL, int(max_len or 1024), bool(train_on_prompt), bool(mask_history),
+                         mix or "", mix_strategy or "concat")
 
 
 def register_data(ctx: AppContext) -> set[str]:
     explorer = ctx.door.explorer
 
     def inspect_dataset(source: str, format: str = "auto", columns: str = "", model: str = "", max_len: int = 1024,
-                        token_sample: int = 20000) -> dict:
+                        token_sample: int = 20000, mix: str = "", mix_strategy: str = "concat") -> dict:
         """Format (with its evidence), column mapping, rows, bad rows and statistics of a dataset: a file path,
         folder, folder:entry or hub id. Token lengths come from `model`'s tokenizer and chat template on every
-        row up to `token_sample` rows (a uniform sample beyond). Waits for the result."""
-        stats = explorer.inspect(_choice(source, format, columns, model, max_len), int(token_sample)).to_dict()
+        row up to `token_sample` rows (a uniform sample beyond). Several datasets (comma-separated) are
+        inspected as a run mixes them (`mix` shares, `mix_strategy`): each one's share is in `mix`. Waits for
+        the result."""
+        choice = _choice(source, format, columns, model, max_len, mix=mix, mix_strategy=mix_strategy)
+        stats = explorer.inspect(choice, int(token_sample)).to_dict()
         for key in ("prompt_lengths", "answer_lengths", "total_lengths"):
             stats.pop(key)  # dataset_histogram gives their distribution
         return stats
 
     def inspect_dataset_start(source: str, format: str = "auto", columns: str = "", model: str = "",
-                              max_len: int = 1024, token_sample: int = 20000) -> str:
+                              max_len: int = 1024, token_sample: int = 20000, mix: str = "",
+                              mix_strategy: str = "concat") -> str:
         """Start inspect_dataset as a background job; returns a job id for dataset_job_status."""
-        return explorer.start_inspect(_choice(source, format, columns, model, max_len), int(token_sample))
+        choice = _choice(source, format, columns, model, max_len, mix=mix, mix_strategy=mix_strategy)
+        return explorer.start_inspect(choice, int(token_sample))
 
     def dataset_job_status(job_id: str) -> dict:
         """State (running/done/failed/cancelled), progress 0–1, message and error of a dataset job."""
@@ -147,17 +153,20 @@ def register_data(ctx: AppContext) -> set[str]:
 
     def preview_samples(source: str, page: int = 1, page_size: int = 5, format: str = "auto", columns: str = "",
                         model: str = "", max_len: int = 1024, train_on_prompt: bool = False,
-                        mask_history: bool = False) -> dict:
+                        mask_history: bool = False, mix: str = "", mix_strategy: str = "concat") -> dict:
         """One page of rows rendered through the model's chat template, each token marked trained, masked
-        or cut, exactly as the training collator labels it (`mask_history`: only the last answer trained)."""
-        choice = _choice(source, format, columns, model, max_len, train_on_prompt, mask_history)
+        or cut, exactly as the training collator labels it (`mask_history`: only the last answer trained).
+        Several datasets (comma-separated) page through their mix in training order, each row naming its
+        dataset."""
+        choice = _choice(source, format, columns, model, max_len, train_on_prompt, mask_history, mix, mix_strategy)
         return explorer.preview(choice, int(page), int(page_size))
 
     def dataset_histogram(source: str, format: str = "auto", columns: str = "", model: str = "",
-                          max_len: int = 1024, bins: int = 40) -> dict:
+                          max_len: int = 1024, bins: int = 40, mix: str = "", mix_strategy: str = "concat") -> dict:
         """Token-length histograms (prompt, answer, total) with the max-length line, truncation counts and
-        the suggested max length."""
-        return explorer.histogram(_choice(source, format, columns, model, max_len), int(bins))
+        the suggested max length (of the mix, for several datasets)."""
+        choice = _choice(source, format, columns, model, max_len, mix=mix, mix_strategy=mix_strategy)
+        return explorer.histogram(choice, int(bins))
 
     def clean_dataset(source: str, name: str, options: str = "", format: str = "auto", columns: str = "",
                       model: str = "") -> dict:

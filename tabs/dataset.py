@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import gradio as gr
 
 from engine.config.field_info import DEFAULT_MODEL
+from engine.config.train_config import TrainConfig, field_info
 from engine.data.clean import CleanOptions
 from engine.data.explorer import MAPPING_KEYS, DatasetChoice, histogram_of
 from engine.data.formats import FORMATS
@@ -64,6 +65,14 @@ def _dedupe_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"data_dedupe_{k}", lang), k) for k in ("none", "exact", "normalized")]
 
 
+def _field_widget(tr: Translator, name: str, kind: Any, **kwargs: Any) -> Any:
+    """A widget for one of the Train form's fields, labelled and explained as the form does."""
+    info = field_info(name)
+    i = 1 if tr.lang == "zh" else 0
+    widget = kind(value=getattr(TrainConfig, name), label=info.label[i], info=info.help[i], scale=1, **kwargs)
+    return tr.add(widget, lambda lang: {"label": info.label[int(lang == "zh")], "info": info.help[int(lang == "zh")]})
+
+
 def _entries(source: str) -> list[str]:
     path = project_path(source.strip()) if source and source.strip() else None
     if path is not None and path.is_dir() and (path / INFO_FILE).is_file():
@@ -89,6 +98,9 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
                 hub_subset = tr.label(gr.Textbox(label=t("data_hub_subset", tr.lang), scale=1), "data_hub_subset")
                 hub_split = tr.label(gr.Textbox("train", label=t("data_hub_split", tr.lang), scale=1),
                                      "data_hub_split")
+                mix = _field_widget(tr, "mix", gr.Textbox, elem_id="data-mix")
+                mix_strategy = _field_widget(tr, "mix_strategy", gr.Dropdown, elem_id="data-mix-strategy",
+                                             choices=list(field_info("mix_strategy").choices or ()))
         with gr.Column(scale=2):
             model = tr.label(gr.Dropdown(choices=KNOWN_MODELS, value=DEFAULT_MODEL, allow_custom_value=True,
                                          label=t("data_model", tr.lang), elem_id="data-model"), "data_model")
@@ -161,7 +173,8 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
     job = gr.State(InspectJob())
     chosen = gr.State("")
     timer = gr.Timer(POLL_S, active=False)
-    pick = ChoiceWidgets(source, entry, hub_subset, hub_split, model, max_len, fmt, on_prompt, last_turn, columns)
+    pick = ChoiceWidgets(source, entry, hub_subset, hub_split, model, max_len, fmt, on_prompt, last_turn, mix,
+                         mix_strategy, columns)
     clean = CleanWidgets(save_name, dedupe, drop_bad, min_tokens, max_tokens, shuffle, seed, valid_size, test_size,
                          overwrite)
 
@@ -203,6 +216,8 @@ class ChoiceWidgets(WidgetGroup):
     format: gr.Dropdown
     train_on_prompt: gr.Checkbox
     mask_history: gr.Checkbox
+    mix: gr.Textbox
+    mix_strategy: gr.Dropdown
     columns: dict[str, gr.Dropdown]
 
     def choice(self, values: Sequence[Any]) -> DatasetChoice:
@@ -214,7 +229,8 @@ class ChoiceWidgets(WidgetGroup):
             src = f"{src}:{v['entry']}"
         return DatasetChoice(with_hub_options(src, v["hub_subset"], v["hub_split"]), v["format"] or "auto",
                              {k: c or "" for k, c in v["columns"].items()}, v["model"] or DEFAULT_MODEL,
-                             int(v["max_len"] or 1024), bool(v["train_on_prompt"]), bool(v["mask_history"]))
+                             int(v["max_len"] or 1024), bool(v["train_on_prompt"]), bool(v["mask_history"]),
+                             v["mix"] or "", v["mix_strategy"] or "concat")
 
 
 @dataclass

@@ -35,6 +35,11 @@ def summary_markdown(stats: dict[str, Any], model: str, lang: str) -> str:
     lines = [t("data_sum_format", lang, fmt=stats["format"], evidence=("；" if lang == "zh" else "; ").join(why)),
              t("data_sum_rows", lang, rows=f"{stats['rows']:,}", usable=f"{stats['usable']:,}",
                bad=f"{stats['bad_count']:,}", secs=stats["seconds"])]
+    if stats.get("mix"):
+        parts = [t("data_sum_mix_part", lang, name=f"`{m['dataset']}`", share=_pct(m["share"]), used=f"{m['used']:,}",
+                   rows=f"{m['rows']:,}") for m in stats["mix"]]
+        lines.append(t("data_sum_mix", lang, strategy=stats.get("mix_strategy") or "concat",
+                       parts=("；" if lang == "zh" else "; ").join(parts)))
     if stats["columns"]:
         lines.append(t("data_sum_columns", lang, cols=", ".join(f"`{c}`" for c in stats["columns"][:20])))
     if len(stats["splits"]) > 1 or set(stats["splits"]) - {"train"}:

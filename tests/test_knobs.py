@@ -356,11 +356,43 @@ def test_datasets_mix_in_the_asked_shares_and_the_report_says_so(tmp_path):
     assert len(normalized.samples) == 10_000 and len(set(normalized.origins)) == 10_000
     with pytest.raises(ConfigError, match="mix: 3 shares for 2 datasets"):
         data_config(f"{small}, {large}", mix="0.5, 0.3, 0.2")
-    from engine.data.explorer import DatasetChoice, DatasetExplorer
-    from engine.errors import DataError
 
-    with pytest.raises(DataError, match="reads one dataset at a time, and 2 are given"):
-        DatasetExplorer(tmp_path / "outputs").plan(DatasetChoice(f"{small}, {large}"))
+
+def test_the_explorer_pages_through_a_mix_in_the_order_a_run_trains_it(tmp_path):
+    from engine.data.explorer import DatasetChoice, DatasetExplorer
+    from engine.data.prepare import read_samples
+    from engine.errors import DataError
+    from tests.conftest import QWEN3_TOKENIZER, data_config
+
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.json"
+    small.write_text("\n".join(json.dumps({"instruction": f"small {i}", "output": f"one {i}"}) for i in range(12)))
+    large.write_text(json.dumps([{"conversations": [{"from": "human", "value": f"first {i}"},
+                                                    {"from": "gpt", "value": f"early {i}"},
+                                                    {"from": "human", "value": f"then {i}"},
+                                                    {"from": "gpt", "value": f"last {i}"}]} for i in range(30)]))
+    spec, shares = f"{small}, {large}", dict(mix="0.6, 0.4", mix_strategy="interleave_under")
+    explorer = DatasetExplorer(tmp_path / "outputs")
+    choice = DatasetChoice(spec, model=str(QWEN3_TOKENIZER), mask_history=True, **shares)
+    pages, where = 1, []
+    page = 1
+    while page <= pages:
+        shown = explorer.preview(choice, page, 7)
+        pages, page = shown["pages"], page + 1
+        where += [row["where"] for row in shown["rows"]]
+        for row in shown["rows"]:
+            trained = "".join(text for ex in row["examples"] for text, kind in ex["pieces"] if kind == "trained")
+            assert "early" not in trained  # mask_history: the earlier answer is context only
+            assert ("last" in trained) == row["dataset"].endswith("large.json")
+    normalized, report = read_samples(data_config(spec, **shares))
+    assert where == normalized.origins  # the same rows in the same order as the run's training set
+    assert len(where) == 20 and sum(w.startswith(str(small)) for w in where) == 12  # small used up at 60%
+    stats = explorer.inspect(choice)
+    assert stats.mix == report.mix and stats.mix_strategy == "interleave_under"
+    assert (stats.rows, stats.format, stats.token_rows) == (42, "alpaca+sharegpt", 20)
+    with pytest.raises(DataError, match="mix: 3 shares for 2 datasets"):
+        explorer.start_inspect(DatasetChoice(spec, mix="0.5, 0.3, 0.2"))
+    with pytest.raises(DataError, match="clean or map them one at a time"):
+        explorer.save_mapping(choice, "mixed")
 
 
 def test_interleaving_stops_at_the_first_dataset_used_up_or_uses_every_row(tmp_path):

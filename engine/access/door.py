@@ -36,6 +36,7 @@ from engine.inference.compare import CompareChat
 from engine.inference.decode import Sampling
 from engine.inference.pool import POOL
 from engine.locations import SAMPLES_DIR
+from engine.models.levers import resolve_levers
 from engine.planning.fit_plan import FitPlan, FitPlanner, FitRequest
 from engine.runs.queue import RunManager
 from engine.runs.rundir import read_json
@@ -77,6 +78,7 @@ class Door:
         check_code(config)
         check_trackers(config.report_to)
         check_optimizer(config.optim)
+        resolve_levers(config)
         self.guard.check_config(config)
         if not config.dataset:
             raise ConfigError("dataset: empty. Choose a data file or one of the samples first.")
@@ -87,6 +89,7 @@ class Door:
         check_code(config)  # the policy may have changed since it first ran
         check_trackers(config.report_to)  # and the machine may have lost a tracker
         check_optimizer(config.optim)
+        resolve_levers(config)
         return self.manager.resume(run_id, checkpoint or None)
 
     def retry_planned(self, run_id: str) -> str:

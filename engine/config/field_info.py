@@ -9,7 +9,7 @@ CONFIG_VERSION = 1
 VERSION_KEY = "tunedesk_config"
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
-GROUPS = ("model", "method", "preference", "rl", "train", "lora", "quant", "advanced")
+GROUPS = ("model", "method", "preference", "rl", "train", "lora", "quant", "gpu", "advanced")
 METHODS = ("sft", "dpo", "kto", "orpo", "simpo", "grpo", "pt")
 PAIRWISE = ("dpo", "orpo", "simpo")  # methods trained on chosen / rejected pairs
 REFERENCED = ("dpo", "kto")  # methods that compare the policy with a frozen reference model

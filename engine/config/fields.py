@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.config import gpu_fields as gpu
 from engine.config import knob_fields as knobs
 from engine.config.field_info import ADAPTERS, DEFAULT_MODEL, FINETUNING_TYPES, METHODS, opt
 
@@ -343,6 +344,10 @@ class TrainFields:
          "SFT：只在损失用到的 token 上投影到词表（跳过提示词和填充）。损失与梯度不变；"
          "对词表大的小模型更快、更省内存。"), methods=("sft", "pt"))
     optim: str = knobs.OPTIM
+    attn_implementation: str = gpu.ATTN_IMPLEMENTATION
+    use_liger_kernel: bool = gpu.USE_LIGER_KERNEL
+    activation_offload: bool = gpu.ACTIVATION_OFFLOAD
+    torch_compile: bool = gpu.TORCH_COMPILE
     precision: str = opt(
         "auto", "advanced", ("Precision", "精度"),
         ("auto: bf16 on GPUs that support it, fp16 on older GPUs; on a CPU, bf16 only where it measures "

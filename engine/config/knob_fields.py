@@ -56,6 +56,7 @@ ROPE_FACTOR = opt(
     ("How many times the pretrained context the scaled positions reach (with RoPE scaling on).",
      "缩放后的位置可覆盖预训练上下文的倍数（开启 RoPE 缩放时）。"), minimum=1.0, maximum=64.0)
 
+MIX_STRATEGIES = ("concat", "interleave_under", "interleave_over")
 MIX_STRATEGY = opt(
     "concat", "model", ("Mixing", "混合方式"),
     ("With several datasets: concat makes the mix as many rows as the datasets together (shares then repeat "
@@ -65,4 +66,4 @@ MIX_STRATEGY = opt(
      "多个数据集时：concat 使混合后的行数等于各数据集之和（比例较大的小数据集会重复）。interleave_under 在按比例"
      "最先用完的数据集处停止，不重复任何行；interleave_over 持续到每个数据集的每一行都用过，其余数据集重复。"
      "两种 interleave 都按比例交替排列各数据集的行。"),
-    choices=("concat", "interleave_under", "interleave_over"))
+    choices=MIX_STRATEGIES)

@@ -8,17 +8,22 @@ import sys
 from typing import Any
 
 from engine.config.field_info import DEFAULT_MODEL
+from engine.config.knob_fields import MIX_STRATEGIES
 from engine.data.clean import CleanOptions
 
 
 def add_parsers(sub: Any) -> None:
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("dataset", help="file, folder, folder:entry or hub id")
+        p.add_argument("dataset", help="file, folder, folder:entry or hub id; several, comma-separated, are read as "
+                       "a run mixes them")
         p.add_argument("--format", default="auto", help="auto (default) or a format name")
         p.add_argument("--columns", default="", help='column mapping as JSON, e.g. \'{"prompt": "question"}\'')
         p.add_argument("--model", default=DEFAULT_MODEL, help="model whose tokenizer and chat template render the data")
         p.add_argument("--max-len", type=int, default=1024)
         p.add_argument("--outputs", default="outputs")
+        p.add_argument("--mix", default="", help="with several datasets: each one's share, e.g. 0.7,0.3")
+        p.add_argument("--mix-strategy", default="concat", choices=MIX_STRATEGIES)
+        p.add_argument("--mask-history", action="store_true", help="only the last assistant turn is trained")
 
     inspect = sub.add_parser("inspect", help="format, bad rows and token-length statistics of a dataset")
     common(inspect)
@@ -47,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     explorer = DatasetExplorer(args.outputs)
     columns = json.loads(args.columns) if args.columns else {}
-    choice = DatasetChoice(args.dataset, args.format, columns, args.model, args.max_len)
+    choice = DatasetChoice(args.dataset, args.format, columns, args.model, args.max_len,
+                           mask_history=args.mask_history, mix=args.mix, mix_strategy=args.mix_strategy)
     if args.command == "inspect":
         stats = explorer.inspect(choice, args.token_sample, _Progress())
         print(file=sys.stderr)
@@ -56,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(data, ensure_ascii=False, indent=1))
             return 0
         print(f"{stats.name}: {stats.format} ({'; '.join(stats.evidence)})")
+        for part in stats.mix:
+            print(f"mix: {part['dataset']} {part['share']:.1%} of the training rows ({part['used']:,} of its "
+                  f"{part['rows']:,})")
         print(f"rows {stats.rows:,}  usable {stats.usable:,}  bad {stats.bad_count:,}  duplicates "
               f"{stats.duplicates_exact:,} exact / {stats.duplicates_normalized:,} normalised  ({stats.seconds} s)")
         for bad in stats.bad[:10]:

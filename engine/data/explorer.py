@@ -4,6 +4,7 @@ row indexes and finished statistics are kept so paging and redrawing cost nothin
 
 from __future__ import annotations
 
+import random
 import shutil
 import threading
 import time
@@ -13,21 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from engine.access.paths import PathGuard
-from engine.config.datasets import dataset_parts
+from engine.config.datasets import dataset_parts, mix_weights
 from engine.config.field_info import DEFAULT_MODEL
+from engine.config.knob_fields import MIX_STRATEGIES
 from engine.config.train_config import TrainConfig
 from engine.data.clean import CleanOptions, CleanResult, clean_dataset
 from engine.data.detect import detect
 from engine.data.encode import CHATML_TEMPLATE, LossMask
 from engine.data.formats import FORMATS
 from engine.data.from_hub import hub_files
+from engine.data.mix_view import MixedView, MixPart, combined_stats, mixed_view
 from engine.data.pager import RowPager
 from engine.data.preview import preview_rows
 from engine.data.readers import DATA_SUFFIXES, Row
 from engine.data.sources import SourcePlan, plan_source
-from engine.data.stats import DEFAULT_TOKEN_SAMPLE, DatasetStats, compute_stats
+from engine.data.stats import DEFAULT_TOKEN_SAMPLE, DatasetStats, compute_stats, token_lengths
 from engine.data.workspace import datasets_dir, list_datasets, save_mapping
-from engine.errors import DataError, RowError
+from engine.errors import ConfigError, DataError, RowError
 from engine.jobs import JobContext, JobRegistry
 from engine.models.load import load_tokenizer
 from engine.models.resolve import resolve_model
@@ -49,17 +52,34 @@ class DatasetChoice:
     max_len: int = 1024
     train_on_prompt: bool = False
     mask_history: bool = False  # only the last assistant turn is trained, as the Train form's field
+    # several datasets (comma-separated source): the Train form's mix fields and the seed that draws the mix
+    mix: str = ""
+    mix_strategy: str = "concat"
+    seed: int = TrainConfig.seed
 
     @property
     def mask(self) -> LossMask:
         return LossMask(self.train_on_prompt, self.mask_history)
 
+    def parts(self) -> list[DatasetChoice]:
+        """One choice per dataset of a mix (each read with its own format and saved mapping)."""
+        names = dataset_parts(self.source)
+        return [replace(self, source=name, columns={}, mix="") for name in names] if len(names) > 1 else [self]
+
+    def weights(self) -> list[float]:
+        try:
+            return mix_weights(self.mix, len(dataset_parts(self.source)))
+        except ConfigError as exc:
+            raise DataError(str(exc)) from exc
+
     def check(self) -> None:
-        parts = dataset_parts(self.source)
-        if len(parts) > 1:
-            raise DataError(f"the Dataset Explorer reads one dataset at a time, and {len(parts)} are given: inspect "
-                            f"{' and '.join(parts)} one by one; a training run mixes them (its data report gives "
-                            "each one's share)")
+        if len(self.parts()) > 1:
+            if self.mix_strategy not in MIX_STRATEGIES:
+                raise DataError(f"mix strategy '{self.mix_strategy}': use {', '.join(MIX_STRATEGIES)}")
+            self.weights()
+            if self.format != "auto":
+                raise DataError(f"format '{self.format}' for several datasets: use auto (each dataset's own format "
+                                "is detected)")
         if self.format != "auto" and self.format not in FORMATS:
             raise DataError(f"format '{self.format}': use auto or one of {', '.join(FORMATS)}")
         unknown = set(self.columns) - set(MAPPING_KEYS)
@@ -79,10 +99,14 @@ class DatasetExplorer:
         self._tokenizers: OrderedDict[str, Any] = OrderedDict()
         self._pagers: OrderedDict[tuple, RowPager] = OrderedDict()
         self._stats: OrderedDict[tuple, DatasetStats] = OrderedDict()
+        self._mixes: OrderedDict[tuple, MixedView] = OrderedDict()
 
     # --- sources ----------------------------------------------------------------------------
     def plan(self, choice: DatasetChoice) -> SourcePlan:
         choice.check()
+        if len(choice.parts()) > 1:
+            raise DataError(f"{choice.source}: several datasets are previewed and inspected as a mix; clean or map "
+                            "them one at a time")
         self.guard.check_path(choice.source, "dataset")
         self.guard.check_path(choice.model or "", "model")  # its tokenizer is read for token counts
         plan = plan_source(choice.source)
@@ -146,8 +170,14 @@ class DatasetExplorer:
     # --- statistics -------------------------------------------------------------------------
     def inspect(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE, ctx: JobContext | None = None
                 ) -> DatasetStats:
+        if len(choice.parts()) > 1:
+            return self._inspect_mix(choice, token_sample, ctx)
+        return self._inspect_one(choice, token_sample, ctx)
+
+    def _inspect_one(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE,
+                     ctx: JobContext | _SubProgress | None = None, with_tokens: bool = True) -> DatasetStats:
         plan = self.plan(choice)
-        key = self._key(plan, choice.format, choice.model, choice.max_len, choice.mask, token_sample)
+        key = self._key(plan, choice.format, choice.model, choice.max_len, choice.mask, token_sample, with_tokens)
         if key in self._stats:
             return self._stats[key]
         progress = ctx.progress if ctx else None
@@ -155,12 +185,50 @@ class DatasetExplorer:
             hub_files(plan.hub, plan.prefer_modelscope, lambda done, total: ctx.progress(
                 0.3 * done / max(total, 1), f"{plan.name}: {done / 2**20:,.1f} / {total / 2**20:,.1f} MiB downloaded"))
             progress = lambda fraction, message="": ctx.progress(0.3 + 0.7 * fraction, message)  # noqa: E731
-        stats = compute_stats(plan, choice.format, lambda: self.tokenizer(choice.model), choice.max_len,
-                              choice.mask, token_sample, progress)
+        stats = compute_stats(plan, choice.format, None if not with_tokens else lambda: self.tokenizer(choice.model),
+                              choice.max_len, choice.mask, token_sample, progress)
         return self._remember(self._stats, key, stats)
 
+    def _inspect_mix(self, choice: DatasetChoice, token_sample: int, ctx: JobContext | None) -> DatasetStats:
+        """Each dataset's counts, then the token lengths of the mix as the run draws it."""
+        started = time.time()
+        parts = choice.parts()
+        counted = []
+        for n, part in enumerate(parts):
+            sub = _SubProgress(ctx, 0.6 * n / len(parts), 0.6 / len(parts), part.source)
+            counted.append(self._inspect_one(part, token_sample, sub, with_tokens=False))
+        view = self.mix_view(choice)
+        stats = combined_stats(choice.source, view, dict(zip([p.source for p in parts], counted, strict=True)),
+                               choice.max_len, choice.mix_strategy)
+        samples = view.train_samples()
+        if token_sample and len(samples) > token_sample:
+            samples = random.Random(choice.seed).sample(samples, token_sample)
+        report = (lambda f, m="": ctx.progress(0.6 + 0.4 * f, m)) if ctx else (lambda f, m="": None)
+        token_lengths(stats, samples, self.tokenizer(choice.model), choice.max_len, choice.mask, report)
+        stats.seconds = round(time.time() - started, 2)
+        return stats
+
+    def mix_view(self, choice: DatasetChoice) -> MixedView:
+        """The mix of several datasets in training order, kept like a row index."""
+        choice.check()
+        parts = []
+        for part in choice.parts():
+            plan = self.plan(part)
+            pager = self.pager(plan)
+            fmt, _ = self.detect(plan, part)
+            parts.append((part.source, plan, fmt, pager))
+        key = (tuple((name, self._key(plan), fmt) for name, plan, fmt, _ in parts), choice.mix, choice.mix_strategy,
+               choice.seed)
+        if key in self._mixes:
+            return self._mixes[key]
+        view = mixed_view([MixPart(name, plan.meta, fmt, [r for r in pager.page(0, len(pager)) if isinstance(r, Row)])
+                           for name, plan, fmt, pager in parts], choice.weights(), choice.seed, choice.mix_strategy)
+        return self._remember(self._mixes, key, view)
+
     def start_inspect(self, choice: DatasetChoice, token_sample: int = DEFAULT_TOKEN_SAMPLE) -> str:
-        self.plan(choice)  # bad paths and settings fail now, not inside the job
+        choice.check()
+        for part in choice.parts():
+            self.plan(part)  # bad paths and settings fail now, not inside the job
         return self.jobs.start("inspect", lambda ctx: self.inspect(choice, token_sample, ctx).to_dict(),
                                meta=vars(choice))
 
@@ -170,6 +238,8 @@ class DatasetExplorer:
 
     # --- preview ----------------------------------------------------------------------------
     def preview(self, choice: DatasetChoice, page: int = 1, page_size: int = 5) -> dict[str, Any]:
+        if len(choice.parts()) > 1:
+            return self._preview_mix(choice, page, page_size)
         plan = self.plan(choice)
         pager = self.pager(plan)
         fmt, evidence = self.detect(plan, choice)
@@ -183,6 +253,24 @@ class DatasetExplorer:
         return {"format": fmt, "evidence": evidence, "rows_total": len(pager), "page": page, "pages": pages,
                 "page_size": page_size, "max_len": int(choice.max_len), "model": choice.model,
                 "template": _template_name(tok), "rows": rows}
+
+    def _preview_mix(self, choice: DatasetChoice, page: int, page_size: int) -> dict[str, Any]:
+        view = self.mix_view(choice)
+        page_size = max(1, min(50, int(page_size)))
+        pages = max(1, -(-len(view.order) // page_size))
+        page = max(1, min(int(page), pages))
+        start = (page - 1) * page_size
+        tok = self.tokenizer(choice.model)
+        rows = []
+        for n, (name, row) in enumerate(view.order[start:start + page_size]):
+            part = view.parts[name]
+            entry = preview_rows(tok, [row], part.meta, part.format, int(choice.max_len), choice.mask,
+                                 first_number=start + n + 1)[0]
+            rows.append({**entry, "where": f"{name}: {entry['where']}", "dataset": name})
+        return {"format": view.format, "evidence": [f"{p.name}: {p.format}" for p in view.parts.values()],
+                "rows_total": len(view.order), "page": page, "pages": pages, "page_size": page_size,
+                "max_len": int(choice.max_len), "model": choice.model, "template": _template_name(tok), "rows": rows,
+                "mix": view.figures}
 
     # --- clean and save ---------------------------------------------------------------------
     def clean(self, choice: DatasetChoice, options: CleanOptions, ctx: JobContext | None = None) -> CleanResult:
@@ -203,6 +291,17 @@ class DatasetExplorer:
 
     def datasets(self) -> list[dict[str, Any]]:
         return list_datasets(self.outputs)
+
+
+class _SubProgress:
+    """One dataset's share of a mix's progress bar."""
+
+    def __init__(self, ctx: JobContext | None, start: float, width: float, name: str):
+        self.ctx, self.start, self.width, self.name = ctx, start, width, name
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        if self.ctx is not None:  # the job's own progress also stops the work when it is cancelled
+            self.ctx.progress(self.start + self.width * fraction, f"{self.name}: {message}" if message else self.name)
 
 
 def _template_name(tok: Any) -> str:

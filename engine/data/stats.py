@@ -62,6 +62,8 @@ class DatasetStats:
     answer_tokens_lost: int = 0
     suggested_max_len: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    mix: list[dict[str, Any]] = field(default_factory=list)  # several datasets: each one's rows, used and share
+    mix_strategy: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,13 +116,14 @@ def compute_stats(plan: SourcePlan, fmt: str, tok: Any, max_len: int, mask: Loss
         if callable(tok) and not hasattr(tok, "apply_chat_template"):
             report(0.8, "loading the tokenizer")
             tok = tok()  # loaded only now: a dataset that cannot be read fails without waiting for a model
-        _token_lengths(stats, tally.reservoir, tok, max_len, mask, report)
+        token_lengths(stats, tally.reservoir, tok, max_len, mask, report)
     stats.seconds = round(time.time() - started, 2)
     return stats
 
 
-def _token_lengths(stats: DatasetStats, samples: list[Sample], tok: Any, max_len: int, mask: LossMask,
-                   report: Progress) -> None:
+def token_lengths(stats: DatasetStats, samples: list[Sample], tok: Any, max_len: int, mask: LossMask,
+                  report: Progress) -> None:
+    """Token lengths of `samples` (all of the usable rows, or a sample of them) through the training encoder."""
     stats.token_rows = len(samples)
     stats.token_exact = len(samples) >= stats.usable
     truncated = lost = 0

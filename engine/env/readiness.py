@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.errors import HubUnreachable
 from engine.hub.reach import ensure_reachable
+from engine.models.levers import Machine
 from engine.models.precision import cpu_bf16_is_faster
 from engine.text.message import Text, say
 
@@ -37,6 +38,11 @@ def readiness(gpus: list[dict[str, Any]], probe_hubs: bool = True) -> list[dict[
     flash = importlib.util.find_spec("flash_attn") is not None
     out.append(_check(say("env.flash"), flash if cuda else None,
                       say("env.flash_yes" if flash else "env.flash_missing" if cuda else "env.flash_no_gpu")))
+    machine = Machine.here()
+    out.append(_check(say("env.liger"), machine.liger if cuda else None,
+                      say("env.liger_yes" if machine.liger else "env.liger_missing" if cuda else "env.liger_no_gpu")))
+    if cuda:
+        out.append(_check(say("env.tf32"), machine.ampere, say("env.tf32_yes" if machine.ampere else "env.tf32_old")))
     count = len(gpus)
     out.append(_check(say("env.multi_gpu"), count > 1, say("env.gpus_many" if count > 1 else "env.gpus_one",
                                                             count=count)))

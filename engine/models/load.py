@@ -7,6 +7,7 @@ from typing import Any
 from engine.config.train_config import TrainConfig
 from engine.data.encode import CHATML_TEMPLATE
 from engine.errors import ModelError
+from engine.models.levers import resolve_levers
 from engine.models.lora_init import peft_init
 from engine.models.precision import torch_dtype
 from engine.models.resolve import ResolvedModel
@@ -33,7 +34,8 @@ def load_model(resolved: ResolvedModel, config: TrainConfig, precision: str) -> 
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code, "attn_implementation": "sdpa",
+    kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code,
+                              "attn_implementation": resolve_levers(config).attention,
                               **config_kwargs(resolved.path, config.rope_scaling, config.rope_factor,
                                               config.trust_remote_code)}
     # LoRA keeps the frozen base in the compute dtype; full fine-tuning keeps fp32 master weights

@@ -14,6 +14,7 @@ from engine.data.explorer import DatasetChoice, DatasetExplorer
 from engine.env.gpus import gpu_info
 from engine.errors import ModelError, TuneDeskError
 from engine.jobs import JobContext, JobRegistry
+from engine.models.levers import Machine
 from engine.models.precision import pick_precision
 from engine.planning.probe import device_flops, measure_step, measured_before, on_this_machine
 from engine.runs.failures import is_oom
@@ -126,7 +127,8 @@ class FitPlanner:
         precision = pick_precision(config.replace(precision="auto"))
         if memory_gb:
             gb = float(memory_gb)
-        return Budget(kind, gb, name, len(found) if kind == "gpu" else 0, precision)
+        machine = Machine.here()
+        return Budget(kind, gb, name, len(found) if kind == "gpu" else 0, precision, machine.cuda and machine.liger)
 
     def _rate(self, settled: Settled, data: DataShape | None, measure: bool, budget: Budget, shape: Any,
               progress: Any) -> Any:

@@ -6,6 +6,7 @@ resume from, or `failed` with a reason and suggestion in status.json and the tra
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -23,6 +24,7 @@ from engine.data.prepare import encode_samples, read_samples
 from engine.data.replay import replay_conversations
 from engine.models import lora_init
 from engine.models.freeze import apply_freeze
+from engine.models.levers import resolve_levers
 from engine.models.load import apply_lora, load_model, load_tokenizer, merge_adapters
 from engine.models.memory import release_memory
 from engine.models.precision import pick_precision
@@ -106,6 +108,7 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
             + (f", resuming from {resume_from}" if resume_from else ""))
     check_optimizer(config.optim)  # the door asked already; a run queued elsewhere (or a worker) asks here
     lora_init.check_machine(config)
+    resolve_levers(config)  # a GPU lever this machine cannot use fails before the data is read
 
     # 1. data first: a dataset with no usable row fails before any model is loaded
     normalized, report = read_samples(config)
@@ -121,7 +124,8 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
                     "shape settings are not used)")
     precision = pick_precision(config)
     resolved = resolve_model(config, log=run.log)
-    run.log(f"model: {resolved.path} ({resolved.source}); precision {precision}")
+    levers = resolve_levers(config, model_type=_model_type(resolved.path))
+    run.log(f"model: {resolved.path} ({resolved.source}); precision {precision}; {levers.describe()}")
     tok = load_tokenizer(resolved, config)
     train, val = encode_samples(tok, normalized, report, config)
     for line in report.lines():
@@ -299,3 +303,9 @@ def _select_gpus(devices: str, run: RunDir) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices
 
 
+def _model_type(path: str) -> str:
+    """config.json's model_type (Liger's kernels are chosen by it); empty when it cannot be read."""
+    try:
+        return str(json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type", ""))
+    except (OSError, ValueError):
+        return ""

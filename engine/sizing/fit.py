@@ -57,7 +57,9 @@ def setting_for(config: TrainConfig) -> Setting:
                    dora=adapter and config.use_dora, modules_to_save=config.lora_modules_to_save if adapter else "",
                    freeze_layers=config.freeze_trainable_layers if method == "freeze" else 0,
                    freeze_modules=config.freeze_trainable_modules, optimizer=config.optim,
-                   trained_logits=config.trained_logits_only and config.method in ("sft", "pt"))
+                   trained_logits=config.trained_logits_only and config.method in ("sft", "pt"),
+                   attention=config.attn_implementation, liger=config.use_liger_kernel,
+                   offload=config.activation_offload and config.gradient_checkpointing)
 
 
 def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -41,6 +41,11 @@ class Setting:
     freeze_modules: str = "all"  # all, or self_attn / mlp
     optimizer: str = DEFAULT_OPTIMIZER  # the `optim` field: what its state costs per trained parameter
     trained_logits: bool = False  # SFT / pt with trained_logits_only: the output layer in bounded chunks
+    # GPU levers: eager attention keeps each layer's attention weights (length² per head); Liger's kernels
+    # keep fewer values per layer and never the whole logits; offload moves the checkpointed inputs to host
+    attention: str = "sdpa"  # auto | sdpa | flash_attention_2 | eager
+    liger: bool = False
+    offload: bool = False
 
     def __post_init__(self) -> None:
         for name, low, high in (("max_len", 1, 1 << 21), ("batch", 1, 1 << 16), ("lora_rank", 1, 4096)):
@@ -96,18 +101,25 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
     values = 4 * shape.hidden + 2 * shape.intermediate + (10 * shape.hidden + 4 * shape.intermediate if lora else 0)
     if lora and s.dora:
         values += 5 * shape.hidden + 3 * shape.intermediate
+    if s.liger:  # SwiGLU recomputes its product, RMSNorm keeps its input and one scale per row
+        values -= shape.intermediate + 2 * shape.hidden
     per_layer = tokens * values * act_bytes
+    if s.attention == "eager":  # the softmaxed scores of every head, kept for the backward pass
+        per_layer += rows * shape.heads * s.max_len * s.max_len * act_bytes
     # freeze tuning of the last N layers: the frozen layers below them keep nothing for the backward pass
     stored = abs(s.freeze_layers) if s.method == "freeze" and s.freeze_layers > 0 else shape.layers
     if s.gradient_checkpointing:
-        activations = stored * tokens * shape.hidden * act_bytes + per_layer
+        # each layer's input is kept for the recompute: on the device, or (offload) in host memory, where
+        # two layers' worth are in flight at a time
+        kept = 2 if s.offload and s.device == "gpu" else stored
+        activations = kept * tokens * shape.hidden * act_bytes + per_layer
     else:
         activations = stored * per_layer
     if lora and s.dora:  # the adapted weight W + BA, rebuilt in fp32 for its norm, one layer at a time
         activations += max(i * o for i, o in shape.linear_shapes()) * 4
     # the loss works on fp32 logits: the logits, their log-softmax, its gradient and temporaries
     logits = tokens * shape.vocab
-    activations += (min(logits, LOGIT_CHUNK) if s.trained_logits else logits) * 4 * LOGIT_COPIES
+    activations += (min(logits, LOGIT_CHUNK) if s.trained_logits or s.liger else logits) * 4 * LOGIT_COPIES
     if s.stage == "dpo":
         activations += tokens * shape.vocab * 4  # the reference model's logits (no gradient)
     overhead = (0.5 * GiB if s.device == "gpu" else 0.3 * GiB) + 0.08 * (weights + state + activations)

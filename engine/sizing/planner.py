@@ -21,6 +21,7 @@ from engine.config.field_info import REFERENCED
 from engine.config.optimizers import DEFAULT_OPTIMIZER, LOW_RANK
 from engine.config.train_config import TrainConfig
 from engine.errors import ConfigError
+from engine.models.levers import liger_families
 from engine.sizing.fit import device_memory, setting_for
 from engine.sizing.memory import TIGHT, Estimate, Setting, estimate
 from engine.sizing.shape import ModelShape
@@ -75,6 +76,7 @@ class Budget:
     name: str
     gpus: int = 0
     precision: str = "fp32"  # what precision auto resolves to here
+    liger: bool = False  # Liger's kernels run here (an NVIDIA GPU, the package installed)
 
     @property
     def usable_gb(self) -> float:
@@ -126,7 +128,9 @@ def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: 
     # precision auto is what it gives here; fp16 on a CPU (hundreds of times slower) is replaced by it
     cpu_fp16 = budget.kind == "cpu" and config.precision == "fp16"
     precision = budget.precision if config.precision == "auto" or cpu_fp16 else config.precision
-    base = replace(setting_for(config), device=budget.kind, precision=precision)
+    # Liger's kernels, where they run and know the model: less memory and more speed, nothing lost
+    liger = config.use_liger_kernel or (budget.liger and shape.family in liger_families())
+    base = replace(setting_for(config), device=budget.kind, precision=precision, liger=liger)
     reasons: list[Text] = []
     methods = [m for m in ORDER[goal.goal] if not (m == "full" and config.method in REFERENCED)]
     if config.method in REFERENCED and goal.goal == "quality":
@@ -214,7 +218,10 @@ def plan_settings(shape: ModelShape, config: TrainConfig, goal: PlanGoal, data: 
         reasons.append(say("plan.packing_on", mean=round(data.mean), length=setting.max_len,
                            waste=round(100 * (1 - fill))) if values["packing"] else
                        say("plan.packing_off", fill=round(100 * fill)))
-    if config.method in ("sft", "pt") and not config.trained_logits_only:
+    if liger and not config.use_liger_kernel:
+        values["use_liger_kernel"] = True
+        reasons.append(say("plan.liger"))
+    elif config.method in ("sft", "pt") and not config.trained_logits_only and not liger:
         values["trained_logits_only"] = True
         reasons.append(say("plan.trained_logits"))
     if values["precision"] == "auto":

@@ -25,6 +25,11 @@ class ModelShape:
     qk_norm: bool = False  # Qwen3 normalises queries and keys per head
 
     @property
+    def family(self) -> str:
+        """The model type the architecture's name implies (Qwen2ForCausalLM → qwen2), as config.json names it."""
+        return self.architecture.split("For")[0].lower()
+
+    @property
     def dim(self) -> int:
         return self.head_dim or self.hidden // self.heads
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from engine.text.levers import LEVERS
 from engine.text.machine import MACHINE
 from engine.text.plan import PLAN
 from engine.text.rows import ROWS
 from engine.text.runs import RUNS
 
-CATALOG: dict[str, tuple[str, str]] = {"plain": ("{text}", "{text}"), **ROWS, **RUNS, **MACHINE, **PLAN}
+CATALOG: dict[str, tuple[str, str]] = {"plain": ("{text}", "{text}"), **ROWS, **RUNS, **MACHINE, **PLAN, **LEVERS}

@@ -51,6 +51,8 @@ PLAN: dict[str, tuple[str, str]] = {
                         "each step", "开启序列打包：样本平均 {mean} 个 token（上限 {length}），否则填充会占每步的 {waste}%"),
     "plan.packing_off": ("packing off: examples fill {fill}% of max_seq_length on average", "关闭序列打包：样本平均占 "
                          "max_seq_length 的 {fill}%"),
+    "plan.liger": ("Liger kernels: fused layers and a cross-entropy that never holds the whole logits (less memory, "
+                   "more tokens/s)", "Liger 内核：融合的层与不保存完整 logits 的交叉熵（显存更少、速度更快）"),
     "plan.trained_logits": ("output layer only where trained: the same loss with less memory and time",
                             "仅在训练位置计算输出层：损失相同，内存和时间更少"),
     "plan.precision": ("precision auto: {precision} on this machine", "精度 auto：本机使用 {precision}"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.config.optimizers import LOW_RANK, LOW_RANK_TARGETS, low_rank
 from engine.config.train_config import TrainConfig
+from engine.models.levers import resolve_levers, trainer_kwargs
 from engine.training.trackers import integration_names
 
 
@@ -17,6 +18,7 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
 
     # TRL's configs turn bf16 and gradient checkpointing on by default; every key below is set on purpose
     eval_steps = config.eval_steps or config.save_steps
+    levers = resolve_levers(config)
     return {
         "output_dir": str(output_dir),
         "num_train_epochs": config.num_train_epochs,
@@ -37,8 +39,11 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "save_total_limit": config.save_total_limit or None,
         "eval_strategy": "steps" if has_eval else "no",
         "eval_steps": eval_steps if has_eval else None,
-        "gradient_checkpointing": config.gradient_checkpointing,
-        "gradient_checkpointing_kwargs": {"use_reentrant": False} if config.gradient_checkpointing else None,
+        "activation_checkpointing": config.gradient_checkpointing,
+        # offload: the activations kept for the recompute wait in pinned host memory (a GPU lever)
+        "activation_checkpointing_kwargs": {"use_reentrant": False, **({"offload": True} if levers.offload else {})}
+        if config.gradient_checkpointing else None,
+        **trainer_kwargs(levers),
         "optim": config.optim,  # GaLore's and APOLLO's targets and rank: low_rank_states, once the model is known
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",

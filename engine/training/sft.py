@@ -24,7 +24,8 @@ def sft_trainer(config: TrainConfig, model: Any, tok: Any, train: list[Any], val
     else:
         train_set, collator = ListDataset(train), PaddedCollator(pad_id)
         val_set = ListDataset(val) if val else None
-    return sft_trainer_class(config.trained_logits_only)(
+    # Liger's fused cross-entropy never holds the whole logits either, and replaces the trained-token loss
+    return sft_trainer_class(config.trained_logits_only and not args.use_liger_kernel)(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, data_collator=collator,
         processing_class=tok, callbacks=callbacks)
 
