@@ -66,11 +66,10 @@ def _dedupe_choices(lang: str) -> list[tuple[str, str]]:
 
 
 def _field_widget(tr: Translator, name: str, kind: Any, **kwargs: Any) -> Any:
-    """A widget for one of the Train form's fields, labelled and explained as the form does."""
+    """A widget for one of the Train form's fields, labelled as the form labels it (its help is the form's)."""
     info = field_info(name)
-    i = 1 if tr.lang == "zh" else 0
-    widget = kind(value=getattr(TrainConfig, name), label=info.label[i], info=info.help[i], scale=1, **kwargs)
-    return tr.add(widget, lambda lang: {"label": info.label[int(lang == "zh")], "info": info.help[int(lang == "zh")]})
+    widget = kind(value=getattr(TrainConfig, name), label=info.label[int(tr.lang == "zh")], scale=1, **kwargs)
+    return tr.add(widget, lambda lang: {"label": info.label[int(lang == "zh")]})
 
 
 def _entries(source: str) -> list[str]:
@@ -98,7 +97,7 @@ def build(ctx: AppContext, tr: Translator, lang_state: gr.State) -> DatasetTab:
                 hub_subset = tr.label(gr.Textbox(label=t("data_hub_subset", tr.lang), scale=1), "data_hub_subset")
                 hub_split = tr.label(gr.Textbox("train", label=t("data_hub_split", tr.lang), scale=1),
                                      "data_hub_split")
-                mix = _field_widget(tr, "mix", gr.Textbox, elem_id="data-mix")
+                mix = _field_widget(tr, "mix", gr.Textbox, elem_id="data-mix", placeholder="0.7, 0.3")
                 mix_strategy = _field_widget(tr, "mix_strategy", gr.Dropdown, elem_id="data-mix-strategy",
                                              choices=list(field_info("mix_strategy").choices or ()))
         with gr.Column(scale=2):

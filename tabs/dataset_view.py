@@ -108,7 +108,9 @@ def preview_html(preview: dict[str, Any] | None, lang: str, show_raw: bool) -> s
     parts = [f"<style>{PREVIEW_CSS}</style>", f"<div>{t('data_legend', lang)}</div>",
              "<div class='td-head'>" + html.escape(t("data_page_info", lang, page=preview["page"],
                                                     pages=preview["pages"], rows=f"{preview['rows_total']:,}",
-                                                    fmt=preview["format"], template=preview["template"])) + "</div>"]
+                                                    fmt=preview["format"],
+                                                    template=render(preview.get("template_text")
+                                                                    or preview["template"], lang))) + "</div>"]
     for row in preview["rows"]:
         head = f"{t('data_row', lang, n=row['index'])} · {row['where']}"
         if row.get("split") and row["split"] != "train":

@@ -34,6 +34,7 @@ from engine.errors import ConfigError, DataError, RowError
 from engine.jobs import JobContext, JobRegistry
 from engine.models.load import load_tokenizer
 from engine.models.resolve import resolve_model
+from engine.text.message import say
 
 # LLaMA-Factory's column names: what a mapping may set
 MAPPING_KEYS = ("prompt", "query", "response", "system", "history", "messages", "chosen", "rejected", "kto_tag",
@@ -252,7 +253,7 @@ class DatasetExplorer:
                             choice.mask, first_number=start + 1)
         return {"format": fmt, "evidence": evidence, "rows_total": len(pager), "page": page, "pages": pages,
                 "page_size": page_size, "max_len": int(choice.max_len), "model": choice.model,
-                "template": _template_name(tok), "rows": rows}
+                **_template_name(tok), "rows": rows}
 
     def _preview_mix(self, choice: DatasetChoice, page: int, page_size: int) -> dict[str, Any]:
         view = self.mix_view(choice)
@@ -269,7 +270,7 @@ class DatasetExplorer:
             rows.append({**entry, "where": f"{name}: {entry['where']}", "dataset": name})
         return {"format": view.format, "evidence": [f"{p.name}: {p.format}" for p in view.parts.values()],
                 "rows_total": len(view.order), "page": page, "pages": pages, "page_size": page_size,
-                "max_len": int(choice.max_len), "model": choice.model, "template": _template_name(tok), "rows": rows,
+                "max_len": int(choice.max_len), "model": choice.model, **_template_name(tok), "rows": rows,
                 "mix": view.figures}
 
     # --- clean and save ---------------------------------------------------------------------
@@ -304,16 +305,15 @@ class _SubProgress:
             self.ctx.progress(self.start + self.width * fraction, f"{self.name}: {message}" if message else self.name)
 
 
-def _template_name(tok: Any) -> str:
+def _template_name(tok: Any) -> dict[str, Any]:
+    """Which chat template renders the data: `template` in English (API, CLI), `template_text` to render."""
     template = tok.chat_template or ""
-
-    if template == CHATML_TEMPLATE:
-        return "ChatML (TuneDesk's default: the model has no chat template)"
-    for marker, name in (("<|im_start|>", "ChatML"), ("<|start_header_id|>", "Llama 3"), ("[gMASK]", "GLM"),
-                         ("<｜Assistant｜>", "DeepSeek"), ("[INST]", "Mistral/Llama 2")):
-        if marker in template:
-            return f"{name} (the model's own)"
-    return "the model's own"
+    text = say("data.template_default") if template == CHATML_TEMPLATE else next(
+        (say("data.template_own_named", name=name) for marker, name in (
+            ("<|im_start|>", "ChatML"), ("<|start_header_id|>", "Llama 3"), ("[gMASK]", "GLM"),
+            ("<｜Assistant｜>", "DeepSeek"), ("[INST]", "Mistral/Llama 2")) if marker in template),
+        say("data.template_own"))
+    return {"template": str(text), "template_text": text.to_dict()}
 
 
 def histogram_of(stats: DatasetStats, bins: int = 40) -> dict[str, Any]:

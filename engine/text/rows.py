@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 ROWS: dict[str, tuple[str, str]] = {
+    "data.template_default": ("ChatML (TuneDesk's default: the model has no chat template)",
+                              "ChatML（TuneDesk 默认：模型没有对话模板）"),
+    "data.template_own_named": ("{name} (the model's own)", "{name}（模型自带）"),
+    "data.template_own": ("the model's own", "模型自带"),
     "row.tool_args_json": ("{what}: tool call '{name}' has arguments that are not valid JSON ({detail})",
                            "{what}：工具调用 '{name}' 的参数不是有效的 JSON（{detail}）"),
     "row.tool_no_name": ("{what}: tool call without a name", "{what}：工具调用缺少名称"),
