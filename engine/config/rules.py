@@ -61,6 +61,11 @@ def cross_field_errors(config: TrainFields) -> list[str]:
     if config.nnodes > 1 and config.master_addr in ("127.0.0.1", "localhost", "::1"):
         errors.append(f"master_addr: {config.master_addr} cannot be reached from other machines; give this "
                       "machine's address on their network")
+    if config.distributed != "ddp" and config.finetuning_type == "qlora":
+        errors.append(f"distributed: {config.distributed} shards the weights, which QLoRA keeps quantized; train "
+                      "QLoRA with ddp (every GPU holds the 4-bit base)")
+    if config.distributed == "deepspeed" and config.offload == "optimizer+params" and config.deepspeed_stage != 3:
+        errors.append("offload: optimizer+params needs deepspeed_stage 3 (at stage 2 every GPU keeps every weight)")
     if (config.nproc_per_node > 1 or config.nnodes > 1) and config.method == "grpo":
         errors.append("nproc_per_node / nnodes: GRPO runs in one process in TuneDesk; set both to 1")
     if config.cuda_visible_devices and not all(p.strip().isdigit() for p in config.cuda_visible_devices.split(",")):

@@ -24,6 +24,7 @@ class Machine:
     capability: tuple[int, int] | None = None
     flash_attn: bool = False
     liger: bool = False
+    deepspeed: bool = False
 
     @classmethod
     def here(cls) -> Machine:
@@ -32,7 +33,8 @@ class Machine:
         cuda = torch.cuda.is_available()
         return cls(cuda, torch.cuda.get_device_capability(0) if cuda else None,
                    importlib.util.find_spec("flash_attn") is not None,
-                   importlib.util.find_spec("liger_kernel") is not None)
+                   importlib.util.find_spec("liger_kernel") is not None,
+                   importlib.util.find_spec("deepspeed") is not None)
 
     @property
     def ampere(self) -> bool:
@@ -58,6 +60,11 @@ def resolve_levers(config: TrainConfig, machine: Machine | None = None, model_ty
     """The levers `config` gets on `machine` (this one when None); a lever it cannot use is a ConfigError.
     `model_type` (config.json's) is checked against Liger's own list of families when given."""
     machine = machine or Machine.here()
+    several = config.nproc_per_node * config.nnodes > 1
+    if config.distributed == "deepspeed" and several and not machine.deepspeed:
+        raise ConfigError(say("lever.deepspeed_missing"))
+    if config.distributed == "fsdp" and several and not machine.cuda:
+        raise ConfigError(say("lever.fsdp_no_gpu"))
     return Levers(_attention(config.attn_implementation, machine), _liger(config, machine, model_type),
                   _offload(config, machine), config.torch_compile, machine.ampere)
 

@@ -38,6 +38,7 @@ from engine.sizing.oom import next_fit
 from engine.text.message import Text, say
 from engine.training import build_trainer
 from engine.training.launch import STOP_FILE, launch, rank, wants_processes, world_size
+from engine.training.sharding import sharded, write_engine_config
 from engine.training.trackers import tensorboard_callbacks, tracker_environment
 
 LIBRARY_LOGGERS = ("transformers", "peft", "trl", "accelerate")
@@ -100,7 +101,7 @@ def execute(run: RunDir, stop: threading.Event, events: queue.Queue, resume_from
 def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue, resume_from: str | None
            ) -> str:
     from engine.training.callbacks import EventCallback
-    from engine.training.distributed import StopSync
+    from engine.training.distributed import ShardingReport, StopSync
 
     if config.cuda_visible_devices:
         _select_gpus(config.cuda_visible_devices, run)
@@ -126,6 +127,8 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     resolved = resolve_model(config, log=run.log)
     levers = resolve_levers(config, model_type=_model_type(resolved.path))
     run.log(f"model: {resolved.path} ({resolved.source}); precision {precision}; {levers.describe()}")
+    if rank() == 0 and (line := write_engine_config(config, run.path, precision)):
+        run.log(line)
     tok = load_tokenizer(resolved, config)
     train, val = encode_samples(tok, normalized, report, config)
     for line in report.lines():
@@ -172,6 +175,8 @@ def _train(run: RunDir, config: Any, stop: threading.Event, events: queue.Queue,
     callbacks: list[Any] = [callback]
     if world_size() > 1:  # one of several processes: they must agree on a stop before acting on it
         callbacks.insert(0, StopSync(stop, run.path / STOP_FILE))
+    if sharded(config):
+        callbacks.append(ShardingReport(run, config.distributed))
     if rank() == 0:  # one process writes the run's TensorBoard events
         callbacks += tensorboard_callbacks(config, run.path, _checkpoint_step(resume_from))
     trainer = build_trainer(config, model, tok, train, val, run.path, precision, callbacks, log=run.log)

@@ -59,7 +59,9 @@ def setting_for(config: TrainConfig) -> Setting:
                    freeze_modules=config.freeze_trainable_modules, optimizer=config.optim,
                    trained_logits=config.trained_logits_only and config.method in ("sft", "pt"),
                    attention=config.attn_implementation, liger=config.use_liger_kernel,
-                   offload=config.activation_offload and config.gradient_checkpointing)
+                   offload=config.activation_offload and config.gradient_checkpointing,
+                   shards=config.nproc_per_node * config.nnodes if config.distributed != "ddp" else 1,
+                   zero_stage=config.deepspeed_stage, sharding=config.distributed, host=config.offload)
 
 
 def estimate_for(model: str, setting: Setting, gpus: list[dict[str, Any]] | None = None) -> dict[str, Any]:

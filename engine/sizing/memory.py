@@ -46,6 +46,13 @@ class Setting:
     attention: str = "sdpa"  # auto | sdpa | flash_attention_2 | eager
     liger: bool = False
     offload: bool = False
+    # sharding across `shards` GPUs (DeepSpeed ZeRO or FSDP2; 1 = each GPU holds everything, as DDP):
+    # stage 2 splits gradients and optimizer state, stage 3 the weights too; `host` moves to host memory
+    # the optimizer state (optimizer) and the weights (optimizer+params)
+    shards: int = 1
+    zero_stage: int = 2
+    sharding: str = "deepspeed"  # deepspeed | fsdp (FSDP2 offloads the weights with the optimizer)
+    host: str = "none"
 
     def __post_init__(self) -> None:
         for name, low, high in (("max_len", 1, 1 << 21), ("batch", 1, 1 << 16), ("lora_rank", 1, 4096)):
@@ -90,7 +97,9 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
             trainable += shape.layers * sum(o for _, o in shape.linear_shapes())
     # fp32 gradients and the optimizer's state (AdamW: two fp32 moments); LoRA adapters add their own fp32
     # weights (the full model's fp32 weights are already the weights above)
-    state = trainable * (8 if lora else 4) + _optimizer_state(shape, s, trainable)
+    optimizer = _optimizer_state(shape, s, trainable)
+    state = trainable * (8 if lora else 4) + optimizer
+    weights, state = _sharded(shape, s, weights, state, optimizer)
     rows = s.batch * (2 if s.stage in PAIRWISE else 1)  # pairwise methods run chosen and rejected side by side
     tokens = rows * s.max_len
     # a CPU's bf16 autocast keeps activations as large as fp32 ones (measured: bench/plan_accuracy.py)
@@ -127,6 +136,19 @@ def estimate(shape: ModelShape, s: Setting) -> Estimate:
         overhead += shape.params * compute  # on a CPU the base is loaded unquantized, then quantized
     total = weights + state + activations + overhead
     return Estimate(_gb(weights), _gb(state), _gb(activations), _gb(overhead), _gb(total), trainable, shape.params)
+
+
+def _sharded(shape: ModelShape, s: Setting, weights: float, state: float, optimizer: float) -> tuple[float, float]:
+    """Weights and trainable state held on each GPU of a sharded run."""
+    if s.shards <= 1:
+        return weights, state
+    state = (state - (optimizer if s.host != "none" else 0)) / s.shards
+    if s.zero_stage == 3:
+        # the weights at rest are split; two layers' worth are gathered at a time for the compute
+        layer = weights / max(1, shape.layers)
+        params_to_host = s.host == "optimizer+params" or (s.sharding == "fsdp" and s.host != "none")
+        weights = 2 * layer + (0 if params_to_host else weights / s.shards)
+    return weights, state
 
 
 def _layer_params(shape: ModelShape, modules: str) -> int:

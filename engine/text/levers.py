@@ -33,5 +33,13 @@ LEVERS: dict[str, tuple[str, str]] = {
     "lever.offload_needs_checkpointing": (
         "activation_offload keeps the activations that gradient checkpointing saves: turn gradient_checkpointing on",
         "activation_offload 保存的是梯度检查点留下的激活值：请开启 gradient_checkpointing"),
+    "lever.deepspeed_missing": (
+        "distributed deepspeed needs the deepspeed package: pip install deepspeed (or use fsdp, which PyTorch has)",
+        "distributed deepspeed 需要 deepspeed 包：pip install deepspeed（或改用 PyTorch 自带的 fsdp）"),
+    "lever.fsdp_no_gpu": (
+        "distributed fsdp: accelerate shards with FSDP on GPUs only, and on a CPU it would train as ddp without "
+        "saying so; use ddp, or deepspeed (its CPU engine shards here)",
+        "distributed fsdp：accelerate 只在 GPU 上用 FSDP 分片，在 CPU 上会悄悄按 ddp 训练；请改用 ddp，或 deepspeed"
+        "（其 CPU 引擎可在本机分片）"),
     "lever.applied": ("levers: {levers}", "优化项：{levers}"),
 }

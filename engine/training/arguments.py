@@ -10,6 +10,7 @@ from typing import Any
 from engine.config.optimizers import LOW_RANK, LOW_RANK_TARGETS, low_rank
 from engine.config.train_config import TrainConfig
 from engine.models.levers import resolve_levers, trainer_kwargs
+from engine.training import sharding
 from engine.training.trackers import integration_names
 
 
@@ -44,6 +45,7 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "activation_checkpointing_kwargs": {"use_reentrant": False, **({"offload": True} if levers.offload else {})}
         if config.gradient_checkpointing else None,
         **trainer_kwargs(levers),
+        **sharding.trainer_kwargs(config, precision),  # DeepSpeed or FSDP: FSDP's own recompute replaces the above
         "optim": config.optim,  # GaLore's and APOLLO's targets and rank: low_rank_states, once the model is known
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",

@@ -10,7 +10,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from engine.runs.rundir import RunDir
-from engine.training.launch import rank
+from engine.training.launch import rank, world_size
 
 
 class StopSync(TrainerCallback):
@@ -29,6 +29,29 @@ class StopSync(TrainerCallback):
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         if flag.item():
             self.stop.set()
+
+
+class ShardingReport(TrainerCallback):
+    """Says in the run's log what the sharding engine made of the model at the first step: the modules
+    FSDP2 wraps, or the weights ZeRO-3 partitions (what a user checks before trusting the memory figures)."""
+
+    def __init__(self, run: RunDir, engine: str):
+        self.run, self.engine, self.said = run, engine, False
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        # the first step: the Trainer shards the model after on_train_begin, just before its loop
+        if model is None or self.said:
+            return
+        self.said = True
+        if self.engine == "fsdp":
+            wrapped = sum(1 for m in model.modules() if type(m).__name__.startswith("FSDP"))
+            self.run.log(f"FSDP2: {wrapped} modules sharded across {world_size()} processes")
+            return
+        split = [p for p in model.parameters() if hasattr(p, "ds_id")]
+        held = sum(p.ds_tensor.numel() for p in split if getattr(p, "ds_tensor", None) is not None)
+        self.run.log(f"DeepSpeed: {len(split)} weights partitioned across {world_size()} processes"
+                     + (f" ({sum(p.ds_numel for p in split):,} values, {held:,} held here)" if split else
+                        " (stage 2: the weights stay whole, gradients and optimizer state are split)"))
 
 
 class QuietRunDir(RunDir):
