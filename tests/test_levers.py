@@ -54,6 +54,9 @@ def test_the_levers_follow_the_gpu_they_run_on():
         resolve_levers(plain.replace(use_liger_kernel=True), replace(RTX_4090, liger=False))
     with pytest.raises(ConfigError, match="turn gradient_checkpointing on"):
         resolve_levers(plain.replace(activation_offload=True), RTX_4090)
+    with pytest.raises(ConfigError, match="5.23 or newer"):  # where the installed transformers has no offload
+        resolve_levers(plain.replace(activation_offload=True, gradient_checkpointing=True),
+                       replace(RTX_4090, offload_hook=False))
     every = resolve_levers(plain.replace(use_liger_kernel=True, activation_offload=True, gradient_checkpointing=True,
                                          torch_compile=True), RTX_4090, model_type="qwen2")
     assert (every.liger, every.offload, every.compile) == (True, True, True)

@@ -25,6 +25,7 @@ class Machine:
     flash_attn: bool = False
     liger: bool = False
     deepspeed: bool = False
+    offload_hook: bool = True  # the installed transformers can offload checkpointed activations
 
     @classmethod
     def here(cls) -> Machine:
@@ -34,7 +35,7 @@ class Machine:
         return cls(cuda, torch.cuda.get_device_capability(0) if cuda else None,
                    importlib.util.find_spec("flash_attn") is not None,
                    importlib.util.find_spec("liger_kernel") is not None,
-                   importlib.util.find_spec("deepspeed") is not None)
+                   importlib.util.find_spec("deepspeed") is not None, _offload_hook())
 
     @property
     def ampere(self) -> bool:
@@ -112,7 +113,19 @@ def _offload(config: TrainConfig, machine: Machine) -> bool:
         raise ConfigError(say("lever.offload_no_gpu"))
     if not config.gradient_checkpointing:
         raise ConfigError(say("lever.offload_needs_checkpointing"))
+    if not machine.offload_hook:
+        raise ConfigError(say("lever.offload_old_transformers"))
     return True
+
+
+def _offload_hook() -> bool:
+    """transformers added activation offload to its checkpointing in 2026 (5.23 has it)."""
+    import inspect
+
+    from transformers import PreTrainedModel
+
+    enable = getattr(PreTrainedModel, "activation_checkpointing_enable", None)
+    return enable is not None and "offload" in inspect.signature(enable).parameters
 
 
 def trainer_kwargs(levers: Levers) -> dict[str, Any]:

@@ -41,5 +41,9 @@ LEVERS: dict[str, tuple[str, str]] = {
         "saying so; use ddp, or deepspeed (its CPU engine shards here)",
         "distributed fsdp：accelerate 只在 GPU 上用 FSDP 分片，在 CPU 上会悄悄按 ddp 训练；请改用 ddp，或 deepspeed"
         "（其 CPU 引擎可在本机分片）"),
+    "lever.offload_old_transformers": (
+        "activation_offload needs a transformers that offloads checkpointed activations (5.23 or newer): "
+        "pip install -U transformers, or turn it off",
+        "activation_offload 需要能卸载检查点激活值的 transformers（5.23 及以上）：pip install -U transformers，或关闭它"),
     "lever.applied": ("levers: {levers}", "优化项：{levers}"),
 }

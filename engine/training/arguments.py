@@ -3,6 +3,7 @@ the method, and the callbacks that judge checkpoints by validation loss."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
     # TRL's configs turn bf16 and gradient checkpointing on by default; every key below is set on purpose
     eval_steps = config.eval_steps or config.save_steps
     levers = resolve_levers(config)
+    shards = sharding.trainer_kwargs(config, precision)
+    # FSDP recomputes with its own checkpointing (fsdp_config): the Trainer's would gather the weights twice
+    checkpointing = config.gradient_checkpointing and "fsdp" not in shards
+    switch, options = _checkpointing_names()
     return {
         "output_dir": str(output_dir),
         "num_train_epochs": config.num_train_epochs,
@@ -40,12 +45,11 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
         "save_total_limit": config.save_total_limit or None,
         "eval_strategy": "steps" if has_eval else "no",
         "eval_steps": eval_steps if has_eval else None,
-        "activation_checkpointing": config.gradient_checkpointing,
+        switch: checkpointing,
         # offload: the activations kept for the recompute wait in pinned host memory (a GPU lever)
-        "activation_checkpointing_kwargs": {"use_reentrant": False, **({"offload": True} if levers.offload else {})}
-        if config.gradient_checkpointing else None,
+        options: {"use_reentrant": False, **({"offload": True} if levers.offload else {})} if checkpointing else None,
         **trainer_kwargs(levers),
-        **sharding.trainer_kwargs(config, precision),  # DeepSpeed or FSDP: FSDP's own recompute replaces the above
+        **shards,
         "optim": config.optim,  # GaLore's and APOLLO's targets and rank: low_rank_states, once the model is known
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
@@ -70,6 +74,15 @@ def training_kwargs(config: TrainConfig, output_dir: Path, precision: str, has_e
            if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}),
         **(_best_kwargs(config) if has_eval else {}),
     }
+
+
+def _checkpointing_names() -> tuple[str, str]:
+    """transformers 5.23 names it activation checkpointing; earlier versions, gradient checkpointing."""
+    from transformers import TrainingArguments
+
+    if "activation_checkpointing" in {f.name for f in dataclasses.fields(TrainingArguments)}:
+        return "activation_checkpointing", "activation_checkpointing_kwargs"
+    return "gradient_checkpointing", "gradient_checkpointing_kwargs"
 
 
 def low_rank_states(config: TrainConfig, args: Any, model: Any) -> str:

@@ -60,7 +60,7 @@ def trainer_kwargs(config: TrainConfig, precision: str) -> dict[str, Any]:
         return {}
     if config.distributed == "deepspeed":
         return {"deepspeed": deepspeed_config(config, precision)}
-    return {"fsdp": True, "fsdp_config": fsdp_config(config), "activation_checkpointing": False}
+    return {"fsdp": True, "fsdp_config": fsdp_config(config)}
 
 
 def write_engine_config(config: TrainConfig, run_path: Path, precision: str) -> str:
