@@ -16,7 +16,7 @@ from engine.models.levers import Machine, resolve_levers
 from engine.sizing.catalog import CATALOG
 from engine.sizing.memory import Setting, estimate
 from engine.training.sharding import deepspeed_config, fsdp_config
-from tests.conftest import tiny_config
+from tests.conftest import stop_after, tiny_config
 
 DEEPSPEED = importlib.util.find_spec("deepspeed") is not None
 needs_deepspeed = pytest.mark.skipif(not DEEPSPEED, reason="deepspeed is not installed (make setup-dev installs it)")
@@ -32,7 +32,7 @@ def numbers(tmp_path):
 
 @pytest.mark.slow
 @needs_deepspeed
-def test_deepspeed_zero3_with_offload_trains_as_one_process_does_and_saves_a_whole_adapter(tiny_model, tmp_path):
+def test_deepspeed_zero3_with_offload_trains_stops_and_resumes_as_one_process_does(tiny_model, tmp_path):
     from peft import PeftModel
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
@@ -40,13 +40,18 @@ def test_deepspeed_zero3_with_offload_trains_as_one_process_does_and_saves_a_who
     from engine.runs.queue import RunManager
 
     manager = RunManager(tmp_path / "outputs")
-    one = tiny_config(tiny_model, numbers(tmp_path), tmp_path / "o", per_device_train_batch_size=4, max_steps=4,
-                      learning_rate=2e-2, save_steps=4)
+    one = tiny_config(tiny_model, numbers(tmp_path), tmp_path / "o", per_device_train_batch_size=4, max_steps=6,
+                      learning_rate=2e-2, save_steps=100)
     sharded = one.replace(per_device_train_batch_size=2, nproc_per_node=2, distributed="deepspeed",
                           deepspeed_stage=3, offload="optimizer")
     single = manager.run(manager.submit(one))
     assert manager.wait(single.run_id, timeout=300) == "completed", single.log_tail(40)
     run = manager.run(manager.submit(sharded))
+    # stopped part-way (a ZeRO checkpoint of both processes' shards), then resumed to the end
+    assert stop_after(manager, run.run_id, 2, timeout=400) == "stopped", run.log_tail(60)
+    stopped_at = run.status()["step"]
+    assert stopped_at < 6 and [p.name for p in run.checkpoints()] == [f"checkpoint-{stopped_at}"]
+    manager.resume(run.run_id)
     assert manager.wait(run.run_id, timeout=400) == "completed", run.log_tail(60)
     log = run.log_path.read_text(encoding="utf-8")
     assert ("sharding: DeepSpeed ZeRO-3, optimizer offloaded to host memory; engine config saved as "
@@ -56,9 +61,10 @@ def test_deepspeed_zero3_with_offload_trains_as_one_process_does_and_saves_a_who
     assert saved["zero_optimization"]["stage"] == 3 and saved["train_micro_batch_size_per_gpu"] == 2
     losses = {m["step"]: m["loss"] for m in run.metrics() if m.get("type") == "train" and "loss" in m}
     alone = {m["step"]: m["loss"] for m in single.metrics() if m.get("type") == "train" and "loss" in m}
-    assert sorted(losses) == [1, 2, 3, 4]
-    for step, loss in alone.items():  # the same global batch: the same curve
-        assert losses[step] == pytest.approx(loss, rel=2e-3), (step, loss, losses[step])
+    assert sorted(losses) == list(range(1, 7))
+    # the same global batch: the same curve, across the stop and the resume too
+    for step, loss in alone.items():
+        assert losses[step] == pytest.approx(loss, rel=2e-3), (step, stopped_at, loss, losses[step])
     # the final adapter is gathered whole from the shards: it loads in plain PEFT, of the full shapes
     weights = load_file(run.final_path / "adapter_model.safetensors")
     reference = load_file(single.final_path / "adapter_model.safetensors")

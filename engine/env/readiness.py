@@ -43,6 +43,8 @@ def readiness(gpus: list[dict[str, Any]], probe_hubs: bool = True) -> list[dict[
                       say("env.liger_yes" if machine.liger else "env.liger_missing" if cuda else "env.liger_no_gpu")))
     if cuda:
         out.append(_check(say("env.tf32"), machine.ampere, say("env.tf32_yes" if machine.ampere else "env.tf32_old")))
+    out.append(_check(say("env.deepspeed"), machine.deepspeed,
+                      say("env.deepspeed_yes" if machine.deepspeed else "env.deepspeed_missing")))
     count = len(gpus)
     out.append(_check(say("env.multi_gpu"), count > 1, say("env.gpus_many" if count > 1 else "env.gpus_one",
                                                             count=count)))
