@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_to_end, tiny_config
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # messages with nothing to translate: a library's own text, a setting's name and values, a list separator,
 # an exception's type and text
-SAME_IN_BOTH = {"plain", "run.oom_length", "run.step_sep", "data.list_sep", "run.crash", "env.flash",
+SAME_IN_BOTH = {"plain", "run.oom_length", "run.step_sep", "data.list_sep", "run.crash", "env.flash", "env.deepspeed",
                 "text.comma", "run.advice_and_plan", "plan.label_lora", "plan.change"}
 
 
