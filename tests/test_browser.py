@@ -160,7 +160,7 @@ def test_grpo_from_the_form_shows_only_its_fields_and_a_reward_chart(app, page, 
     page.locator("#field-packing").wait_for()
     assert not page.locator("#field-reward_functions").is_visible()
     set_field(page, "method", "grpo")  # the form still holds the SFT demo preset's replay_ratio: ignored
-    page.locator("#field-reward_functions").wait_for(timeout=15_000)  # GRPO's settings appear …
+    page.locator("#field-reward_functions").wait_for(timeout=30_000)  # GRPO's settings appear …
     page.locator("#field-packing").wait_for(state="hidden", timeout=15_000)  # … and SFT's packing goes
     assert not page.locator("#field-dpo_beta").is_visible()
     set_field(page, "model_name_or_path", tiny_model)

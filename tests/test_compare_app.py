@@ -133,7 +133,8 @@ def test_compare_chat_streams_into_both_panes(app, run_id, tiny_model):
         page.screenshot(path=str(ARTIFACTS / "chat-batch.png"), full_page=True)
         # the same side, for other programs: its id as the OpenAI endpoint's `model`
         page.get_by_text("Use this run from other programs").click()
+        # the accordion's widgets render after the click: none is there at first
         page.wait_for_function(f"() => document.querySelector('#chat-api-model textarea, #chat-api-model input')"
-                               f".value === 'run:{run_id}'", timeout=20_000)
+                               f"?.value === 'run:{run_id}'", timeout=20_000)
         page.locator("#chat-api").screenshot(path=str(ARTIFACTS / "chat-api.png"))
         browser.close()

