@@ -25,8 +25,10 @@ $(BIN)/.stamp: requirements.txt
 $(BIN)/.stamp-dev: $(BIN)/.stamp requirements-dev.txt
 	$(BIN)/python -m pip install -r requirements-dev.txt
 	# DeepSpeed (distributed: deepspeed) builds against the torch installed here, so not in an isolated build;
-	# its CPU Adam and shared-memory collectives are compiled now, not at a run's first step
-	DS_BUILD_CPU_ADAM=1 DS_BUILD_SHM_COMM=1 $(BIN)/python -m pip install --no-build-isolation $(DEEPSPEED)
+	# its CPU Adam and shared-memory collectives are compiled now, not at a run's first step. Without a C++
+	# compiler it is left out, and its tests skip with the reason
+	DS_BUILD_CPU_ADAM=1 DS_BUILD_SHM_COMM=1 $(BIN)/python -m pip install --no-build-isolation $(DEEPSPEED) \
+	  || echo "deepspeed could not be built here: the DeepSpeed tests skip"
 	touch $@
 
 # Debian's Chromium for the browser tests, and fonts so Chinese text and emoji render in screenshots
