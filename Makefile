@@ -26,8 +26,9 @@ $(BIN)/.stamp-dev: $(BIN)/.stamp requirements-dev.txt
 	$(BIN)/python -m pip install -r requirements-dev.txt
 	# DeepSpeed (distributed: deepspeed) builds against the torch installed here, so not in an isolated build;
 	# its CPU Adam and shared-memory collectives are compiled now, not at a run's first step. Without a C++
-	# compiler it is left out, and its tests skip with the reason
-	DS_BUILD_CPU_ADAM=1 DS_BUILD_SHM_COMM=1 $(BIN)/python -m pip install --no-build-isolation $(DEEPSPEED) \
+	# compiler it is left out, and its tests skip with the reason (no wheel cache: a wheel built earlier
+	# without the ops would be taken as it is)
+	DS_BUILD_CPU_ADAM=1 DS_BUILD_SHM_COMM=1 $(BIN)/python -m pip install --no-build-isolation --no-cache-dir $(DEEPSPEED) \
 	  || echo "deepspeed could not be built here: the DeepSpeed tests skip"
 	touch $@
 
