@@ -15,7 +15,7 @@ from engine.errors import ConfigError
 from engine.models.levers import Machine, resolve_levers
 from engine.sizing.catalog import CATALOG
 from engine.sizing.memory import Setting, estimate
-from engine.training.sharding import deepspeed_config, fsdp_config
+from engine.training.sharding import deepspeed_config, fsdp_config, write_engine_config
 from tests.conftest import stop_after, tiny_config
 
 DEEPSPEED = importlib.util.find_spec("deepspeed") is not None
@@ -94,8 +94,13 @@ def test_the_fsdp_config_passes_the_trainers_and_accelerates_parsers(tmp_path):
     from transformers import TrainingArguments
 
     for stage, offload in ((2, "none"), (3, "optimizer")):
-        body = fsdp_config(TrainConfig(distributed="fsdp", deepspeed_stage=stage, offload=offload,
-                                       gradient_checkpointing=True))
+        config = TrainConfig(distributed="fsdp", deepspeed_stage=stage, offload=offload, gradient_checkpointing=True,
+                             nproc_per_node=2)
+        # what a GPU run saves in its folder, read back as the record of what ran
+        line = write_engine_config(config, tmp_path, "bf16")
+        assert line.startswith("sharding: FSDP2") and line.endswith("engine config saved as fsdp_config.json")
+        body = json.loads((tmp_path / "fsdp_config.json").read_text())
+        assert body == fsdp_config(config)
         args = TrainingArguments(output_dir=str(tmp_path), fsdp=True, fsdp_config=dict(body), use_cpu=True)
         plugin = FullyShardedDataParallelPlugin(**args.fsdp_plugin_args)
         assert plugin.fsdp_version == 2 and plugin.reshard_after_forward == (stage == 3)
