@@ -183,7 +183,10 @@ def test_downloads_queue_one_after_another(hub: FakeHub, tiny_model: Path):
     manager = DownloadManager()
     first, second = manager.start(REPO, source="hf"), manager.start("tiny-org/second", source="hf")
     assert manager.start(REPO, source="hf") == first  # the same model twice: the download already going
-    time.sleep(0.5)
+    # the first one's thread starts when the machine gets to it (seconds on two busy cores)
+    deadline = time.time() + 30
+    while manager.status(first)["state"] == "queued" and time.time() < deadline:
+        time.sleep(0.05)
     assert manager.status(first)["state"] == "running" and manager.status(second)["state"] == "queued"
     assert wait_for(manager, first)["state"] == "done"
     assert wait_for(manager, second)["state"] == "done"
