@@ -59,6 +59,11 @@ class TrainConfig(TrainFields):
         return TrainConfig.from_dict({**asdict(self), **changes})
 
     @property
+    def processes(self) -> int:
+        """Training processes in all: per machine × machines."""
+        return self.nproc_per_node * self.nnodes
+
+    @property
     def uses_lora(self) -> bool:
         return self.finetuning_type in ADAPTERS
 

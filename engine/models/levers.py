@@ -61,7 +61,7 @@ def resolve_levers(config: TrainConfig, machine: Machine | None = None, model_ty
     """The levers `config` gets on `machine` (this one when None); a lever it cannot use is a ConfigError.
     `model_type` (config.json's) is checked against Liger's own list of families when given."""
     machine = machine or Machine.here()
-    several = config.nproc_per_node * config.nnodes > 1
+    several = config.processes > 1
     if config.distributed == "deepspeed" and several and not machine.deepspeed:
         raise ConfigError(say("lever.deepspeed_missing"))
     if config.distributed == "fsdp" and several and not machine.cuda:

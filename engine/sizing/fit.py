@@ -60,7 +60,7 @@ def setting_for(config: TrainConfig) -> Setting:
                    trained_logits=config.trained_logits_only and config.method in ("sft", "pt"),
                    attention=config.attn_implementation, liger=config.use_liger_kernel,
                    offload=config.activation_offload and config.gradient_checkpointing,
-                   shards=config.nproc_per_node * config.nnodes if config.distributed != "ddp" else 1,
+                   shards=config.processes if config.distributed != "ddp" else 1,
                    zero_stage=config.deepspeed_stage, sharding=config.distributed, host=config.offload)
 
 

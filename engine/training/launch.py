@@ -28,7 +28,7 @@ ROOT = PROJECT_ROOT
 
 
 def wants_processes(config: Any) -> bool:
-    return config.nproc_per_node > 1 or config.nnodes > 1
+    return config.processes > 1
 
 
 def world_size() -> int:
@@ -75,7 +75,7 @@ def launch(run: RunDir, config: Any, stop: threading.Event, resume_from: str | N
     stop_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", "torch.distributed.run", *torchrun_args(config, 0, port),
                "-m", "engine.training.worker", str(run.path), *(["--resume", resume_from] if resume_from else [])]
-    run.log(f"launching {config.nproc_per_node * config.nnodes} processes: {shlex.join(command)}")
+    run.log(f"launching {config.processes} processes: {shlex.join(command)}")
     for node, line in enumerate(other_machine_commands(config, port), start=1):
         run.log(f"on machine {node}, with this run's config.yaml copied there: {line}")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),

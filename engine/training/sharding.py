@@ -17,7 +17,7 @@ FSDP_FILE = "fsdp_config.json"
 
 def sharded(config: TrainConfig) -> bool:
     """Whether the run shards across processes (one process never does)."""
-    return config.distributed != "ddp" and config.nproc_per_node * config.nnodes > 1
+    return config.distributed != "ddp" and config.processes > 1
 
 
 def deepspeed_config(config: TrainConfig, precision: str) -> dict[str, Any]:
